@@ -1,0 +1,159 @@
+// The one interface every isolation tier implements (DESIGN.md, "One interface for every tier").
+// The pool talks to tiers only through these types; a tier never imports the pool or the gateway.
+
+export type TierName = 'inline' | 'wasm' | 'thread' | 'process' | 'container'
+export const TIER_NAMES: readonly TierName[] = ['inline', 'wasm', 'thread', 'process', 'container']
+
+/** What a tier can and cannot do, declared up front instead of failing at run time. */
+export interface TierCapabilities {
+  /** a runaway call can be stopped at its deadline */
+  preemptible: boolean
+  /** how a runaway call is stopped, in words (for /system/info and the README) */
+  preemption: string
+  /** limits.memory is enforced */
+  memoryLimit: boolean
+  /** the function sees no host filesystem beyond what kindling grants */
+  fsIsolation: boolean
+  /** the function has no network beyond what kindling grants */
+  netIsolation: boolean
+  /** a crash of the function cannot take down the gateway */
+  crashIsolation: boolean
+  /** how many calls one sandbox runs at once */
+  concurrencyPerSandbox: number
+  /** a sandbox can be reset and reused for the next call */
+  reusable: boolean
+  /** the artifact kinds this tier runs */
+  artifactKinds: readonly ArtifactKind[]
+}
+
+export type ArtifactKind = 'wasm-module' | 'wasm-component' | 'oci-image'
+
+/** How a WebAssembly module is driven. */
+export type WasmFormat = 'wasi-command' | 'assemblyscript' | 'component'
+
+/**
+ * How much state survives between calls.
+ * fresh: every call starts from the function's initial state (a snapshot restore or a new instance);
+ * reuse: a warm sandbox keeps its state (caches, as of-watchdog's HTTP mode does).
+ */
+export type StateMode = 'fresh' | 'reuse'
+
+/** How fresh state is made for the next call. */
+export type ResetMode = 'snapshot' | 'reinstantiate'
+
+/** Everything a tier needs to prepare one version of one function. */
+export interface FunctionArtifact {
+  /** name.namespace: unique per function */
+  key: string
+  name: string
+  namespace: string
+  /** changes whenever the deployment changes; part of cache keys */
+  version: string
+  /** the application the function belongs to (com.kindling.app) */
+  app: string
+  kind: ArtifactKind
+  /** the image string the user deployed, verbatim */
+  image: string
+  /** wasm: absolute path of the module bytes as uploaded */
+  modulePath?: string
+  /** wasm: sha256 hex of the module bytes */
+  digest?: string
+  format?: WasmFormat
+  /** container tier: image reference and watchdog settings come from envVars/envProcess */
+  envProcess?: string
+  envVars: Record<string, string>
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  secrets: string[]
+  /** memory limit in bytes */
+  memoryBytes: number
+  /** cpu limit in cores (0 = none) */
+  cpuCores: number
+  timeoutMs: number
+  stateMode: StateMode
+  resetMode: ResetMode
+  /** a sandbox keeps the next clean instance ready (off the critical path) */
+  prewarm: boolean
+  readOnlyRootFilesystem: boolean
+}
+
+/** The result of prepare: opaque to the pool, meaningful to its tier. */
+export interface Prepared {
+  readonly artifact: FunctionArtifact
+  /** microseconds spent in prepare (compile, bundle creation) */
+  readonly prepareUs: number
+}
+
+export interface SpawnOptions {
+  /** identifies the sandbox in logs and metrics */
+  sandboxId: string
+}
+
+/** Phases of a cold start, in microseconds, as the tier measured them. */
+export interface StartupTimings {
+  prepareUs: number
+  spawnUs: number
+  instantiateUs: number
+}
+
+export interface InvokeRequest {
+  callId: string
+  method: string
+  /** the path after /function/<name>, always starting with "/" */
+  path: string
+  /** the raw query string without "?" */
+  query: string
+  /** lower-case header names */
+  headers: Record<string, string>
+  body: Buffer
+  /** absolute deadline, Date.now() based */
+  deadline: number
+}
+
+/** Time spent in the call, split by phase, in microseconds (0 where the phase did not happen). */
+export interface InvokeTimings {
+  /** a new instance was made on the critical path of this call */
+  instantiateUs: number
+  /** the function itself ran */
+  runUs: number
+  /** whole call as the sandbox saw it */
+  totalUs: number
+}
+
+export interface InvokeResult {
+  status: number
+  headers: Record<string, string>
+  body: Buffer
+  /** what the function wrote to stderr (logs) */
+  stderr?: string
+  timings?: InvokeTimings
+  /** set when the call failed inside the sandbox (trap, exit, timeout); status already reflects it */
+  errorCode?: string
+}
+
+export type DisposeReason = 'scale-down' | 'undeploy' | 'idle' | 'failed' | 'shutdown' | 'replaced'
+
+export interface Sandbox {
+  readonly id: string
+  readonly startup: StartupTimings
+  /** false once the sandbox has died or been disposed; the pool must not hand it out */
+  readonly alive: boolean
+  invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult>
+  /** back to a clean state between calls (a no-op for stateMode reuse) */
+  reset(): Promise<void>
+  dispose(reason: DisposeReason): Promise<void>
+}
+
+export interface IsolationTier {
+  readonly name: TierName
+  readonly capabilities: TierCapabilities
+  /** why the tier cannot run here, or null when it can */
+  unavailableReason(): string | null
+  /** once per function version: validate and compile */
+  prepare(artifact: FunctionArtifact): Promise<Prepared>
+  /** drop what prepare made (the function version is gone) */
+  release(prepared: Prepared): Promise<void>
+  /** the cold start */
+  spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox>
+  close(): Promise<void>
+}

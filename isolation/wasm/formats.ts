@@ -1,0 +1,55 @@
+// Detects how a WebAssembly artifact is driven, from its header, imports and exports, and refuses
+// what kindling cannot run with a message that names the formats it accepts.
+import { KindlingError } from '../../runtime/errors.js'
+import type { WasmFormat } from '../tier.js'
+import { WASI_FUNCTIONS } from './wasi.js'
+
+export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
+
+const COMPONENT_VERSION = [0x0d, 0x00, 0x01, 0x00]
+
+export function isWasmBinary(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d
+}
+
+export function isComponentBinary(bytes: Uint8Array): boolean {
+  return isWasmBinary(bytes) && COMPONENT_VERSION.every((b, i) => bytes[4 + i] === b)
+}
+
+/** Compiles a core module, turning V8's CompileError into a clear 400. */
+export function compileModule(bytes: Uint8Array): WebAssembly.Module {
+  if (!isWasmBinary(bytes)) throw new KindlingError('KINDLING_ERR_NOT_WASM', 'the body is not a WebAssembly binary')
+  try {
+    return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.replace(/^WebAssembly\.Module\(\): /, '') : String(e)
+    throw new KindlingError('KINDLING_ERR_WASM_INVALID', `the module does not compile: ${msg}`)
+  }
+}
+
+/** Which format a compiled core module has; throws a 400 for anything else. */
+export function detectCoreFormat(module: WebAssembly.Module): Exclude<WasmFormat, 'component'> {
+  const forbidden = WebAssembly.Module.imports(module)
+    .filter((i) => !(
+      (i.module === 'wasi_snapshot_preview1' && i.kind === 'function' && WASI_FUNCTIONS.has(i.name)) ||
+      (i.module === 'env' && i.kind === 'function' && AS_ENV_IMPORTS.has(i.name))
+    ))
+    .map((i) => `${i.module}.${i.name} (${i.kind})`)
+  if (forbidden.length) {
+    const shown = forbidden.slice(0, 5).join(', ') + (forbidden.length > 5 ? `, and ${forbidden.length - 5} more` : '')
+    throw new KindlingError('KINDLING_ERR_FORBIDDEN_IMPORT', `the module imports ${shown}`)
+  }
+  const exports = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]))
+  if (exports.get('_start') === 'function') return 'wasi-command'
+  const handler = exports.get('handle') === 'function' || exports.get('handleBytes') === 'function'
+  if (handler) {
+    if (exports.get('__new') !== 'function' || exports.get('memory') !== 'memory') {
+      throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', 'the module exports a handler but not the AssemblyScript runtime (__new, memory): build it with asc --exportRuntime')
+    }
+    return 'assemblyscript'
+  }
+  if (exports.get('_initialize') === 'function') {
+    throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', 'the module is a WASI reactor (exports _initialize, no _start); build it as a command with a main function')
+  }
+  throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', 'the module exports neither _start nor an AssemblyScript handle/handleBytes function')
+}

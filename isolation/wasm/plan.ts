@@ -1,0 +1,36 @@
+// What a process needs to run one prepared WebAssembly function: everything here is plain data, so
+// the plan travels by message to app hosts and worker threads beside the instrumented bytes.
+import type { ResetMode, StateMode, WasmFormat } from '../tier.js'
+
+export interface WasmPlan {
+  key: string
+  version: string
+  format: Exclude<WasmFormat, 'component'>
+  functionName: string
+  /** argv of a WASI command: argv[0] is the function name unless envProcess says otherwise */
+  argv: string[]
+  envVars: Record<string, string>
+  stateMode: StateMode
+  resetMode: ResetMode
+  prewarm: boolean
+  /** loop checks were compiled in */
+  interruptible: boolean
+  fuel: number
+  /** exported mutable globals to save and restore */
+  stateGlobals: string[]
+  memoryExport?: string
+  importedMemory?: { module: string; field: string; initial: number; maximum: number }
+  maxMemoryPages: number
+  /** restoring memory and globals gives a clean instance */
+  snapshotSafe: boolean
+  maxOutputBytes: number
+  /** read-only directories the function sees through WASI (secrets) */
+  preopens: { guestPath: string; files: Record<string, string> }[]
+}
+
+/** Where the instrumented module of a plan lives, and its plan. */
+export interface PlanWithModule {
+  plan: WasmPlan
+  /** absolute path of the instrumented module bytes */
+  modulePath: string
+}

@@ -1,0 +1,281 @@
+// Runs calls of one prepared WebAssembly function inside the current thread. Shared by the inline
+// tier (gateway process), the wasm tier (app host process) and the thread tier (worker thread).
+//
+// A WasmSandboxCore holds at most one live instance. Per call it either uses the instance it has
+// (made ahead of time, or reset to its initial snapshot after the previous call) or makes one on
+// the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
+// when prewarm is on, makes the next one, all off the critical path of the call that just ended.
+import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
+import { performance } from 'node:perf_hooks'
+import type { InvokeRequest, InvokeResult } from '../tier.js'
+import { INTERRUPT_IMPORT } from './binary/instrument.js'
+import { cgiEnvironment, parseCgiOutput } from './cgi.js'
+import type { WasmPlan } from './plan.js'
+import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
+import { type Preopen, treeFromFiles } from './wasi-fs.js'
+
+/** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
+export class InterruptedError extends Error {
+  constructor(readonly why: 'deadline' | 'cancelled') {
+    super(why === 'deadline' ? 'the call ran past its deadline and was interrupted' : 'the call was cancelled')
+    this.name = 'InterruptedError'
+  }
+}
+
+interface AsExports {
+  __newString(s: string): number
+  __getString(p: number): string
+  __newArrayBuffer(b: ArrayBuffer): number
+  __getArrayBuffer(p: number): ArrayBuffer
+  handle?: (p: number) => number
+  handleBytes?: (p: number) => number
+}
+
+interface LiveInstance {
+  exports: WebAssembly.Exports
+  memory: WebAssembly.Memory | undefined
+  wasi?: WasiPreview1
+  as?: AsExports
+  /** bytes of memory right after instantiation */
+  memorySnapshot?: Uint8Array
+  globalsSnapshot?: (number | bigint)[]
+  /** current call's stderr for AssemblyScript trace() */
+  stderr?: OutputBuffer
+}
+
+const WASM_PAGE = 65536
+
+/** One function version compiled in this process. */
+export class WasmFunction {
+  readonly preopens: Preopen[]
+  constructor(
+    readonly module: WebAssembly.Module,
+    readonly plan: WasmPlan,
+  ) {
+    this.preopens = plan.preopens.map((p) => ({
+      guestPath: p.guestPath,
+      root: treeFromFiles(Object.fromEntries(Object.entries(p.files).map(([k, v]) => [k, Buffer.from(v, 'base64')]))),
+    }))
+  }
+
+  createSandbox(cancelFlag?: Int32Array): WasmSandboxCore {
+    return new WasmSandboxCore(this, cancelFlag)
+  }
+}
+
+export class WasmSandboxCore {
+  private live: LiveInstance | undefined
+  private dirty = false
+  private failed = false
+  private deadline = Infinity
+  private readonly plan: WasmPlan
+  readonly stats = { instantiations: 0, resets: 0, calls: 0 }
+
+  constructor(
+    private readonly fn: WasmFunction,
+    /** Atomics word another thread sets to 1 to cancel the running call */
+    private readonly cancelFlag?: Int32Array,
+  ) {
+    this.plan = fn.plan
+  }
+
+  get hasInstance(): boolean {
+    return this.live !== undefined
+  }
+
+  /** Makes an instance if there is none; returns the microseconds spent (0 when one was ready). */
+  ensureInstance(deadline = Date.now() + 10_000): number {
+    if (this.live) return 0
+    const t0 = performance.now()
+    this.deadline = deadline
+    this.live = this.instantiate()
+    this.stats.instantiations++
+    return (performance.now() - t0) * 1000
+  }
+
+  private interrupt = (): number => {
+    if (Date.now() >= this.deadline) throw new InterruptedError('deadline')
+    if (this.cancelFlag && Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
+    return this.plan.fuel
+  }
+
+  private instantiate(): LiveInstance {
+    const plan = this.plan
+    const imports: WebAssembly.Imports = {}
+    if (plan.interruptible) imports[INTERRUPT_IMPORT.module] = { [INTERRUPT_IMPORT.field]: this.interrupt }
+    let importedMemory: WebAssembly.Memory | undefined
+    if (plan.importedMemory) {
+      importedMemory = new WebAssembly.Memory({ initial: plan.importedMemory.initial, maximum: plan.importedMemory.maximum })
+      imports[plan.importedMemory.module] = { ...(imports[plan.importedMemory.module] ?? {}), [plan.importedMemory.field]: importedMemory }
+    }
+    let live: LiveInstance
+    if (plan.format === 'wasi-command') {
+      const wasi = new WasiPreview1()
+      imports.wasi_snapshot_preview1 = wasi.imports as unknown as WebAssembly.ModuleImports
+      const instance = new WebAssembly.Instance(this.fn.module, imports)
+      const memory = importedMemory ?? (instance.exports[plan.memoryExport ?? 'memory'] as WebAssembly.Memory | undefined)
+      if (memory) wasi.bindMemory(memory)
+      live = { exports: instance.exports, memory, wasi }
+    } else {
+      const holder: { live?: LiveInstance } = {}
+      imports.env = {
+        ...(imports.env as object),
+        trace: (msg: number, n: number, ...args: number[]) => {
+          const l = holder.live
+          if (!l?.as || !l.stderr) return
+          const text = `trace: ${l.as.__getString(msg)}${n ? ' ' : ''}${args.slice(0, n).join(', ')}\n`
+          l.stderr.push(Buffer.from(text))
+        },
+      }
+      const result = instantiateSync(this.fn.module, imports as AsImports)
+      const exports = result.instance.exports
+      live = { exports, memory: exports.memory as WebAssembly.Memory, as: result.exports as unknown as AsExports }
+      holder.live = live
+    }
+    if (plan.stateMode === 'fresh' && plan.resetMode === 'snapshot' && plan.snapshotSafe && live.memory) {
+      live.memorySnapshot = new Uint8Array(live.memory.buffer).slice()
+      live.globalsSnapshot = plan.stateGlobals.map((g) => (live.exports[g] as WebAssembly.Global).value as number | bigint)
+    }
+    return live
+  }
+
+  /** Runs one call synchronously. Never throws for function failures: they become results. */
+  run(req: InvokeRequest): InvokeResult {
+    const t0 = performance.now()
+    if (this.dirty) this.cleanup()
+    let instantiateUs = 0
+    if (!this.live) {
+      try {
+        instantiateUs = this.ensureInstance(req.deadline)
+      } catch (e) {
+        return this.failure(e, undefined, t0, 0)
+      }
+    }
+    const live = this.live!
+    this.deadline = req.deadline
+    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
+    this.dirty = true
+    this.failed = false
+    this.stats.calls++
+    const tRun = performance.now()
+    const stdout = new OutputBuffer(this.plan.maxOutputBytes)
+    const stderr = new OutputBuffer(this.plan.maxOutputBytes)
+    let result: InvokeResult
+    try {
+      result = this.plan.format === 'wasi-command' ? this.runCommand(live, req, stdout, stderr) : this.runAssemblyScript(live, req, stderr)
+    } catch (e) {
+      this.failed = true
+      return this.failure(e, stderr, t0, instantiateUs)
+    } finally {
+      live.wasi?.end()
+      live.stderr = undefined
+      this.deadline = Infinity
+    }
+    const end = performance.now()
+    result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
+    return result
+  }
+
+  private runCommand(live: LiveInstance, req: InvokeRequest, stdout: OutputBuffer, stderr: OutputBuffer): InvokeResult {
+    const wasi = live.wasi!
+    wasi.begin({
+      args: this.plan.argv,
+      env: cgiEnvironment(req, this.plan.functionName, this.plan.envVars),
+      stdin: req.body,
+      stdout,
+      stderr,
+      preopens: this.fn.preopens,
+      deadline: req.deadline,
+    })
+    let code = 0
+    try {
+      ;(live.exports._start as () => void)()
+    } catch (e) {
+      if (!(e instanceof WasiExit)) throw e
+      code = e.code
+    }
+    const err = stderr.length ? stderr.toBuffer().toString() : undefined
+    if (code !== 0) {
+      this.failed = true
+      const body = Buffer.from(`exit status ${code}\n${err ?? ''}${stdout.length ? stdout.toBuffer().toString() : ''}`)
+      return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body, stderr: err, errorCode: 'KINDLING_ERR_FUNCTION_EXIT' }
+    }
+    const cgi = parseCgiOutput(stdout.toBuffer(), req.headers['content-type'] ?? 'text/plain')
+    return { status: cgi.status, headers: cgi.headers, body: cgi.body, stderr: err }
+  }
+
+  private runAssemblyScript(live: LiveInstance, req: InvokeRequest, stderr: OutputBuffer): InvokeResult {
+    const as = live.as!
+    live.stderr = stderr
+    let body: Buffer
+    let contentType: string
+    if (as.handle) {
+      const out = as.__getString(as.handle(as.__newString(req.body.toString('utf8'))))
+      body = Buffer.from(out, 'utf8')
+      contentType = 'text/plain; charset=utf-8'
+    } else {
+      const input = req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.length) as ArrayBuffer
+      body = Buffer.from(as.__getArrayBuffer(as.handleBytes!(as.__newArrayBuffer(input))))
+      contentType = 'application/octet-stream'
+    }
+    const err = stderr.length ? stderr.toBuffer().toString() : undefined
+    return { status: 200, headers: { 'content-type': contentType }, body, stderr: err }
+  }
+
+  private failure(e: unknown, stderr: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
+    const err = stderr?.length ? stderr.toBuffer().toString() : ''
+    const timings = { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 }
+    const text = (status: number, code: string, message: string): InvokeResult => ({
+      status,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: Buffer.from(`${message}\n${err}`),
+      stderr: err || undefined,
+      errorCode: code,
+      timings,
+    })
+    if (e instanceof InterruptedError || e instanceof DeadlineError) {
+      return text(504, 'KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped')
+    }
+    if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    const memory = this.live?.memory
+    if (memory && memory.buffer.byteLength >= this.plan.maxMemoryPages * WASM_PAGE) {
+      return text(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${(this.plan.maxMemoryPages * WASM_PAGE) / 1048576} MiB (${message})`)
+    }
+    return text(500, 'KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`)
+  }
+
+  /**
+   * Brings the sandbox back to a clean state after a call: restores the snapshot, or drops the
+   * instance (and makes the next one when prewarm is on). Meant to run off the critical path.
+   */
+  cleanup(): void {
+    if (!this.dirty) return
+    this.dirty = false
+    const live = this.live
+    if (!live) return
+    if (this.plan.stateMode === 'reuse' && !this.failed) return
+    if (live.memorySnapshot && !this.failed && live.memory && live.memory.buffer.byteLength === live.memorySnapshot.length) {
+      new Uint8Array(live.memory.buffer).set(live.memorySnapshot)
+      const snap = live.globalsSnapshot!
+      this.plan.stateGlobals.forEach((g, i) => {
+        ;(live.exports[g] as WebAssembly.Global).value = snap[i]
+      })
+      this.stats.resets++
+      return
+    }
+    this.live = undefined
+    if (this.plan.prewarm) {
+      try {
+        this.ensureInstance()
+      } catch {
+        // the next call makes its instance itself and reports the error
+      }
+    }
+  }
+
+  dispose(): void {
+    this.live = undefined
+    this.dirty = false
+  }
+}

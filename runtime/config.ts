@@ -1,0 +1,93 @@
+// The one config module: a defaults table with the unit in every key, read from KINDLING_* once at
+// start and validated there. Nothing else in kindling reads process.env for its settings.
+import path from 'node:path'
+
+type Kind = 'string' | 'int' | 'bool' | 'list'
+interface Entry<T> {
+  env: string
+  kind: Kind
+  default: T
+  doc: string
+  min?: number
+  max?: number
+}
+
+const MiB = 1024 * 1024
+
+export const CONFIG_TABLE = {
+  host: { env: 'KINDLING_HOST', kind: 'string', default: '127.0.0.1', doc: 'address the gateway listens on' },
+  port: { env: 'KINDLING_PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'gateway port (0 picks a free one)' },
+  dataDir: { env: 'KINDLING_DATA_DIR', kind: 'string', default: './.kindling', doc: 'data directory: SQLite, artifacts, images, secrets' },
+  basicAuth: { env: 'KINDLING_BASIC_AUTH', kind: 'bool', default: true, doc: 'require basic auth on /system/*' },
+  defaultNamespace: { env: 'KINDLING_DEFAULT_NAMESPACE', kind: 'string', default: 'openfaas-fn', doc: 'namespace used when none is given' },
+  extraNamespaces: { env: 'KINDLING_NAMESPACES', kind: 'list', default: [] as string[], doc: 'further namespaces, comma separated' },
+  deployExamples: { env: 'KINDLING_DEPLOY_EXAMPLES', kind: 'bool', default: true, doc: 'deploy functions/ examples into a fresh data dir' },
+  maxUploadBytes: { env: 'KINDLING_MAX_UPLOAD_BYTES', kind: 'int', default: 64 * MiB, min: 1024, doc: 'largest accepted artifact upload' },
+  maxBodyBytes: { env: 'KINDLING_MAX_BODY_BYTES', kind: 'int', default: 16 * MiB, min: 1024, doc: 'largest request body to a function or the API' },
+  execTimeoutMs: { env: 'KINDLING_EXEC_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'default per-call timeout (exec_timeout overrides per function)' },
+  timeoutGraceMs: { env: 'KINDLING_TIMEOUT_GRACE_MS', kind: 'int', default: 250, min: 0, doc: 'after a deadline, how long a sandbox has to stop itself before it is killed' },
+  memoryMiB: { env: 'KINDLING_MEMORY_MIB', kind: 'int', default: 128, min: 1, max: 4096, doc: 'default memory limit of a function' },
+  appHostHeapMiB: { env: 'KINDLING_APP_HOST_HEAP_MIB', kind: 'int', default: 1024, min: 64, doc: 'V8 heap limit of an app host process' },
+  spareAppHosts: { env: 'KINDLING_SPARE_APP_HOSTS', kind: 'int', default: 1, min: 0, max: 16, doc: 'app host processes started ahead for new applications' },
+  maxReplicas: { env: 'KINDLING_MAX_REPLICAS', kind: 'int', default: 20, min: 1, doc: 'default com.openfaas.scale.max' },
+  queueDepth: { env: 'KINDLING_QUEUE_DEPTH', kind: 'int', default: 1024, min: 0, doc: 'calls that may wait per function when it is at max replicas; beyond: 429' },
+  interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
+  logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
+} satisfies Record<string, Entry<unknown>>
+
+type Table = typeof CONFIG_TABLE
+export type Config = { readonly [K in keyof Table]: Table[K]['default'] } & {
+  /** absolute form of dataDir */
+  readonly dataDirAbs: string
+}
+
+export class ConfigError extends Error {}
+
+function parse(key: string, e: Entry<unknown>, raw: string): unknown {
+  const v = raw.trim()
+  switch (e.kind) {
+    case 'string':
+      return v
+    case 'list':
+      return v === '' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(v)) return true
+      if (/^(0|false|no|off)$/i.test(v)) return false
+      throw new ConfigError(`${e.env}=${raw}: expected true or false (for ${key})`)
+    case 'int': {
+      if (!/^-?\d+$/.test(v)) throw new ConfigError(`${e.env}=${raw}: expected an integer (for ${key})`)
+      return Number(v)
+    }
+  }
+}
+
+/**
+ * Builds the configuration from the defaults, the environment and explicit overrides (tests and the
+ * CLI pass overrides), validating every value once.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const out: Record<string, unknown> = {}
+  for (const [key, entry] of Object.entries(CONFIG_TABLE) as [string, Entry<unknown>][]) {
+    let value: unknown = entry.default
+    const raw = env[entry.env]
+    if (raw !== undefined && raw !== '') value = parse(key, entry, raw)
+    if (key in overrides) value = (overrides as Record<string, unknown>)[key]
+    if (entry.kind === 'int') {
+      const n = value as number
+      if (!Number.isInteger(n)) throw new ConfigError(`${key}: expected an integer, got ${String(value)}`)
+      if (entry.min !== undefined && n < entry.min) throw new ConfigError(`${entry.env}=${n}: must be at least ${entry.min}`)
+      if (entry.max !== undefined && n > entry.max) throw new ConfigError(`${entry.env}=${n}: must be at most ${entry.max}`)
+    }
+    out[key] = value
+  }
+  if (!['debug', 'info', 'warn', 'error'].includes(out.logLevel as string)) {
+    throw new ConfigError(`KINDLING_LOG_LEVEL=${String(out.logLevel)}: must be debug, info, warn or error`)
+  }
+  out.dataDirAbs = path.resolve(out.dataDir as string)
+  return Object.freeze(out) as Config
+}
+
+/** Every namespace the gateway serves, the default first. */
+export function namespacesOf(config: Config): string[] {
+  return [...new Set([config.defaultNamespace, ...config.extraNamespaces])]
+}

@@ -1,0 +1,77 @@
+// The one error table. Every error kindling reports has a code, an HTTP status and a message that
+// says what to do. A test walks this table; add new errors here, never ad hoc in a route.
+
+export const ERRORS = {
+  KINDLING_ERR_BAD_REQUEST: { status: 400, hint: 'The request is malformed; check the route and body against the OpenFaaS API.' },
+  KINDLING_ERR_INVALID_JSON: { status: 400, hint: 'The body must be valid JSON.' },
+  KINDLING_ERR_MISSING_FIELD: { status: 400, hint: 'Add the missing field to the request body.' },
+  KINDLING_ERR_INVALID_FIELD: { status: 400, hint: 'Fix the field so that it has the documented type and range.' },
+  KINDLING_ERR_INVALID_NAME: { status: 400, hint: 'Names use letters, digits, "-" and "_" (and "." only to add a namespace), at most 63 characters.' },
+  KINDLING_ERR_INVALID_NAMESPACE: { status: 400, hint: 'Use one of the namespaces listed by GET /system/namespaces.' },
+  KINDLING_ERR_INVALID_LABEL: { status: 400, hint: 'Fix the label value; README lists the labels kindling reads.' },
+  KINDLING_ERR_INVALID_LIMIT: { status: 400, hint: 'Limits take Kubernetes quantities, such as memory "128Mi" or cpu "500m".' },
+  KINDLING_ERR_UNKNOWN_TIER: { status: 400, hint: 'com.kindling.isolation must be one of: inline, wasm, thread, process, container.' },
+  KINDLING_ERR_TIER_UNAVAILABLE: { status: 400, hint: 'That isolation tier cannot run on this machine; GET /system/info lists the available tiers.' },
+  KINDLING_ERR_INVALID_IMAGE: { status: 400, hint: 'A WebAssembly deployment names its artifact as "wasm:sha256:<64 hex digits>" (POST /system/artifacts returns it).' },
+  KINDLING_ERR_ARTIFACT_NOT_FOUND: { status: 400, hint: 'Upload the module first with POST /system/artifacts, then deploy the image it returns.' },
+  KINDLING_ERR_IMAGE_NOT_FOUND: { status: 400, hint: 'Import or build the image into the local image store first (kindling image list shows what is there).' },
+  KINDLING_ERR_NOT_WASM: { status: 400, hint: 'Upload a WebAssembly binary (it starts with the bytes \\0asm) with Content-Type application/wasm.' },
+  KINDLING_ERR_WASM_INVALID: { status: 400, hint: 'The module failed to validate or compile; rebuild it and upload it again.' },
+  KINDLING_ERR_UNSUPPORTED_FORMAT: { status: 400, hint: 'kindling runs: WASI preview1 commands (export _start), AssemblyScript modules (export handle or handleBytes, built with --exportRuntime) and wasi:http components.' },
+  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1 and the AssemblyScript env imports (abort, trace, seed) are provided.' },
+  KINDLING_ERR_MEMORY_TOO_SMALL: { status: 400, hint: 'The module needs more initial memory than limits.memory allows; raise the limit.' },
+  KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: 'Send the body with the Content-Type this route accepts.' },
+  KINDLING_ERR_PAYLOAD_TOO_LARGE: { status: 413, hint: 'The body is larger than the configured limit; see README for the KINDLING_* limits.' },
+  KINDLING_ERR_UNAUTHORIZED: { status: 401, hint: 'Send basic auth: user "admin" and the password in <data dir>/secrets/basic-auth-password.' },
+  KINDLING_ERR_FUNCTION_NOT_FOUND: { status: 404, hint: 'Deploy the function first; GET /system/functions lists what is deployed.' },
+  KINDLING_ERR_FUNCTION_EXISTS: { status: 409, hint: 'The function is already deployed; update it with PUT /system/functions.' },
+  KINDLING_ERR_SECRET_NOT_FOUND: { status: 404, hint: 'Create the secret first with POST /system/secrets.' },
+  KINDLING_ERR_SECRET_EXISTS: { status: 409, hint: 'The secret exists; replace it with PUT /system/secrets.' },
+  KINDLING_ERR_CALL_NOT_FOUND: { status: 404, hint: 'No asynchronous call has that id.' },
+  KINDLING_ERR_INVALID_CALLBACK_URL: { status: 400, hint: 'X-Callback-Url must be an absolute http(s) URL.' },
+  KINDLING_ERR_INVALID_QUERY: { status: 422, hint: 'Fix the query parameters (since is RFC3339, tail an integer, follow a boolean).' },
+  KINDLING_ERR_METHOD_NOT_ALLOWED: { status: 405, hint: 'Functions accept GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD.' },
+  KINDLING_ERR_NOT_IMPLEMENTED: { status: 501, hint: 'This route exists in OpenFaaS Enterprise only.' },
+  KINDLING_ERR_OVERLOADED: { status: 429, hint: 'The function is at its maximum replicas and its queue is full; retry later or raise com.openfaas.scale.max.' },
+  KINDLING_ERR_FUNCTION_TRAP: { status: 500, hint: 'The function trapped; the message says where. Fix the function.' },
+  KINDLING_ERR_FUNCTION_EXIT: { status: 500, hint: 'The function exited with a non-zero status; its stderr follows.' },
+  KINDLING_ERR_FUNCTION_FAILED: { status: 500, hint: 'The function failed; its output follows.' },
+  KINDLING_ERR_MEMORY_LIMIT: { status: 500, hint: 'The function reached its memory limit; raise limits.memory or use less memory.' },
+  KINDLING_ERR_HOST_DIED: { status: 502, hint: 'The process running the function died; it has been replaced, retry the call.' },
+  KINDLING_ERR_SANDBOX_FAILED: { status: 502, hint: 'kindling could not start a sandbox for the function; the message says why.' },
+  KINDLING_ERR_FUNCTION_REMOVED: { status: 410, hint: 'The function was removed while the call waited or ran.' },
+  KINDLING_ERR_SHUTTING_DOWN: { status: 503, hint: 'kindling is shutting down; retry against a running gateway.' },
+  KINDLING_ERR_TIMEOUT: { status: 504, hint: 'The call ran longer than its timeout (exec_timeout or com.kindling.timeout) and was stopped.' },
+  KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
+} as const satisfies Record<string, { status: number; hint: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** An error kindling reports to a caller: a code from the table, its status, and a specific message. */
+export class KindlingError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = ERRORS[code]
+    super(detail ? `${detail}. ${entry.hint}` : entry.hint, options)
+    this.name = 'KindlingError'
+    this.code = code
+    this.status = entry.status
+  }
+
+  toJSON(): { code: ErrorCode; status: number; message: string } {
+    return { code: this.code, status: this.status, message: this.message }
+  }
+}
+
+export function isKindlingError(e: unknown): e is KindlingError {
+  return e instanceof KindlingError
+}
+
+/** Wraps anything thrown into a KindlingError, keeping codes that are already there. */
+export function asKindlingError(e: unknown): KindlingError {
+  if (e instanceof KindlingError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  return new KindlingError('KINDLING_ERR_INTERNAL', message, { cause: e })
+}

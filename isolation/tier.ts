@@ -157,3 +157,35 @@ export interface IsolationTier {
   spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox>
   close(): Promise<void>
 }
+
+/** One line of function output or of kindling's own messages about a function (for /system/logs). */
+export interface FunctionLogEntry {
+  /** name.namespace */
+  key: string
+  /** the sandbox or process that wrote it */
+  instance: string
+  stream: 'stdout' | 'stderr' | 'system'
+  text: string
+}
+
+/** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */
+export interface TierContext {
+  /** absolute path of a folder the tier owns inside the data dir (created by kindling) */
+  stateDir: string
+  /** absolute data dir (shared artifacts, images) */
+  dataDir: string
+  /** default function limits and knobs from the config module */
+  settings: {
+    execTimeoutMs: number
+    timeoutGraceMs: number
+    memoryMiB: number
+    maxBodyBytes: number
+    interruptFuel: number
+    appHostHeapMiB: number
+    spareAppHosts: number
+  }
+  /** secret values by namespace and name; undefined when missing */
+  readSecret(namespace: string, name: string): Buffer | undefined
+  /** function logs and kindling's messages about functions */
+  log(entry: FunctionLogEntry): void
+}

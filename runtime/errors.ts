@@ -23,6 +23,7 @@ export const ERRORS = {
   KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: 'Send the body with the Content-Type this route accepts.' },
   KINDLING_ERR_PAYLOAD_TOO_LARGE: { status: 413, hint: 'The body is larger than the configured limit; see README for the KINDLING_* limits.' },
   KINDLING_ERR_UNAUTHORIZED: { status: 401, hint: 'Send basic auth: user "admin" and the password in <data dir>/secrets/basic-auth-password.' },
+  KINDLING_ERR_ROUTE_NOT_FOUND: { status: 404, hint: 'No such route; README lists the API (the OpenFaaS gateway routes plus /system/artifacts).' },
   KINDLING_ERR_FUNCTION_NOT_FOUND: { status: 404, hint: 'Deploy the function first; GET /system/functions lists what is deployed.' },
   KINDLING_ERR_FUNCTION_EXISTS: { status: 409, hint: 'The function is already deployed; update it with PUT /system/functions.' },
   KINDLING_ERR_SECRET_NOT_FOUND: { status: 404, hint: 'Create the secret first with POST /system/secrets.' },

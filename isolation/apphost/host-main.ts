@@ -1,0 +1,126 @@
+// The app host: one OS process per application, started and supervised by the gateway. It reads
+// frames from fd 3, runs the application's functions and writes results back. When the gateway
+// goes away (fd 3 closes), the host exits, so a killed gateway leaves no orphans.
+import net from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { InvokeRequest } from '../tier.js'
+import { type HostFunction, hostKind, type LoadRequest, registerHostKind } from './host-kinds.js'
+import { encodeFrame, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
+import { loadWasmFunction } from './wasm-kind.js'
+
+registerHostKind('wasm', loadWasmFunction)
+for (const arg of process.argv.slice(2)) {
+  const extra = arg.startsWith('--kind=') ? arg.slice('--kind='.length) : undefined
+  if (!extra) continue
+  // further kinds (worker threads) register themselves when imported
+  await import(extra)
+}
+
+const functions = new Map<string, HostFunction>()
+const sandboxOwner = new Map<string, HostFunction>()
+const dirty = new Set<string>()
+let cleanupScheduled = false
+
+const socket = new net.Socket({ fd: 3, readable: true, writable: true })
+socket.setNoDelay?.(true)
+const decoder = new FrameDecoder()
+
+function send(type: number, id: number, meta: unknown, payload?: Buffer): void {
+  socket.write(encodeFrame(type, id, meta, payload))
+}
+
+function fail(id: number, e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e)
+  const code = (e as { code?: string })?.code?.startsWith?.('KINDLING_ERR_') ? (e as { code: string }).code : 'KINDLING_ERR_SANDBOX_FAILED'
+  send(FRAME.ERROR, id, { code, message })
+}
+
+function scheduleCleanup(sb: string): void {
+  dirty.add(sb)
+  if (cleanupScheduled) return
+  cleanupScheduled = true
+  setImmediate(() => {
+    cleanupScheduled = false
+    for (const id of dirty) sandboxOwner.get(id)?.cleanup?.(id)
+    dirty.clear()
+  })
+}
+
+async function handle(f: Frame): Promise<void> {
+  switch (f.type) {
+    case FRAME.INVOKE: {
+      const m = f.meta as InvokeMeta
+      const fn = sandboxOwner.get(m.sb)
+      if (!fn) return fail(f.id, new Error(`sandbox ${m.sb} is not in this host`))
+      const req: InvokeRequest = { callId: m.callId, method: m.method, path: m.path, query: m.query, headers: m.headers, body: f.payload, deadline: m.deadline }
+      const out = fn.invoke(m.sb, req)
+      const r = out instanceof Promise ? await out : out
+      const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings }
+      send(FRAME.RESULT, f.id, meta, r.body)
+      if (fn.cleanup) scheduleCleanup(m.sb)
+      return
+    }
+    case FRAME.SPAWN: {
+      const { fnId, sb } = f.meta as { fnId: string; sb: string }
+      const fn = functions.get(fnId)
+      if (!fn) return fail(f.id, new Error(`function ${fnId} is not loaded in this host`))
+      const t0 = performance.now()
+      const instantiateUs = await fn.spawn(sb)
+      sandboxOwner.set(sb, fn)
+      send(FRAME.OK, f.id, { instantiateUs, spawnUs: (performance.now() - t0) * 1000 })
+      return
+    }
+    case FRAME.DISPOSE: {
+      const { sb } = f.meta as { sb: string }
+      sandboxOwner.get(sb)?.dispose(sb)
+      sandboxOwner.delete(sb)
+      dirty.delete(sb)
+      send(FRAME.OK, f.id, {})
+      return
+    }
+    case FRAME.LOAD: {
+      const req = f.meta as LoadRequest
+      const loader = hostKind(req.kind)
+      if (!loader) return fail(f.id, new Error(`this app host cannot run sandbox kind ${req.kind}`))
+      const t0 = performance.now()
+      const old = functions.get(req.fnId)
+      if (!old) functions.set(req.fnId, await loader(req))
+      send(FRAME.OK, f.id, { compileUs: (performance.now() - t0) * 1000 })
+      return
+    }
+    case FRAME.UNLOAD: {
+      const { fnId } = f.meta as { fnId: string }
+      const fn = functions.get(fnId)
+      if (fn) {
+        for (const [sb, owner] of sandboxOwner) if (owner === fn) sandboxOwner.delete(sb)
+        await fn.unload()
+        functions.delete(fnId)
+      }
+      send(FRAME.OK, f.id, {})
+      return
+    }
+    case FRAME.STATS: {
+      const mem = process.memoryUsage()
+      let sandboxes = 0
+      for (const fn of functions.values()) sandboxes += fn.sandboxCount
+      send(FRAME.OK, f.id, { pid: process.pid, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, functions: functions.size, sandboxes })
+      return
+    }
+    default:
+      fail(f.id, new Error(`unknown frame type ${f.type}`))
+  }
+}
+
+socket.on('data', (chunk: Buffer) => {
+  socket.cork()
+  try {
+    decoder.push(chunk, (f) => {
+      handle(f).catch((e) => fail(f.id, e))
+    })
+  } finally {
+    process.nextTick(() => socket.uncork())
+  }
+})
+socket.on('close', () => process.exit(0))
+socket.on('error', () => process.exit(0))
+send(FRAME.READY, 0, { pid: process.pid })

@@ -1,0 +1,157 @@
+// The gateway's handle on one app host process: starts it, correlates request and reply frames,
+// enforces call deadlines (a host that does not answer by deadline + grace is killed, the only way
+// to stop code that ignores its interruption checks) and reports its death.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import type net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { ERRORS, type ErrorCode, KindlingError } from '../../runtime/errors.js'
+import { encodeFrame, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
+
+export interface HostProcessOptions {
+  heapMiB: number
+  /** module specifiers of extra sandbox kinds the host should load (worker threads, ...) */
+  kinds: string[]
+  /** receives the host's own stderr lines */
+  onStderr?: (line: string) => void
+}
+
+interface Pending {
+  resolve(f: Frame): void
+  reject(e: Error): void
+  timer?: NodeJS.Timeout
+}
+
+/** Resolves a sibling module of this file, .ts when running from source under tsx, .js when built. */
+export function siblingEntry(fileUrl: string, name: string): { path: string; execArgv: string[] } {
+  const fromSource = fileUrl.endsWith('.ts')
+  const url = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, fileUrl)
+  return { path: fileURLToPath(url), execArgv: fromSource ? ['--import', 'tsx'] : [] }
+}
+
+let nextHostSeq = 1
+
+export class HostProcess extends EventEmitter {
+  readonly seq = nextHostSeq++
+  readonly child: ChildProcess
+  readonly ready: Promise<void>
+  readonly startedAt = performance.now()
+  /** milliseconds from spawn to the READY frame */
+  startupMs = 0
+  alive = true
+  exitReason: string | undefined
+  private readonly socket: net.Socket
+  private readonly decoder = new FrameDecoder()
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+
+  constructor(opts: HostProcessOptions) {
+    super()
+    const entry = siblingEntry(import.meta.url, 'host-main')
+    const args = [...entry.execArgv, `--max-old-space-size=${opts.heapMiB}`, entry.path, ...opts.kinds.map((k) => `--kind=${k}`)]
+    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'pipe'] })
+    this.socket = this.child.stdio[3] as net.Socket
+    let readyResolve!: () => void
+    let readyReject!: (e: Error) => void
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res
+      readyReject = rej
+    })
+    this.ready.catch(() => {})
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk, (f) => {
+          if (f.type === FRAME.READY) {
+            this.startupMs = performance.now() - this.startedAt
+            readyResolve()
+            return
+          }
+          const p = this.pending.get(f.id)
+          if (!p) return
+          this.pending.delete(f.id)
+          if (p.timer) clearTimeout(p.timer)
+          if (f.type === FRAME.ERROR) {
+            const m = f.meta as ErrorMeta
+            const code: ErrorCode = m.code in ERRORS ? (m.code as ErrorCode) : 'KINDLING_ERR_SANDBOX_FAILED'
+            p.reject(new KindlingError(code, m.message))
+          } else {
+            p.resolve(f)
+          }
+        })
+      } catch (e) {
+        this.kill(`protocol error: ${(e as Error).message}`)
+      }
+    })
+    this.socket.on('error', () => {})
+    if (opts.onStderr && this.child.stderr) {
+      let partial = ''
+      this.child.stderr.setEncoding('utf8')
+      this.child.stderr.on('data', (s: string) => {
+        const lines = (partial + s).split('\n')
+        partial = lines.pop() ?? ''
+        for (const l of lines) if (l) opts.onStderr!(l)
+      })
+    }
+    this.child.on('exit', (code, signal) => {
+      this.alive = false
+      this.exitReason ??= signal ? `killed by ${signal}` : `exited with code ${code}`
+      readyReject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason} before it was ready`))
+      const err = () => new KindlingError('KINDLING_ERR_HOST_DIED', `the app host running this call ${this.exitReason}`)
+      for (const p of this.pending.values()) {
+        if (p.timer) clearTimeout(p.timer)
+        p.reject(err())
+      }
+      this.pending.clear()
+      this.emit('exit', this.exitReason)
+    })
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  get pendingCount(): number {
+    return this.pending.size
+  }
+
+  /**
+   * Sends a frame and waits for its reply. With a deadline, a reply that has not come by
+   * deadline + graceMs means the host is stuck: it is killed and every pending call fails.
+   */
+  request(type: number, meta: unknown, payload?: Buffer, deadline?: { at: number; graceMs: number }): Promise<Frame> {
+    if (!this.alive) return Promise.reject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason ?? 'is gone'}`))
+    const id = this.nextId++
+    if (this.nextId > 0xfffffff0) this.nextId = 1
+    return new Promise<Frame>((resolve, reject) => {
+      const p: Pending = { resolve, reject }
+      if (deadline) {
+        const ms = Math.max(0, deadline.at - Date.now()) + deadline.graceMs
+        p.timer = setTimeout(() => this.onStuck(id), ms)
+      }
+      this.pending.set(id, p)
+      this.socket.write(encodeFrame(type, id, meta, payload))
+    })
+  }
+
+  private onStuck(id: number): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    p.reject(new KindlingError('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout; its app host did not stop it and was replaced'))
+    this.kill('killed after a call ran past its timeout')
+  }
+
+  kill(reason: string): void {
+    if (!this.alive) return
+    this.exitReason = reason
+    this.child.kill('SIGKILL')
+  }
+
+  /** Ends the host and waits for it to be gone. */
+  async stop(): Promise<void> {
+    if (!this.alive) return
+    const gone = new Promise<void>((res) => this.once('exit', () => res()))
+    this.kill('stopped')
+    await gone
+  }
+}

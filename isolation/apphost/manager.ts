@@ -1,0 +1,88 @@
+// One app host process per application, plus spare hosts started ahead of time so that a new
+// application (or the replacement of a crashed host) does not wait for a Node start on its
+// critical path, as SOCK's zygotes avoid re-initialising a runtime.
+import { EventEmitter } from 'node:events'
+import { HostProcess, type HostProcessOptions } from './host-process.js'
+
+export interface AppHostManagerOptions extends HostProcessOptions {
+  spares: number
+}
+
+export interface HostExit {
+  app: string
+  host: HostProcess
+  reason: string
+}
+
+export class AppHostManager extends EventEmitter {
+  private readonly hosts = new Map<string, HostProcess>()
+  private readonly spares: HostProcess[] = []
+  private closed = false
+  /** app hosts that died unexpectedly */
+  restarts = 0
+
+  constructor(private readonly opts: AppHostManagerOptions) {
+    super()
+    this.fillSpares()
+  }
+
+  private startHost(): HostProcess {
+    const host = new HostProcess(this.opts)
+    host.once('exit', (reason: string) => this.onExit(host, reason))
+    return host
+  }
+
+  private fillSpares(): void {
+    while (!this.closed && this.spares.filter((h) => h.alive).length < this.opts.spares) this.spares.push(this.startHost())
+  }
+
+  private onExit(host: HostProcess, reason: string): void {
+    const spareAt = this.spares.indexOf(host)
+    if (spareAt >= 0) this.spares.splice(spareAt, 1)
+    for (const [app, h] of this.hosts) {
+      if (h !== host) continue
+      this.hosts.delete(app)
+      if (!this.closed && reason !== 'stopped') this.restarts++
+      this.emit('host-exit', { app, host, reason } satisfies HostExit)
+    }
+    if (!this.closed) setImmediate(() => this.fillSpares())
+  }
+
+  /** The live host of an application, starting one (from a spare when there is one). */
+  async acquire(app: string): Promise<HostProcess> {
+    if (this.closed) throw new Error('app host manager is closed')
+    let host = this.hosts.get(app)
+    if (!host || !host.alive) {
+      const spare = this.spares.shift()
+      host = spare?.alive ? spare : this.startHost()
+      this.hosts.set(app, host)
+      setImmediate(() => this.fillSpares())
+    }
+    await host.ready
+    return host
+  }
+
+  running(app: string): HostProcess | undefined {
+    const h = this.hosts.get(app)
+    return h?.alive ? h : undefined
+  }
+
+  apps(): string[] {
+    return [...this.hosts.keys()]
+  }
+
+  /** Stops an application's host (its last function was removed). */
+  async release(app: string): Promise<void> {
+    const h = this.hosts.get(app)
+    this.hosts.delete(app)
+    await h?.stop()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const all = [...this.hosts.values(), ...this.spares]
+    this.hosts.clear()
+    this.spares.length = 0
+    await Promise.all(all.map((h) => h.stop()))
+  }
+}

@@ -1,0 +1,131 @@
+// The `wasm` tier (the default): each application runs in its own app host process; each sandbox
+// is a WebAssembly instance inside it, fresh (or reset to its initial snapshot) for every call.
+// A crash of one application's host fails only that application's in-flight calls.
+import { KindlingError } from '../../runtime/errors.js'
+import type {
+  DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
+  StartupTimings, TierCapabilities, TierContext,
+} from '../tier.js'
+import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
+import type { HostProcess } from './host-process.js'
+import { AppHostManager, type HostExit } from './manager.js'
+import { FRAME, type InvokeMeta, type ResultMeta } from './protocol.js'
+
+interface WasmPrepared extends Prepared {
+  readonly fnId: string
+  readonly wasm: Omit<PreparedWasm, 'module'>
+}
+
+export const WASM_TIER_CAPABILITIES: TierCapabilities = {
+  preemptible: true,
+  preemption: 'interruption checks compiled into every loop; an app host that still does not answer by deadline + grace is killed and replaced',
+  memoryLimit: true,
+  fsIsolation: true,
+  netIsolation: true,
+  crashIsolation: true,
+  concurrencyPerSandbox: 1,
+  reusable: true,
+  artifactKinds: ['wasm-module'],
+}
+
+export class WasmTier implements IsolationTier {
+  readonly name = 'wasm' as const
+  readonly capabilities = WASM_TIER_CAPABILITIES
+  readonly hosts: AppHostManager
+  /** per host: function ids loaded (or loading) there */
+  private readonly loaded = new WeakMap<HostProcess, Map<string, Promise<void>>>()
+
+  constructor(private readonly ctx: TierContext, hosts?: AppHostManager) {
+    this.hosts = hosts ?? new AppHostManager({
+      spares: ctx.settings.spareAppHosts,
+      heapMiB: ctx.settings.appHostHeapMiB,
+      kinds: [],
+      onStderr: (line) => process.stderr.write(`[app host] ${line}\n`),
+    })
+    this.hosts.on('host-exit', (e: HostExit) => {
+      if (e.reason !== 'stopped') {
+        ctx.log({ key: `app:${e.app}`, instance: `host-${e.host.seq}`, stream: 'system', text: `app host of application ${e.app} ${e.reason}; it will be replaced` })
+      }
+    })
+  }
+
+  unavailableReason(): string | null {
+    return null
+  }
+
+  async prepare(artifact: FunctionArtifact): Promise<WasmPrepared> {
+    const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    return { artifact, prepareUs: wasm.prepareUs, fnId: `${artifact.key}@${artifact.version}`, wasm }
+  }
+
+  async release(prepared: Prepared): Promise<void> {
+    const p = prepared as WasmPrepared
+    const host = this.hosts.running(p.artifact.app)
+    const loaded = host && this.loaded.get(host)
+    if (!host || !loaded?.has(p.fnId)) return
+    loaded.delete(p.fnId)
+    await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+  }
+
+  private ensureLoaded(host: HostProcess, p: WasmPrepared): Promise<void> {
+    let loaded = this.loaded.get(host)
+    if (!loaded) this.loaded.set(host, (loaded = new Map()))
+    let done = loaded.get(p.fnId)
+    if (!done) {
+      done = host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'wasm', plan: p.wasm.plan, modulePath: p.wasm.modulePath }).then(() => undefined)
+      done.catch(() => loaded!.delete(p.fnId))
+      loaded.set(p.fnId, done)
+    }
+    return done
+  }
+
+  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
+    const p = prepared as WasmPrepared
+    const t0 = performance.now()
+    const host = await this.hosts.acquire(p.artifact.app)
+    await this.ensureLoaded(host, p)
+    const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })
+    const { instantiateUs } = reply.meta as { instantiateUs: number }
+    const startup: StartupTimings = { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs }
+    return new HostSandbox(opts.sandboxId, host, startup, this.ctx.settings.timeoutGraceMs)
+  }
+
+  async close(): Promise<void> {
+    await this.hosts.close()
+  }
+}
+
+/** A sandbox living in an app host: invoke sends one frame and waits for the result frame. */
+export class HostSandbox implements Sandbox {
+  private disposed = false
+
+  constructor(
+    readonly id: string,
+    private readonly host: HostProcess,
+    readonly startup: StartupTimings,
+    private readonly graceMs: number,
+  ) {}
+
+  get alive(): boolean {
+    return !this.disposed && this.host.alive
+  }
+
+  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+    if (!this.alive) throw new KindlingError('KINDLING_ERR_HOST_DIED', 'the sandbox is gone')
+    if (signal.aborted) throw new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', 'the call was cancelled before it ran')
+    const meta: InvokeMeta = { sb: this.id, callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, deadline: req.deadline }
+    const f = await this.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.graceMs })
+    const m = f.meta as ResultMeta
+    return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
+  }
+
+  async reset(): Promise<void> {
+    // the app host restores the snapshot (or makes the next instance) right after answering
+  }
+
+  async dispose(_reason: DisposeReason): Promise<void> {
+    if (this.disposed) return
+    this.disposed = true
+    if (this.host.alive) await this.host.request(FRAME.DISPOSE, { sb: this.id }).catch(() => {})
+  }
+}

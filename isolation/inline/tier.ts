@@ -1,0 +1,91 @@
+// The `inline` tier: the WebAssembly instance runs inside the gateway process itself. No OS
+// boundary and no IPC: the fastest tier and the weakest. Runaway loops are stopped by the
+// compiled-in interruption checks; a crash of V8 itself would take the gateway with it.
+import { KindlingError } from '../../runtime/errors.js'
+import type {
+  DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
+  StartupTimings, TierCapabilities, TierContext,
+} from '../tier.js'
+import { prepareWasm } from '../wasm/prepare.js'
+import { WasmFunction, type WasmSandboxCore } from '../wasm/runner.js'
+
+interface InlinePrepared extends Prepared {
+  readonly fn: WasmFunction
+}
+
+export const INLINE_CAPABILITIES: TierCapabilities = {
+  preemptible: true,
+  preemption: 'interruption checks compiled into every loop (the gateway thread cannot be killed)',
+  memoryLimit: true,
+  fsIsolation: true,
+  netIsolation: true,
+  crashIsolation: false,
+  concurrencyPerSandbox: 1,
+  reusable: true,
+  artifactKinds: ['wasm-module'],
+}
+
+export class InlineTier implements IsolationTier {
+  readonly name = 'inline' as const
+  readonly capabilities = INLINE_CAPABILITIES
+
+  constructor(private readonly ctx: TierContext) {}
+
+  unavailableReason(): string | null {
+    return null
+  }
+
+  async prepare(artifact: FunctionArtifact): Promise<InlinePrepared> {
+    const wasm = prepareWasm(artifact, this.ctx)
+    return { artifact, prepareUs: wasm.prepareUs, fn: new WasmFunction(wasm.module, wasm.plan) }
+  }
+
+  async release(): Promise<void> {}
+
+  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
+    const p = prepared as InlinePrepared
+    const t0 = performance.now()
+    const core = p.fn.createSandbox()
+    const instantiateUs = core.ensureInstance()
+    return new InlineSandbox(opts.sandboxId, core, { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs })
+  }
+
+  async close(): Promise<void> {}
+}
+
+class InlineSandbox implements Sandbox {
+  private disposed = false
+  private cleanupPending = false
+
+  constructor(
+    readonly id: string,
+    private readonly core: WasmSandboxCore,
+    readonly startup: StartupTimings,
+  ) {}
+
+  get alive(): boolean {
+    return !this.disposed
+  }
+
+  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+    if (this.disposed) throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', 'the sandbox was disposed')
+    if (signal.aborted) throw new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', 'the call was cancelled before it ran')
+    const result = this.core.run(req)
+    // restore the snapshot after the response has gone out, not on this call's critical path
+    if (!this.cleanupPending) {
+      this.cleanupPending = true
+      setImmediate(() => {
+        this.cleanupPending = false
+        if (!this.disposed) this.core.cleanup()
+      })
+    }
+    return result
+  }
+
+  async reset(): Promise<void> {}
+
+  async dispose(_reason: DisposeReason): Promise<void> {
+    this.disposed = true
+    this.core.dispose()
+  }
+}

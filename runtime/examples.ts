@@ -1,0 +1,40 @@
+// On a fresh data dir, deploys the example functions from functions/dist so that a newcomer can
+// curl one at once. Runs once per data dir: removing an example later does not bring it back.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { FunctionManager } from './functions.js'
+import type { ArtifactStore } from './store/artifacts.js'
+import { type Db, getMeta, setMeta } from './store/db.js'
+import { classifyArtifact } from '../isolation/wasm/classify.js'
+import { REPO_ROOT } from './version.js'
+
+export const EXAMPLES_APP = 'examples'
+
+/** name, module file in functions/dist, what it shows */
+export const EXAMPLES: { name: string; file: string; about: string }[] = [
+  { name: 'echo', file: 'echo.wasm', about: 'AssemblyScript: returns the body' },
+  { name: 'fib', file: 'fib.wasm', about: 'AssemblyScript: the n-th Fibonacci number' },
+  { name: 'reverse-bytes', file: 'reverse-bytes.wasm', about: 'AssemblyScript handleBytes: the body reversed' },
+  { name: 'cat', file: 'cat.wasm', about: 'C/WASI: stdin to stdout' },
+  { name: 'env', file: 'env.wasm', about: 'C/WASI: the environment a function sees' },
+  { name: 'sha512sum', file: 'sha512sum.wasm', about: 'C/WASI: SHA-512 of the body' },
+  { name: 'hello-cgi', file: 'hello-cgi.wasm', about: 'C/WASI: a CGI header block (Status, Content-Type)' },
+]
+
+export async function deployExamplesOnce(db: Db, artifacts: ArtifactStore, functions: FunctionManager, say: (m: string) => void): Promise<void> {
+  if (getMeta(db, 'examples-deployed')) return
+  const dist = path.join(REPO_ROOT, 'functions', 'dist')
+  for (const ex of EXAMPLES) {
+    const file = path.join(dist, ex.file)
+    if (!fs.existsSync(file) || functions.list().some((f) => f.stored.deployment.service === ex.name)) continue
+    try {
+      const bytes = fs.readFileSync(file)
+      const { format } = await classifyArtifact(bytes)
+      const rec = artifacts.put(bytes, format)
+      await functions.deploy({ service: ex.name, image: `wasm:sha256:${rec.digest}`, labels: { 'com.kindling.app': EXAMPLES_APP } }, 'create')
+    } catch (e) {
+      say(`could not deploy example ${ex.name}: ${(e as Error).message}`)
+    }
+  }
+  setMeta(db, 'examples-deployed', new Date().toISOString())
+}

@@ -1,0 +1,34 @@
+// Basic auth on /system/*, as OpenFaaS does it: user "admin" and a password generated on first
+// start into <data dir>/secrets/basic-auth-password (and basic-auth-user beside it).
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+export interface Credentials {
+  user: string
+  password: string
+  userFile: string
+  passwordFile: string
+}
+
+export function loadOrCreateCredentials(dataDir: string): Credentials {
+  const dir = path.join(dataDir, 'secrets')
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const userFile = path.join(dir, 'basic-auth-user')
+  const passwordFile = path.join(dir, 'basic-auth-password')
+  if (!fs.existsSync(userFile)) fs.writeFileSync(userFile, 'admin', { mode: 0o600 })
+  if (!fs.existsSync(passwordFile)) {
+    const tmp = `${passwordFile}.tmp-${process.pid}`
+    fs.writeFileSync(tmp, randomBytes(24).toString('base64url'), { mode: 0o600 })
+    fs.renameSync(tmp, passwordFile)
+  }
+  return { user: fs.readFileSync(userFile, 'utf8').trim(), password: fs.readFileSync(passwordFile, 'utf8').trim(), userFile, passwordFile }
+}
+
+/** True when an Authorization header carries these credentials (constant-time comparison). */
+export function checkBasicAuth(header: string | undefined, creds: Credentials): boolean {
+  if (!header || !header.startsWith('Basic ')) return false
+  const given = Buffer.from(header.slice(6).trim(), 'base64')
+  const want = Buffer.from(`${creds.user}:${creds.password}`)
+  return given.length === want.length && timingSafeEqual(given, want)
+}

@@ -1,0 +1,81 @@
+// Synchronous calls: any method on /function/{name}[/{path}], as the OpenFaaS gateway serves them.
+// This is the hot path: one map lookup, one pool call, headers copied once.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { KindlingError } from '../../errors.js'
+import type { FunctionManager } from '../../functions.js'
+import { splitQualifiedName } from '../../names.js'
+import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import { ERROR_HEADER, sendError } from '../reply.js'
+
+export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
+const ALLOWED = new Set<string>(FUNCTION_METHODS)
+const EMPTY = Buffer.alloc(0)
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+const NEVER = new AbortController().signal
+
+export interface InvokeRouteOptions {
+  functions: FunctionManager
+  defaultNamespace: string
+  maxBodyBytes: number
+  servedBy: string
+}
+
+/** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
+export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: string, deadline: number): InvokeRequest {
+  const headers: Record<string, string> = {}
+  const raw = req.headers
+  for (const k in raw) {
+    if (HOP_BY_HOP.has(k)) continue
+    const v = raw[k]
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
+  }
+  headers['x-call-id'] = callId
+  const url = req.raw.url ?? ''
+  const q = url.indexOf('?')
+  return {
+    callId,
+    method: req.method,
+    path: subPath,
+    query: q < 0 ? '' : url.slice(q + 1),
+    headers,
+    body: (req.body as Buffer | undefined) ?? EMPTY,
+    deadline,
+  }
+}
+
+export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOptions): void {
+  const { functions, defaultNamespace } = opts
+
+  const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
+    const startNs = process.hrtime.bigint()
+    const callId = (req.headers['x-call-id'] as string | undefined) || randomUUID()
+    const startTime = String(BigInt(Date.now()) * 1_000_000n)
+    reply.header('x-call-id', callId).header('x-start-time', startTime).header('x-served-by', opts.servedBy)
+    if (!ALLOWED.has(req.method)) return sendError(reply, new KindlingError('KINDLING_ERR_METHOD_NOT_ALLOWED', `method ${req.method} is not allowed`))
+    const { name, namespace } = splitQualifiedName(req.params.name, defaultNamespace)
+    const fn = functions.get(name, namespace)
+    if (!fn) return sendError(reply, new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`))
+    const rest = req.params['*']
+    const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`, Date.now() + fn.settings.timeoutMs)
+    let result: InvokeResult
+    try {
+      result = await functions.invoke(fn, invokeReq, NEVER)
+    } catch (e) {
+      return sendError(reply, e)
+    }
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9
+    reply.code(result.status).headers(result.headers).header('x-duration-seconds', seconds.toFixed(6))
+    if (result.errorCode) reply.header(ERROR_HEADER, result.errorCode)
+    return reply.send(req.method === 'HEAD' ? undefined : result.body)
+  }
+
+  app.register(async (scope) => {
+    // function bodies are bytes, whatever their content type
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body))
+    for (const url of ['/function/:name', '/function/:name/*']) {
+      scope.route({ method: [...FUNCTION_METHODS], url, exposeHeadRoute: false, handler })
+    }
+  })
+}

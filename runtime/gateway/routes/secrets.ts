@@ -1,0 +1,83 @@
+// /system/secrets: create, list (names only), replace and delete secrets, with the status codes
+// OpenFaaS clients expect (409 when it exists, 404 when it does not, 202 on delete).
+import type { FastifyInstance } from 'fastify'
+import { KindlingError } from '../../errors.js'
+import { validateName, validateNamespace } from '../../names.js'
+import type { SecretStore } from '../../store/secrets.js'
+import { sendError } from '../reply.js'
+
+interface SecretBody {
+  name?: unknown
+  namespace?: unknown
+  value?: unknown
+  rawValue?: unknown
+}
+
+export interface SecretRouteOptions {
+  secrets: SecretStore
+  namespaces: readonly string[]
+  defaultNamespace: string
+  /** a secret changed: functions that mount it pick the new value up */
+  onChange?: (namespace: string, name: string) => void
+}
+
+export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOptions): void {
+  const { secrets } = opts
+  const nsOf = (body: SecretBody | undefined, query: { namespace?: string }) => {
+    const ns = (body?.namespace as string | undefined) || query.namespace
+    return ns ? validateNamespace(ns, opts.namespaces) : opts.defaultNamespace
+  }
+  const parse = (body: unknown, needValue: boolean) => {
+    if (typeof body !== 'object' || body === null) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', 'the body must be a JSON object {"name", "value" or "rawValue"}')
+    const b = body as SecretBody
+    const name = validateName(b.name, 'secret name')
+    if (!needValue) return { b, name, value: Buffer.alloc(0) }
+    let value: Buffer
+    if (typeof b.value === 'string' && b.value !== '') value = Buffer.from(b.value, 'utf8')
+    else if (typeof b.rawValue === 'string' && b.rawValue !== '') value = Buffer.from(b.rawValue, 'base64')
+    else throw new KindlingError('KINDLING_ERR_MISSING_FIELD', 'a secret needs a value (string) or a rawValue (base64)')
+    return { b, name, value }
+  }
+
+  app.get<{ Querystring: { namespace?: string } }>('/system/secrets', async (req, reply) => {
+    try {
+      return reply.send(secrets.list(nsOf(undefined, req.query)))
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+
+  app.post<{ Querystring: { namespace?: string } }>('/system/secrets', async (req, reply) => {
+    try {
+      const { b, name, value } = parse(req.body, true)
+      const ns = nsOf(b, req.query)
+      if (!secrets.create(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_EXISTS', `secret ${name} already exists in ${ns}`)
+      return reply.code(201).send()
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+
+  app.put<{ Querystring: { namespace?: string } }>('/system/secrets', async (req, reply) => {
+    try {
+      const { b, name, value } = parse(req.body, true)
+      const ns = nsOf(b, req.query)
+      if (!secrets.update(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
+      opts.onChange?.(ns, name)
+      return reply.code(202).send()
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+
+  app.delete<{ Querystring: { namespace?: string } }>('/system/secrets', async (req, reply) => {
+    try {
+      const { b, name } = parse(req.body, false)
+      const ns = nsOf(b, req.query)
+      if (!secrets.delete(ns, name)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
+      return reply.code(202).send()
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+}

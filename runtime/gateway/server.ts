@@ -1,0 +1,89 @@
+// Builds the fastify gateway: the OpenFaaS API surface, basic auth on /system/*, one error shape.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import { KindlingError } from '../errors.js'
+import type { FunctionManager } from '../functions.js'
+import type { LogHub } from '../logs.js'
+import type { Metrics } from '../metrics.js'
+import type { ArtifactStore } from '../store/artifacts.js'
+import type { SecretStore } from '../store/secrets.js'
+import type { IsolationTier } from '../../isolation/tier.js'
+import { checkBasicAuth, type Credentials } from './auth.js'
+import { sendError } from './reply.js'
+import { registerArtifactRoutes } from './routes/artifacts.js'
+import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
+import { registerInvokeRoutes } from './routes/invoke.js'
+import { registerLogRoutes } from './routes/logs.js'
+import { registerSecretRoutes } from './routes/secrets.js'
+import { registerSystemFunctionRoutes } from './routes/system-functions.js'
+
+export interface GatewayDeps {
+  functions: FunctionManager
+  artifacts: ArtifactStore
+  secrets: SecretStore
+  logs: LogHub
+  metrics: Metrics
+  tiers: readonly IsolationTier[]
+  namespaces: readonly string[]
+  defaultNamespace: string
+  credentials: Credentials | undefined
+  maxBodyBytes: number
+  maxUploadBytes: number
+  version: { release: string; sha: string }
+  /** routes added by other modules (async calls), registered inside the auth scope or outside it */
+  extraRoutes?: { public?: (app: FastifyInstance) => void; system?: (app: FastifyInstance) => void }
+}
+
+function mapFastifyError(err: FastifyError): KindlingError {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new KindlingError('KINDLING_ERR_PAYLOAD_TOO_LARGE', 'the body is larger than allowed')
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new KindlingError('KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE', `content type ${JSON.stringify(err.message.replace(/^Unsupported Media Type: ?/, ''))} is not accepted here`)
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new KindlingError('KINDLING_ERR_INVALID_JSON', 'the body is empty')
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new KindlingError('KINDLING_ERR_BAD_REQUEST', 'Content-Length does not match the body')
+  }
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new KindlingError('KINDLING_ERR_INVALID_JSON', `the body is not valid JSON: ${err.message}`)
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new KindlingError('KINDLING_ERR_BAD_REQUEST', err.message)
+  return new KindlingError('KINDLING_ERR_INTERNAL', err.message)
+}
+
+export function buildGateway(deps: GatewayDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.maxBodyBytes,
+    return503OnClosing: true,
+    keepAliveTimeout: 75_000,
+  })
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const k = err instanceof KindlingError ? err : mapFastifyError(err)
+    if (k.status >= 500) process.stderr.write(`kindling: ${err.stack ?? err.message}\n`)
+    return sendError(reply, k)
+  })
+  app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
+
+  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}` })
+  registerPublicInfoRoutes(app, { metrics: deps.metrics })
+  deps.extraRoutes?.public?.(app)
+
+  app.register(async (sys) => {
+    const creds = deps.credentials
+    if (creds) {
+      sys.addHook('onRequest', async (req, reply) => {
+        if (!checkBasicAuth(req.headers.authorization, creds)) {
+          reply.header('www-authenticate', 'Basic realm="Restricted"')
+          return sendError(reply, new KindlingError('KINDLING_ERR_UNAUTHORIZED', 'invalid credentials'))
+        }
+      })
+    }
+    registerSystemInfoRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, tiers: deps.tiers, version: deps.version })
+    registerSystemFunctionRoutes(sys, { functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerArtifactRoutes(sys, { artifacts: deps.artifacts, maxUploadBytes: deps.maxUploadBytes })
+    registerSecretRoutes(sys, { secrets: deps.secrets, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerLogRoutes(sys, { logs: deps.logs, functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    deps.extraRoutes?.system?.(sys)
+  })
+  return app
+}

@@ -1,0 +1,128 @@
+// The composition root: opens the data dir, builds the tiers, the function manager and the
+// gateway, and tears them down again. Tests and the CLI both start kindling through here.
+import type { FastifyInstance } from 'fastify'
+import fs from 'node:fs'
+import path from 'node:path'
+import { type Config, namespacesOf } from './config.js'
+import { deployExamplesOnce } from './examples.js'
+import { FunctionManager } from './functions.js'
+import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
+import { buildGateway } from './gateway/server.js'
+import { LogHub } from './logs.js'
+import { Metrics } from './metrics.js'
+import { ArtifactStore } from './store/artifacts.js'
+import { type Db, openDatabase } from './store/db.js'
+import { FunctionStore } from './store/functions.js'
+import { SecretStore } from './store/secrets.js'
+import { readVersion } from './version.js'
+import { createTiers } from './tiers.js'
+import type { IsolationTier, TierName } from '../isolation/tier.js'
+
+export interface Kindling {
+  config: Config
+  app: FastifyInstance
+  functions: FunctionManager
+  tiers: ReadonlyMap<TierName, IsolationTier>
+  credentials: Credentials | undefined
+  artifacts: ArtifactStore
+  secrets: SecretStore
+  logs: LogHub
+  db: Db
+  /** the gateway's base URL once listening */
+  url: string | undefined
+  listen(): Promise<string>
+  close(): Promise<void>
+}
+
+export async function createKindling(config: Config): Promise<Kindling> {
+  const dataDir = config.dataDirAbs
+  fs.mkdirSync(dataDir, { recursive: true })
+  const db = openDatabase(dataDir)
+  const artifacts = new ArtifactStore(db, dataDir)
+  const functionStore = new FunctionStore(db)
+  const secrets = new SecretStore(db)
+  const logs = new LogHub()
+  const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
+  const namespaces = namespacesOf(config)
+
+  const tiers = await createTiers(config, {
+    dataDir,
+    readSecret: (ns, name) => secrets.read(ns, name),
+    log: (e) => logs.write(e),
+  })
+  let functions: FunctionManager | undefined
+  const metrics = new Metrics({
+    functions: () => (functions?.list() ?? []).map((f) => {
+      const s = f.pool?.stats
+      return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
+    }),
+    appHostRestarts: () => {
+      const wasm = tiers.get('wasm') as { hosts?: { restarts: number } } | undefined
+      return wasm?.hosts?.restarts ?? 0
+    },
+  })
+  functions = new FunctionManager({
+    defaults: {
+      namespaces,
+      defaultNamespace: config.defaultNamespace,
+      execTimeoutMs: config.execTimeoutMs,
+      memoryMiB: config.memoryMiB,
+      maxReplicas: config.maxReplicas,
+      queueDepth: config.queueDepth,
+    },
+    tiers,
+    functions: functionStore,
+    artifacts,
+    secrets,
+    metrics,
+    logs,
+    sandboxIdleMs: config.sandboxIdleMs,
+  })
+  await functions.start()
+  if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
+
+  const app = buildGateway({
+    functions,
+    artifacts,
+    secrets,
+    logs,
+    metrics,
+    tiers: [...tiers.values()],
+    namespaces,
+    defaultNamespace: config.defaultNamespace,
+    credentials,
+    maxBodyBytes: config.maxBodyBytes,
+    maxUploadBytes: config.maxUploadBytes,
+    version: readVersion(),
+  })
+
+  const k: Kindling = {
+    config,
+    app,
+    functions,
+    tiers,
+    credentials,
+    artifacts,
+    secrets,
+    logs,
+    db,
+    url: undefined,
+    async listen() {
+      const address = await app.listen({ host: config.host, port: config.port })
+      k.url = address
+      return address
+    },
+    async close() {
+      await app.close()
+      await functions!.close()
+      await Promise.all([...tiers.values()].map((t) => t.close()))
+      db.close()
+    },
+  }
+  return k
+}
+
+/** Where the basic-auth password lives, for the start-up message and the CLI. */
+export function passwordFileOf(dataDir: string): string {
+  return path.join(dataDir, 'secrets', 'basic-auth-password')
+}

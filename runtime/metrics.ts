@@ -1,0 +1,112 @@
+// Prometheus metrics: the OpenFaaS gateway series with their labels (function_name is
+// "name.namespace"), plus kindling's own. Label children are cached per function so the call path
+// does no label hashing.
+import client from 'prom-client'
+
+const COLD_START_BUCKETS = [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5]
+
+export interface GaugeSource {
+  /** per function: desired replicas, sandboxes by state, queued calls */
+  functions(): { functionName: string; tier: string; desired: number; idle: number; busy: number; starting: number; queued: number }[]
+  appHostRestarts(): number
+}
+
+export class Metrics {
+  readonly registry = new client.Registry()
+  readonly invocationTotal: client.Counter<'function_name' | 'code'>
+  readonly functionSeconds: client.Histogram<'function_name' | 'code'>
+  readonly invocationStarted: client.Counter<'function_name'>
+  readonly coldStarts: client.Counter<'function_name' | 'tier' | 'critical_path'>
+  readonly coldStartSeconds: client.Histogram<'tier' | 'phase'>
+  private readonly perFunction = new Map<string, FunctionMetrics>()
+
+  constructor(source: GaugeSource) {
+    const registers = [this.registry]
+    client.collectDefaultMetrics({ register: this.registry })
+    this.invocationTotal = new client.Counter({ name: 'gateway_function_invocation_total', help: 'Function calls completed, by function and HTTP status', labelNames: ['function_name', 'code'], registers })
+    this.functionSeconds = new client.Histogram({ name: 'gateway_functions_seconds', help: 'Function call duration in seconds', labelNames: ['function_name', 'code'], registers })
+    this.invocationStarted = new client.Counter({ name: 'gateway_function_invocation_started', help: 'Function calls started', labelNames: ['function_name'], registers })
+    new client.Gauge({
+      name: 'gateway_service_count', help: 'Desired replicas (warm sandboxes) per function', labelNames: ['function_name'], registers,
+      collect() {
+        this.reset()
+        for (const f of source.functions()) this.set({ function_name: f.functionName }, f.desired)
+      },
+    })
+    this.coldStarts = new client.Counter({ name: 'kindling_cold_starts_total', help: 'New sandboxes started, by tier; critical_path=true when a call waited for it', labelNames: ['function_name', 'tier', 'critical_path'], registers })
+    this.coldStartSeconds = new client.Histogram({ name: 'kindling_cold_start_seconds', help: 'Cold start phases (prepare, spawn, instantiate) as the tiers measured them', labelNames: ['tier', 'phase'], buckets: COLD_START_BUCKETS, registers })
+    new client.Gauge({
+      name: 'kindling_sandboxes', help: 'Sandboxes per function by state (idle, busy, starting)', labelNames: ['function_name', 'tier', 'state'], registers,
+      collect() {
+        this.reset()
+        for (const f of source.functions()) {
+          this.set({ function_name: f.functionName, tier: f.tier, state: 'idle' }, f.idle)
+          this.set({ function_name: f.functionName, tier: f.tier, state: 'busy' }, f.busy)
+          this.set({ function_name: f.functionName, tier: f.tier, state: 'starting' }, f.starting)
+        }
+      },
+    })
+    new client.Gauge({
+      name: 'kindling_queue_depth', help: 'Calls waiting for a free sandbox, per function', labelNames: ['function_name'], registers,
+      collect() {
+        this.reset()
+        for (const f of source.functions()) this.set({ function_name: f.functionName }, f.queued)
+      },
+    })
+    new client.Gauge({
+      name: 'kindling_app_host_restarts_total', help: 'App host processes that died and were replaced', registers,
+      collect() {
+        this.set(source.appHostRestarts())
+      },
+    })
+  }
+
+  forFunction(functionName: string): FunctionMetrics {
+    let m = this.perFunction.get(functionName)
+    if (!m) {
+      m = new FunctionMetrics(this, functionName)
+      this.perFunction.set(functionName, m)
+    }
+    return m
+  }
+
+  dropFunction(functionName: string): void {
+    this.perFunction.delete(functionName)
+  }
+}
+
+export class FunctionMetrics {
+  private readonly byCode = new Map<number, { count: client.Counter.Internal; seconds: client.Histogram.Internal<'function_name' | 'code'> }>()
+  private readonly started: client.Counter.Internal
+  invocations = 0
+
+  constructor(private readonly m: Metrics, private readonly functionName: string) {
+    this.started = m.invocationStarted.labels(functionName)
+  }
+
+  callStarted(): void {
+    this.started.inc()
+  }
+
+  callEnded(code: number, seconds: number): void {
+    let c = this.byCode.get(code)
+    if (!c) {
+      const codeLabel = String(code)
+      c = { count: this.m.invocationTotal.labels(this.functionName, codeLabel), seconds: this.m.functionSeconds.labels(this.functionName, codeLabel) }
+      this.byCode.set(code, c)
+    }
+    c.count.inc()
+    c.seconds.observe(seconds)
+    this.invocations++
+  }
+
+  coldStart(tier: string, criticalPath: boolean, phases: { prepareUs: number; spawnUs: number; instantiateUs: number }): void {
+    this.m.coldStarts.labels(this.functionName, tier, String(criticalPath)).inc()
+    this.m.coldStartSeconds.labels(tier, 'spawn').observe(phases.spawnUs / 1e6)
+    this.m.coldStartSeconds.labels(tier, 'instantiate').observe(phases.instantiateUs / 1e6)
+  }
+
+  prepared(tier: string, prepareUs: number): void {
+    this.m.coldStartSeconds.labels(tier, 'prepare').observe(prepareUs / 1e6)
+  }
+}

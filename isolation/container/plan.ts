@@ -1,0 +1,54 @@
+// What prepare() works out once per function version and every sandbox of that version shares.
+import type { FunctionArtifact, FunctionLogEntry, Prepared, TierContext } from '../tier.js'
+import type { ResolvedImage } from './images/store.js'
+import type { Naming } from './naming.js'
+import type { OciRuntime } from './runtime.js'
+import type { WatchdogSettings } from './watchdog.js'
+
+export interface FunctionPlan {
+  artifact: FunctionArtifact
+  image: ResolvedImage
+  watchdog: WatchdogSettings
+  /** fprocess with its program resolved to an absolute path inside the image */
+  argv: string[]
+  /** the container's fixed environment: image defaults, then the deployment's envVars */
+  env: string[]
+  cwd: string
+  memoryBytes: number
+  cpuCores: number
+  readonlyRoot: boolean
+  /** classic mode: how the shim shell is provided */
+  shim: { kind: 'host-busybox'; hostPath: string } | { kind: 'image-sh'; path: string } | undefined
+  /** the function's bundle template (config.json without per-sandbox parts), for inspection and benchmarks */
+  templateDir: string
+}
+
+export interface ContainerPrepared extends Prepared {
+  readonly plan: FunctionPlan
+}
+
+/** The tier's knobs; defaults in tier.ts. */
+export interface ContainerTierOptions {
+  /** "auto": crun, falling back to runc */
+  runtime?: 'auto' | 'crun' | 'runc'
+  /** pause an idle HTTP-mode container after this long without calls (0 = never) */
+  pauseIdleMs?: number
+  pidsLimit?: number
+  tmpSizeMiB?: number
+  /** how long an HTTP-mode server may take to become ready */
+  readyTimeoutMs?: number
+  /** a static busybox on the host for the classic shim (default: found on PATH) */
+  busybox?: string
+}
+
+/** What sandboxes get from their tier. */
+export interface TierServices {
+  ctx: TierContext
+  runtime: OciRuntime
+  naming: Naming
+  options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime'>>
+  forwarderScript: string
+  log(plan: FunctionPlan, instance: string, stream: FunctionLogEntry['stream'], text: string): void
+  track(s: { dispose(reason: 'shutdown'): Promise<void> }): void
+  untrack(s: object): void
+}

@@ -1,0 +1,98 @@
+// What classic and HTTP-mode sandboxes share: the per-sandbox folder (bundle, secrets, I/O folder,
+// overlay), the config.json, and an idempotent teardown that leaves nothing behind.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { DisposeReason, StartupTimings } from '../tier.js'
+import { memoryEvents } from './cgroups.js'
+import { mountOverlay, unmount } from './overlay.js'
+import type { FunctionPlan, TierServices } from './plan.js'
+import { SECRETS_IN_CONTAINER, writeSecrets } from './secrets.js'
+import { type BindMount, buildSpec } from './spec.js'
+
+export abstract class ContainerSandboxBase {
+  readonly containerId: string
+  readonly dir: string
+  readonly cgroupsPath: string
+  startup: StartupTimings
+  protected overlayRoot: string | undefined
+  protected created = false
+  protected disposed = false
+  private teardown: Promise<void> | undefined
+
+  constructor(
+    readonly id: string,
+    protected readonly svc: TierServices,
+    protected readonly plan: FunctionPlan,
+    prepareUs: number,
+  ) {
+    this.containerId = svc.naming.containerId()
+    this.dir = svc.naming.sandboxDir(this.containerId)
+    this.cgroupsPath = svc.naming.cgroupsPath(this.containerId)
+    this.startup = { prepareUs, spawnUs: 0, instantiateUs: 0 }
+  }
+
+  protected log(stream: 'stdout' | 'stderr' | 'system', text: string): void {
+    this.svc.log(this.plan, this.id, stream, text)
+  }
+
+  /** Makes the sandbox folder and writes config.json; returns the bundle folder. */
+  protected async writeBundle(args: string[], env: string[], binds: BindMount[]): Promise<string> {
+    fs.mkdirSync(this.dir, { recursive: true })
+    const a = this.plan.artifact
+    if (a.secrets.length) {
+      const secretsDir = path.join(this.dir, 'secrets')
+      writeSecrets(secretsDir, a.namespace, a.secrets, (ns, n) => this.svc.ctx.readSecret(ns, n))
+      binds.push({ destination: SECRETS_IN_CONTAINER, source: secretsDir, readonly: true })
+    }
+    let rootfs = this.plan.image.rootfs
+    if (!this.plan.readonlyRoot) rootfs = this.overlayRoot = await mountOverlay(rootfs, this.dir)
+    const spec = buildSpec({
+      rootfs,
+      readonlyRoot: this.plan.readonlyRoot,
+      args,
+      env,
+      cwd: this.plan.cwd,
+      hostname: this.plan.artifact.name.slice(0, 63),
+      cgroupsPath: this.cgroupsPath,
+      memoryBytes: this.plan.memoryBytes,
+      cpuCores: this.plan.cpuCores,
+      pidsLimit: this.svc.options.pidsLimit,
+      tmpfsBytes: this.svc.options.tmpSizeMiB * 1024 * 1024,
+      binds,
+    })
+    fs.writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(spec))
+    return this.dir
+  }
+
+  /** True when the kernel OOM-killed something in this container's memory cgroup. */
+  protected oomKilled(): boolean {
+    return memoryEvents(this.cgroupsPath).oomKills > 0
+  }
+
+  /** Mode-specific release of fds, timers and helper processes. */
+  protected abstract releaseResources(): void
+
+  /** Deletes the container (killing it if needed), unmounts, removes the folder. Safe to call twice. */
+  protected destroy(): Promise<void> {
+    this.teardown ??= (async () => {
+      this.releaseResources()
+      if (this.created) {
+        const r = await this.svc.runtime.delete(this.containerId)
+        if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
+          this.log('system', `could not delete container ${this.containerId}: ${r.stderr.trim()}`)
+        }
+      }
+      if (this.overlayRoot) await unmount(this.overlayRoot)
+      fs.rmSync(this.dir, { recursive: true, force: true })
+      this.svc.untrack(this)
+    })()
+    return this.teardown
+  }
+
+  async dispose(_reason: DisposeReason): Promise<void> {
+    this.disposed = true
+    await this.destroy()
+  }
+
+  async reset(): Promise<void> {}
+}

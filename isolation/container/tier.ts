@@ -1,0 +1,258 @@
+// The `container` isolation tier: OCI containers run by crun (runc as a fallback), images from the
+// local store, OpenFaaS watchdog behaviour (classic: a process per call; HTTP: a warm server).
+//
+// How the pool uses it: prepare() once per function version (checks the image and fprocess,
+// writes the bundle template); spawn() for each warm sandbox (classic: a container created ahead
+// and waiting at its start; HTTP: a running, ready server); invoke() per call. A classic sandbox
+// serves one call and then reports alive=false, so the pool disposes it and spawns the next one in
+// the background; an HTTP sandbox stays alive, pauses itself when idle and resumes on the next call.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { KindlingError, isKindlingError } from '../../runtime/errors.js'
+import type { FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
+import { ClassicSandbox } from './classic.js'
+import { cleanupOrphans, type CleanupReport, forwarderScriptPath, knownRuntimes } from './cleanup.js'
+import { HttpSandbox } from './http-mode.js'
+import { DEFAULT_PATH, findStaticBusybox, type ImageStore, openImageStore } from './images/index.js'
+import { dataDirMarker, Naming } from './naming.js'
+import type { ContainerPrepared, ContainerTierOptions, FunctionPlan, TierServices } from './plan.js'
+import { probeRuntime } from './probe.js'
+import { findProgram } from './rootfs-path.js'
+import type { OciRuntime } from './runtime.js'
+import { checkSecretNames } from './secrets.js'
+import { buildSpec } from './spec.js'
+import { envRecord, watchdogSettings } from './watchdog.js'
+
+export type { ContainerTierOptions } from './plan.js'
+
+export const CONTAINER_DEFAULTS = {
+  pauseIdleMs: 1000,
+  pidsLimit: 512,
+  tmpSizeMiB: 64,
+  readyTimeoutMs: 30_000,
+}
+
+const CAPABILITIES: TierCapabilities = {
+  preemptible: true,
+  preemption: 'the container is killed (SIGKILL to its init ends its whole PID namespace) at the deadline',
+  memoryLimit: true,
+  fsIsolation: true,
+  netIsolation: true,
+  crashIsolation: true,
+  concurrencyPerSandbox: 1,
+  reusable: true,
+  artifactKinds: ['oci-image'],
+}
+
+type AnySandbox = ClassicSandbox | HttpSandbox
+
+export class ContainerTier implements IsolationTier {
+  readonly name = 'container' as const
+  readonly capabilities = CAPABILITIES
+  readonly images: ImageStore
+  readonly naming: Naming
+  readonly runtime: OciRuntime | undefined
+  /** what the startup probe did (e.g. the hugetlb mount) */
+  readonly probeNotes: string[]
+  /** what the cleanup at start removed */
+  lastCleanup: CleanupReport | undefined
+  private readonly unavailable: string | null
+  private readonly ready: Promise<void>
+  private readonly sandboxes = new Set<AnySandbox>()
+  private readonly shimBusybox: string | undefined
+  private readonly svc: TierServices | undefined
+  private closed = false
+
+  constructor(
+    private readonly ctx: TierContext,
+    options: ContainerTierOptions = {},
+  ) {
+    fs.mkdirSync(ctx.stateDir, { recursive: true })
+    this.naming = new Naming(ctx.stateDir, dataDirMarker(ctx.stateDir))
+    this.images = openImageStore(ctx.dataDir)
+    this.shimBusybox = installShim(ctx.stateDir, options.busybox ?? findStaticBusybox())
+    const probe = probeRuntime(options.runtime ?? 'auto', path.join(ctx.stateDir, 'probe'), this.naming.idPrefix, this.naming.cgroupParent(), this.shimBusybox)
+    this.runtime = probe.runtime
+    this.unavailable = probe.reason
+    this.probeNotes = probe.notes
+    const forwarderScript = forwarderScriptPath()
+    if (this.runtime) {
+      const rest = { ...CONTAINER_DEFAULTS, ...stripUndefined(options) }
+      this.svc = {
+        ctx,
+        runtime: this.runtime,
+        naming: this.naming,
+        options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, readyTimeoutMs: rest.readyTimeoutMs },
+        forwarderScript,
+        log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),
+        track: (s) => this.sandboxes.add(s as AnySandbox),
+        untrack: (s) => this.sandboxes.delete(s as AnySandbox),
+      }
+    }
+    // containers of an earlier run of this data dir (e.g. after kill -9) go before anything starts
+    this.ready = cleanupOrphans(this.naming, forwarderScript, knownRuntimes()).then(
+      (r) => {
+        this.lastCleanup = r
+      },
+      (e: unknown) => {
+        this.lastCleanup = { containers: [], cgroupsLeft: [String(e)], forwarders: 0, mounts: [] }
+      },
+    )
+  }
+
+  /** Resolves once the cleanup at start has finished. */
+  whenReady(): Promise<void> {
+    return this.ready
+  }
+
+  unavailableReason(): string | null {
+    return this.unavailable
+  }
+
+  /** Live sandboxes (for tests and metrics). */
+  get sandboxCount(): number {
+    return this.sandboxes.size
+  }
+
+  async prepare(artifact: FunctionArtifact): Promise<Prepared> {
+    const t0 = performance.now()
+    await this.ready
+    if (this.unavailable) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `the container tier cannot run here: ${this.unavailable}`)
+    if (artifact.kind !== 'oci-image' || artifact.image.startsWith('wasm:')) {
+      throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `the container tier runs OCI images; "${artifact.image}" is a WebAssembly artifact`)
+    }
+    const image = await this.images.resolve(artifact.image)
+    if (!image) throw new KindlingError('KINDLING_ERR_IMAGE_NOT_FOUND', this.images.notFoundMessage(artifact.image))
+    const env = { ...envRecord(image.config.env), ...artifact.envVars }
+    const watchdog = watchdogSettings(env, artifact.envProcess)
+    const pathEnv = env['PATH'] ?? DEFAULT_PATH.slice(5)
+    const cwd = image.config.workdir ?? '/'
+    const program = findProgram(image.rootfs, watchdog.argv[0]!, pathEnv, cwd)
+    if (!program) {
+      throw new KindlingError(
+        'KINDLING_ERR_INVALID_FIELD',
+        `fprocess "${watchdog.argv.join(' ')}": "${watchdog.argv[0]}" is not an executable file in image ${artifact.image} (PATH=${pathEnv})`,
+      )
+    }
+    checkSecretNames(artifact.secrets)
+    for (const s of artifact.secrets) {
+      if (!this.ctx.readSecret(artifact.namespace, s)) {
+        throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret "${s}" does not exist in namespace ${artifact.namespace}`)
+      }
+    }
+    let shim: FunctionPlan['shim']
+    if (watchdog.mode === 'classic') {
+      if (this.shimBusybox) shim = { kind: 'host-busybox', hostPath: this.shimBusybox }
+      else if (findProgram(image.rootfs, '/bin/sh', pathEnv)) shim = { kind: 'image-sh', path: '/bin/sh' }
+      else {
+        throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', 'classic mode needs a static busybox on the host (apt-get install busybox-static) or /bin/sh in the image')
+      }
+    }
+    const fprocess = watchdog.argv.join(' ')
+    const containerEnv = Object.entries({ PATH: pathEnv, HOME: '/root', ...env, fprocess }).map(([k, v]) => `${k}=${v}`)
+    const memoryBytes = artifact.memoryBytes > 0 ? artifact.memoryBytes : this.ctx.settings.memoryMiB * 1024 * 1024
+    const slug = `${artifact.key.replace(/[^A-Za-z0-9_.-]/g, '_')}-${crypto.createHash('sha256').update(artifact.version).digest('hex').slice(0, 12)}`
+    const plan: FunctionPlan = {
+      artifact,
+      image,
+      watchdog,
+      argv: [program, ...watchdog.argv.slice(1)],
+      env: containerEnv,
+      cwd,
+      memoryBytes,
+      cpuCores: artifact.cpuCores,
+      readonlyRoot: artifact.readOnlyRootFilesystem,
+      shim,
+      templateDir: path.join(this.naming.functionsDir, slug),
+    }
+    writeTemplate(plan, this.naming, this.svc?.options.pidsLimit ?? CONTAINER_DEFAULTS.pidsLimit)
+    const prepared: ContainerPrepared = { artifact, plan, prepareUs: (performance.now() - t0) * 1000 }
+    return prepared
+  }
+
+  async release(prepared: Prepared): Promise<void> {
+    const plan = (prepared as ContainerPrepared).plan
+    if (plan) fs.rmSync(plan.templateDir, { recursive: true, force: true })
+  }
+
+  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
+    await this.ready
+    if (this.closed) throw new KindlingError('KINDLING_ERR_SHUTTING_DOWN', 'the container tier is closed')
+    if (!this.svc) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `the container tier cannot run here: ${this.unavailable}`)
+    const plan = (prepared as ContainerPrepared).plan
+    const sandbox = plan.watchdog.mode === 'classic'
+      ? new ClassicSandbox(opts.sandboxId, this.svc, plan, prepared.prepareUs)
+      : new HttpSandbox(opts.sandboxId, this.svc, plan, prepared.prepareUs)
+    this.sandboxes.add(sandbox)
+    try {
+      if (sandbox instanceof ClassicSandbox) await sandbox.create()
+      else await sandbox.start()
+    } catch (e) {
+      this.sandboxes.delete(sandbox)
+      await sandbox.dispose('failed').catch(() => {})
+      if (isKindlingError(e)) throw e
+      throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', `container for ${plan.artifact.key}: ${(e as Error).message}`, { cause: e })
+    }
+    return sandbox
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.ready
+    await Promise.all([...this.sandboxes].map((s) => s.dispose('shutdown').catch(() => {})))
+    this.lastCleanup = await cleanupOrphans(this.naming, forwarderScriptPath(), knownRuntimes())
+  }
+}
+
+export function createContainerTier(ctx: TierContext, options: ContainerTierOptions = {}): ContainerTier {
+  return new ContainerTier(ctx, options)
+}
+
+/** Keeps one copy of the host's static busybox in the state dir, for hard links into sandboxes. */
+function installShim(stateDir: string, busybox: string | undefined): string | undefined {
+  if (!busybox) return undefined
+  const dest = path.join(stateDir, 'shim', 'busybox')
+  try {
+    const a = fs.statSync(busybox)
+    const b = fs.statSync(dest, { throwIfNoEntry: false })
+    if (!b || b.size !== a.size || b.mtimeMs < a.mtimeMs) {
+      fs.mkdirSync(path.dirname(dest), { recursive: true })
+      const tmp = `${dest}.${process.pid}`
+      fs.copyFileSync(busybox, tmp)
+      fs.chmodSync(tmp, 0o755)
+      fs.renameSync(tmp, dest)
+    }
+    return dest
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The function's bundle without per-sandbox parts: fprocess run directly (no shim), no secrets or
+ * sockets. `crun run --bundle <templateDir> ID` runs it as is, which is the benchmark's raw baseline.
+ */
+function writeTemplate(plan: FunctionPlan, naming: Naming, pidsLimit: number): void {
+  fs.mkdirSync(plan.templateDir, { recursive: true })
+  const spec = buildSpec({
+    rootfs: plan.image.rootfs,
+    readonlyRoot: true,
+    args: plan.argv,
+    env: plan.env,
+    cwd: plan.cwd,
+    hostname: plan.artifact.name.slice(0, 63),
+    cgroupsPath: `${naming.cgroupParent()}/template`,
+    memoryBytes: plan.memoryBytes,
+    cpuCores: plan.cpuCores,
+    pidsLimit,
+    tmpfsBytes: CONTAINER_DEFAULTS.tmpSizeMiB * 1024 * 1024,
+    binds: [],
+  })
+  fs.writeFileSync(path.join(plan.templateDir, 'config.json'), JSON.stringify(spec, null, 2))
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -31,6 +31,7 @@ export const CONFIG_TABLE = {
   spareAppHosts: { env: 'KINDLING_SPARE_APP_HOSTS', kind: 'int', default: 1, min: 0, max: 16, doc: 'app host processes started ahead for new applications' },
   maxReplicas: { env: 'KINDLING_MAX_REPLICAS', kind: 'int', default: 20, min: 1, doc: 'default com.openfaas.scale.max' },
   sandboxIdleMs: { env: 'KINDLING_SANDBOX_IDLE_MS', kind: 'int', default: 60_000, min: 0, doc: 'sandboxes above the warm count are disposed after this long idle' },
+  queueWaitMs: { env: 'KINDLING_QUEUE_WAIT_MS', kind: 'int', default: 60_000, min: 1, doc: 'how long a call may wait for a free or new sandbox (scale from zero included)' },
   queueDepth: { env: 'KINDLING_QUEUE_DEPTH', kind: 'int', default: 1024, min: 0, doc: 'calls that may wait per function when it is at max replicas; beyond: 429' },
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },

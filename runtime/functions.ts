@@ -35,6 +35,7 @@ export interface FunctionManagerDeps {
   metrics: Metrics
   logs: LogHub
   sandboxIdleMs: number
+  queueWaitMs: number
 }
 
 export class FunctionManager {
@@ -148,6 +149,8 @@ export class FunctionManager {
       max: s.scale.max,
       queueDepth: s.queueDepth,
       idleReapMs: this.deps.sandboxIdleMs,
+      timeoutMs: s.timeoutMs,
+      queueWaitMs: this.deps.queueWaitMs,
     }, fn.key)
     pool.on('cold-start', (c: ColdStart) => fn.metrics.coldStart(fn.tier.name, c.onCriticalPath, c.startup))
     pool.on('spawn-failed', (e: Error) => this.deps.logs.write({ key: fn.key, instance: 'gateway', stream: 'system', text: `could not start a sandbox: ${e.message}` }))

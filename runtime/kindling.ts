@@ -77,6 +77,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     metrics,
     logs,
     sandboxIdleMs: config.sandboxIdleMs,
+    queueWaitMs: config.queueWaitMs,
   })
   await functions.start()
   if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))

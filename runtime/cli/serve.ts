@@ -7,20 +7,20 @@ import { EXAMPLES_APP } from '../examples.js'
 export async function serve(config: Config): Promise<number> {
   const k = await createKindling(config)
   const url = await k.listen()
-  const out = process.stdout
-  out.write(`kindling ${url}\n`)
-  out.write(`  data dir: ${config.dataDirAbs}\n`)
-  if (k.credentials) out.write(`  /system/* needs basic auth: user ${k.credentials.user}, password in ${passwordFileOf(config.dataDirAbs)}\n`)
-  const tiers = [...k.tiers.values()].map((t) => (t.unavailableReason() ? `${t.name} (unavailable: ${t.unavailableReason()})` : t.name))
-  out.write(`  tiers: ${tiers.join(', ')}\n`)
+  // one write, so that a reader sees the whole banner at once; the tiers line comes last
+  const lines = [`kindling ${url}`, `  data dir: ${config.dataDirAbs}`]
+  if (k.credentials) lines.push(`  /system/* needs basic auth: user ${k.credentials.user}, password in ${passwordFileOf(config.dataDirAbs)}`)
   const examples = k.functions.list().filter((f) => f.settings.app === EXAMPLES_APP).map((f) => f.stored.deployment.service)
-  if (examples.length) out.write(`  try: curl -d 'hello' ${url}/function/${examples.includes('echo') ? 'echo' : examples[0]}\n`)
+  if (examples.length) lines.push(`  try: curl -d 'hello' ${url}/function/${examples.includes('echo') ? 'echo' : examples[0]}`)
+  const tiers = [...k.tiers.values()].map((t) => (t.unavailableReason() ? `${t.name} (unavailable: ${t.unavailableReason()})` : t.name))
+  lines.push(`  tiers: ${tiers.join(', ')}`)
+  process.stdout.write(lines.join('\n') + '\n')
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
-  out.write('kindling: stopping\n')
+  process.stdout.write('kindling: stopping\n')
   await k.close()
   return 0
 }

@@ -15,6 +15,10 @@ export interface PoolLimits {
   queueDepth: number
   /** extra sandboxes (above desired) idle this long are disposed */
   idleReapMs: number
+  /** a call's run time limit; its deadline is set when it starts on a sandbox */
+  timeoutMs: number
+  /** how long a call may wait for a free or new sandbox (scale from zero included) */
+  queueWaitMs: number
 }
 
 export interface ColdStart {
@@ -88,7 +92,9 @@ export class FunctionPool extends EventEmitter {
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
-    const sandbox = this.idle.pop() ?? (await this.acquireSlow(req))
+    const sandbox = this.idle.pop() ?? (await this.acquireSlow())
+    // the timeout counts from the moment the call runs, not while it waited for a sandbox
+    req.deadline = Date.now() + this.limits.timeoutMs
     this.busy++
     let result: InvokeResult
     try {
@@ -103,7 +109,7 @@ export class FunctionPool extends EventEmitter {
     return result
   }
 
-  private acquireSlow(req: InvokeRequest): Promise<Sandbox> {
+  private acquireSlow(): Promise<Sandbox> {
     if (this.closed) return Promise.reject(new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', `${this.label} was removed`))
     if (this.starting > this.waiters.length) {
       // a sandbox is already starting and nobody has claimed it: wait for that one
@@ -114,12 +120,12 @@ export class FunctionPool extends EventEmitter {
     }
     return new Promise<Sandbox>((resolve, reject) => {
       const w: Waiter = { resolve, reject }
-      const wait = req.deadline - Date.now()
+      const wait = this.limits.queueWaitMs
       w.timer = setTimeout(() => {
         const i = this.waiters.indexOf(w)
         if (i >= 0) this.waiters.splice(i, 1)
-        reject(new KindlingError('KINDLING_ERR_TIMEOUT', `the call waited ${Math.round(wait)} ms for a free sandbox of ${this.label}`))
-      }, Math.max(0, wait))
+        reject(new KindlingError('KINDLING_ERR_TIMEOUT', `the call waited ${wait} ms for a free sandbox of ${this.label}`))
+      }, wait)
       this.waiters.push(w)
     })
   }

@@ -145,7 +145,7 @@ export class Writer {
     return this
   }
 
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length)
   }
 }

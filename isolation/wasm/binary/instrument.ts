@@ -31,7 +31,7 @@ export interface InstrumentOptions {
 }
 
 export interface InstrumentResult {
-  bytes: Uint8Array
+  bytes: Uint8Array<ArrayBuffer>
   interruptible: boolean
   loops: number
   /** exported mutable globals to save and restore: export name per global */

@@ -22,7 +22,8 @@ export interface InvokeRouteOptions {
 }
 
 /** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
-export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: string, deadline: number): InvokeRequest {
+/** The deadline is set by the pool when the call starts on a sandbox. */
+export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: string): InvokeRequest {
   const headers: Record<string, string> = {}
   const raw = req.headers
   for (const k in raw) {
@@ -40,7 +41,7 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
     query: q < 0 ? '' : url.slice(q + 1),
     headers,
     body: (req.body as Buffer | undefined) ?? EMPTY,
-    deadline,
+    deadline: Infinity,
   }
 }
 
@@ -57,7 +58,7 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     const fn = functions.get(name, namespace)
     if (!fn) return sendError(reply, new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`))
     const rest = req.params['*']
-    const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`, Date.now() + fn.settings.timeoutMs)
+    const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`)
     let result: InvokeResult
     try {
       result = await functions.invoke(fn, invokeReq, NEVER)

@@ -1,0 +1,51 @@
+// Builds the example functions into functions/dist from their sources: C programs with clang for
+// wasm32-wasi (Debian's clang + wasi-libc) and AssemblyScript modules with asc (npm).
+//   node functions/build.mjs            build into functions/dist
+//   node functions/build.mjs --check    build into a temp dir and fail if functions/dist differs
+// The built .wasm files are committed (clang is not an npm package); CI runs --check.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const here = path.dirname(new URL(import.meta.url).pathname)
+const check = process.argv.includes('--check')
+const out = check ? fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-fn-')) : path.join(here, 'dist')
+fs.mkdirSync(out, { recursive: true })
+
+const CFLAGS = ['--target=wasm32-wasi', '-Wl,--strip-all', '-Wl,-z,stack-size=16384']
+const C = [
+  { out: 'cat', src: ['cat.c'], opt: '-Os' },
+  { out: 'env', src: ['env.c'], opt: '-Os' },
+  { out: 'noop', src: ['noop.c'], opt: '-Os' },
+  { out: 'hello-cgi', src: ['hello-cgi.c'], opt: '-Os' },
+  { out: 'read-secret', src: ['read-secret.c'], opt: '-Os' },
+  { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
+  { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
+]
+const AS = ['echo', 'fib', 'reverse-bytes', 'counter']
+
+for (const f of C) {
+  execFileSync('clang', [...CFLAGS, f.opt, ...f.src.map((s) => path.join(here, 'c', s)), '-o', path.join(out, `${f.out}.wasm`)], { stdio: 'inherit' })
+}
+const asc = path.join(here, '..', 'node_modules', '.bin', 'asc')
+for (const f of AS) {
+  execFileSync(asc, [path.join(here, 'assemblyscript', `${f}.ts`), '-O3', '--exportRuntime', '--noAssert', '-o', path.join(out, `${f}.wasm`)], { stdio: 'inherit' })
+}
+
+if (check) {
+  const built = [...C.map((f) => f.out), ...AS]
+  const differ = built.filter((name) => {
+    const a = path.join(out, `${name}.wasm`)
+    const b = path.join(here, 'dist', `${name}.wasm`)
+    return !fs.existsSync(b) || !fs.readFileSync(a).equals(fs.readFileSync(b))
+  })
+  fs.rmSync(out, { recursive: true, force: true })
+  if (differ.length) {
+    console.error(`functions/dist is out of date for: ${differ.join(', ')}. Run: node functions/build.mjs`)
+    process.exit(1)
+  }
+  console.log(`functions/dist matches its sources (${built.length} modules)`)
+} else {
+  console.log(`built ${C.length + AS.length} modules into ${path.relative(process.cwd(), out)}`)
+}

@@ -1,0 +1,33 @@
+// Compiles WebAssembly text to binary for tests (wabt, an npm package), so test modules are written
+// next to the test that uses them.
+import wabtInit from 'wabt'
+
+let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined
+
+export async function wat(source: string): Promise<Uint8Array<ArrayBuffer>> {
+  wabt ??= await wabtInit()
+  const mod = wabt.parseWat('test.wat', source, { multi_value: true, bulk_memory: true, reference_types: true, simd: true })
+  try {
+    return mod.toBinary({}).buffer as Uint8Array<ArrayBuffer>
+  } finally {
+    mod.destroy()
+  }
+}
+
+/**
+ * A minimal WASI command around a body of instructions in $main (with fd_write imported). Imports
+ * in `extra` are moved before the memory, as the text format requires.
+ */
+export function wasiCommand(body: string, extra = ''): string {
+  const imports = extra.match(/\(import [^()]*\([^()]*(\([^()]*\)[^()]*)*\)\)/g) ?? []
+  let rest = extra
+  for (const i of imports) rest = rest.replace(i, '')
+  return `(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+    ${imports.join('\n    ')}
+    (memory (export "memory") 1)
+    ${rest}
+    (func $main ${body})
+    (func (export "_start") (call $main)))`
+}

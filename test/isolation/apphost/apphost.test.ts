@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { WasmTier } from '../../../isolation/apphost/wasm-tier.js'
+import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { wasiCommand, wat } from '../../helpers/wat.js'
+
+/** A WASI command that sleeps `ms` through poll_oneoff (a blocking import), then prints "slept". */
+export const sleeper = (ms: number) => wasiCommand(
+  `(i64.store (i32.const 0) (i64.const 0)) (i32.store8 (i32.const 8) (i32.const 0)) (i32.store (i32.const 16) (i32.const 1))
+   (i64.store (i32.const 24) (i64.const ${ms * 1_000_000})) (i64.store (i32.const 32) (i64.const 0)) (i32.store16 (i32.const 40) (i32.const 0))
+   (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+   (i32.store (i32.const 200) (i32.const 300)) (i32.store (i32.const 204) (i32.const 5))
+   (drop (call $fd_write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208)))`,
+  `(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32))) (data (i32.const 300) "slept")`,
+)
+
+const hostOf = (k: TestKindling, app: string) => (k.tiers.get('wasm') as WasmTier).hosts.running(app)
+
+describe('app hosts: one process per application', () => {
+  let k: TestKindling
+  before(async () => {
+    k = await startKindling()
+    await k.deploy('slow', await wat(sleeper(3000)), { labels: { 'com.kindling.app': 'a' } })
+    await k.deploy('other', exampleModule('cat'), { labels: { 'com.kindling.app': 'b' } })
+    await k.deploy('loop', await wat(wasiCommand('(loop $l (br $l))')), { labels: { 'com.kindling.app': 'c', 'com.kindling.timeout': '300ms' } })
+  })
+  after(() => k.cleanup())
+
+  it('puts each application in its own process', () => {
+    const pids = ['a', 'b', 'c'].map((app) => hostOf(k, app)?.pid)
+    assert.ok(pids.every((p) => typeof p === 'number'))
+    assert.equal(new Set(pids).size, 3)
+  })
+
+  it('fails in-flight calls with 502 when an app host dies, replaces it, and leaves other applications untouched', async () => {
+    const inflight = k.app.inject({ method: 'POST', url: '/function/slow' })
+    await new Promise((r) => setTimeout(r, 200))
+    const pid = hostOf(k, 'a')!.pid!
+    process.kill(pid, 'SIGKILL')
+    const r = await inflight
+    assert.equal(r.statusCode, 502)
+    assert.equal(r.headers['x-kindling-error'], 'KINDLING_ERR_HOST_DIED')
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/other', payload: 'still here' })).body, 'still here')
+    const again = await k.app.inject({ method: 'POST', url: '/function/slow', headers: {} })
+    assert.equal(again.statusCode, 200, 'the next call gets a new host')
+    assert.equal(again.body, 'slept')
+    assert.notEqual(hostOf(k, 'a')!.pid, pid)
+    const restarts = (await k.app.inject({ method: 'GET', url: '/metrics' })).body
+    assert.match(restarts, /kindling_app_host_restarts_total 1/)
+  })
+
+  it('stops a runaway loop at its timeout with 504 while other applications keep answering', async () => {
+    const t0 = Date.now()
+    const looping = k.app.inject({ method: 'POST', url: '/function/loop' })
+    const during: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const s = Date.now()
+      const r = await k.app.inject({ method: 'POST', url: '/function/other', payload: 'x' })
+      assert.equal(r.statusCode, 200)
+      during.push(Date.now() - s)
+    }
+    const r = await looping
+    const took = Date.now() - t0
+    assert.equal(r.statusCode, 504)
+    assert.equal(r.headers['x-kindling-error'], 'KINDLING_ERR_TIMEOUT')
+    assert.ok(took >= 290 && took < 1500, `answered after ${took} ms`)
+    assert.ok(Math.max(...during) < 250, `other app answered in ${during} ms while the loop ran`)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/loop' })).statusCode, 504, 'the function keeps working (and timing out)')
+  })
+})
+
+describe('app hosts: the kill backstop', () => {
+  it('kills and replaces a host that does not stop a call by deadline + grace', async () => {
+    // fuel so large that the compiled-in check does not fire within the deadline
+    const k = await startKindling({ interruptFuel: 2 ** 31 - 1, timeoutGraceMs: 100 })
+    try {
+      await k.deploy('spin', await wat(wasiCommand('(loop $l (br $l))')), { labels: { 'com.kindling.timeout': '200ms' } })
+      const before = hostOf(k, 'spin')!.pid
+      const t0 = Date.now()
+      const r = await k.app.inject({ method: 'POST', url: '/function/spin' })
+      assert.equal(r.statusCode, 504)
+      assert.match(r.body, /did not stop it and was replaced/)
+      assert.ok(Date.now() - t0 < 2000)
+      await k.deploy('cat2', exampleModule('cat'), { labels: { 'com.kindling.app': 'spin' } })
+      assert.equal((await k.app.inject({ method: 'POST', url: '/function/cat2', payload: 'y' })).body, 'y')
+      assert.notEqual(hostOf(k, 'spin')!.pid, before)
+    } finally {
+      await k.cleanup()
+    }
+  })
+})

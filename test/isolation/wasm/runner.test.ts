@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { request, wasmFunction } from './runner-helpers.js'
+import { wasiCommand, wat } from '../../helpers/wat.js'
+
+/** A WASI command that writes "n=<global>" after incrementing a global, so leaked state shows. */
+const counterCommand = wasiCommand(
+  `(global.set $n (i32.add (global.get $n) (i32.const 1)))
+   (i32.store8 (i32.const 102) (i32.add (i32.const 48) (global.get $n)))
+   (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 3))
+   (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))`,
+  `(global $n (mut i32) (i32.const 0)) (data (i32.const 100) "n=")`,
+)
+
+describe('runner: WASI commands', () => {
+  it('runs cat, env and sha512sum with the CGI contract', () => {
+    const cat = wasmFunction('cat').createSandbox()
+    const r = cat.run(request('hello'))
+    assert.equal(r.status, 200)
+    assert.equal(r.body.toString(), 'hello')
+    assert.equal(r.headers['content-type'], 'text/plain')
+
+    const env = wasmFunction('env', { envVars: { custom_env: 'custom_env_value' } }).createSandbox()
+    const out = env.run(request('', { method: 'GET', query: 'testing=1', path: '/a/b', headers: { 'x-call-id': 'abc', 'content-type': 'text/plain' } })).body.toString()
+    for (const want of ['custom_env=custom_env_value', 'Http_Query=testing=1', 'Http_X_Call_Id=abc', 'Http_Method=GET', 'Http_Path=/a/b', 'QUERY_STRING=testing=1', 'REQUEST_METHOD=GET', 'PATH_INFO=/a/b', 'CONTENT_TYPE=text/plain']) {
+      assert.ok(out.split('\n').includes(want), `env output has ${want}`)
+    }
+
+    const sha = wasmFunction('sha512sum').createSandbox()
+    assert.equal(sha.run(request('hello world')).body.toString(), '309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f  -\n')
+  })
+
+  it('turns a CGI header block into status and headers', () => {
+    const r = wasmFunction('hello-cgi').createSandbox().run(request('', { path: '/x', query: 'q=1' }))
+    assert.equal(r.status, 200)
+    assert.equal(r.headers['content-type'], 'application/json')
+    assert.equal(r.headers['x-served-by-function'], 'hello-cgi')
+    assert.deepEqual(JSON.parse(r.body.toString()), { hello: 'world', path: '/x', query: 'q=1' })
+  })
+
+  it('answers 500 with stderr when the program exits non-zero', () => {
+    const r = wasmFunction('read-secret').createSandbox().run(request(''))
+    assert.equal(r.status, 500)
+    assert.equal(r.errorCode, 'KINDLING_ERR_FUNCTION_EXIT')
+    assert.match(r.body.toString(), /exit status 2/)
+    assert.match(r.body.toString(), /usage/)
+  })
+
+  it('reads secrets from the read-only preopened directory and cannot escape it', () => {
+    const fn = wasmFunction('read-secret', { preopens: [{ guestPath: '/var/openfaas/secrets', files: { 'api-key': Buffer.from('s3cr3t').toString('base64') } }] })
+    const sb = fn.createSandbox()
+    const ok = sb.run(request('', { query: 'api-key' }))
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body.toString(), 's3cr3t')
+    sb.cleanup()
+    const missing = sb.run(request('', { query: 'nope' }))
+    assert.equal(missing.status, 500)
+    assert.match(missing.body.toString(), /No such file/)
+  })
+
+  it('answers 500 with the trap message when the function traps', async () => {
+    const bytes = await wat(wasiCommand('(unreachable)'))
+    const r = wasmFunction(bytes).createSandbox().run(request())
+    assert.equal(r.status, 500)
+    assert.equal(r.errorCode, 'KINDLING_ERR_FUNCTION_TRAP')
+    assert.match(r.body.toString(), /unreachable/)
+  })
+
+  it('stops an infinite loop at the deadline with 504', async () => {
+    const bytes = await wat(wasiCommand('(loop $l (br $l))'))
+    const sb = wasmFunction(bytes).createSandbox()
+    const t0 = Date.now()
+    const r = sb.run(request('', { deadline: Date.now() + 100 }))
+    const took = Date.now() - t0
+    assert.equal(r.status, 504)
+    assert.equal(r.errorCode, 'KINDLING_ERR_TIMEOUT')
+    assert.ok(took >= 90 && took < 1000, `stopped after ${took} ms`)
+    // the sandbox is usable again afterwards
+    sb.cleanup()
+    assert.equal(sb.run(request('', { deadline: Date.now() + 50 })).status, 504)
+  })
+
+  it('reports a memory limit when growth fails at the limit', async () => {
+    const bytes = await wat(wasiCommand(`(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) (unreachable)`))
+    const r = wasmFunction(bytes, {}, 2 * 1024 * 1024).createSandbox().run(request())
+    assert.equal(r.status, 500)
+    assert.equal(r.errorCode, 'KINDLING_ERR_MEMORY_LIMIT')
+    assert.match(r.body.toString(), /memory limit of 2 MiB/)
+  })
+
+  it('gives every call fresh state, by snapshot reset and by re-instantiation', async () => {
+    const bytes = await wat(counterCommand)
+    for (const resetMode of ['snapshot', 'reinstantiate'] as const) {
+      const sb = wasmFunction(bytes, { resetMode }).createSandbox()
+      for (let i = 0; i < 3; i++) {
+        assert.equal(sb.run(request()).body.toString(), 'n=1', `${resetMode} call ${i}`)
+        sb.cleanup()
+      }
+      assert.equal(sb.stats.resets, resetMode === 'snapshot' ? 3 : 0)
+    }
+  })
+
+  it('limits output size', async () => {
+    const bytes = await wat(wasiCommand(`(i32.store (i32.const 0) (i32.const 0)) (i32.store (i32.const 4) (i32.const 65536))
+      (loop $l (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))) (br $l))`))
+    const r = wasmFunction(bytes, { maxOutputBytes: 200_000 }).createSandbox().run(request())
+    assert.equal(r.status, 500)
+    assert.match(r.body.toString(), /more than 200000 bytes/)
+  })
+})
+
+describe('runner: AssemblyScript', () => {
+  it('calls handle with the body as a string and handleBytes with bytes', () => {
+    assert.equal(wasmFunction('echo').createSandbox().run(request('héllo')).body.toString(), 'héllo')
+    assert.equal(wasmFunction('fib').createSandbox().run(request('20')).body.toString(), '6765\n')
+    const rev = wasmFunction('reverse-bytes').createSandbox().run(request('abc'))
+    assert.equal(rev.body.toString(), 'cba')
+    assert.equal(rev.headers['content-type'], 'application/octet-stream')
+  })
+
+  it('keeps state only when deployed for reuse', () => {
+    const fresh = wasmFunction('counter').createSandbox()
+    const reuse = wasmFunction('counter', { stateMode: 'reuse' }).createSandbox()
+    const seen = { fresh: [] as string[], reuse: [] as string[] }
+    for (let i = 0; i < 3; i++) {
+      seen.fresh.push(fresh.run(request()).body.toString().trim())
+      seen.reuse.push(reuse.run(request()).body.toString().trim())
+      fresh.cleanup()
+      reuse.cleanup()
+    }
+    assert.deepEqual(seen, { fresh: ['1', '1', '1'], reuse: ['1', '2', '3'] })
+  })
+})

@@ -15,7 +15,7 @@ import { type Db, openDatabase } from './store/db.js'
 import { FunctionStore } from './store/functions.js'
 import { SecretStore } from './store/secrets.js'
 import { readVersion } from './version.js'
-import { createTiers } from './tiers.js'
+import { closeSharedHosts, createTiers } from './tiers.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -117,6 +117,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       await app.close()
       await functions!.close()
       await Promise.all([...tiers.values()].map((t) => t.close()))
+      await closeSharedHosts(tiers)
       db.close()
     },
   }

@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from './config.js'
+import { AppHostManager } from '../isolation/apphost/manager.js'
 import { WasmTier } from '../isolation/apphost/wasm-tier.js'
 import { InlineTier } from '../isolation/inline/tier.js'
 import type { IsolationTier, TierContext, TierName } from '../isolation/tier.js'
@@ -26,9 +27,28 @@ export function tierContext(config: Config, services: TierServices, name: TierNa
   }
 }
 
+/**
+ * Sandbox kinds the app hosts load besides wasm instances: module specifiers (absolute file URLs)
+ * that call registerHostKind() when imported inside an app host. The thread tier adds its own.
+ */
+export const APP_HOST_KINDS: string[] = []
+
 export async function createTiers(config: Config, services: TierServices): Promise<Map<TierName, IsolationTier>> {
   const tiers = new Map<TierName, IsolationTier>()
+  // one app host per application, shared by every tier that runs inside app hosts
+  const appHosts = new AppHostManager({
+    spares: config.spareAppHosts,
+    heapMiB: config.appHostHeapMiB,
+    kinds: APP_HOST_KINDS,
+    onStderr: (line) => process.stderr.write(`[app host] ${line}\n`),
+  })
   tiers.set('inline', new InlineTier(tierContext(config, services, 'inline')))
-  tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm')))
+  tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm'), appHosts))
   return tiers
+}
+
+/** Stops the app hosts shared by the tiers (after the tiers themselves are closed). */
+export async function closeSharedHosts(tiers: ReadonlyMap<TierName, IsolationTier>): Promise<void> {
+  const wasm = tiers.get('wasm') as WasmTier | undefined
+  await wasm?.hosts.close()
 }

@@ -35,7 +35,11 @@ export class WasmTier implements IsolationTier {
   /** per host: function ids loaded (or loading) there */
   private readonly loaded = new WeakMap<HostProcess, Map<string, Promise<void>>>()
 
+  /** a manager passed in is shared with other tiers and closed by its owner */
+  private readonly ownsHosts: boolean
+
   constructor(private readonly ctx: TierContext, hosts?: AppHostManager) {
+    this.ownsHosts = !hosts
     this.hosts = hosts ?? new AppHostManager({
       spares: ctx.settings.spareAppHosts,
       heapMiB: ctx.settings.appHostHeapMiB,
@@ -91,7 +95,7 @@ export class WasmTier implements IsolationTier {
   }
 
   async close(): Promise<void> {
-    await this.hosts.close()
+    if (this.ownsHosts) await this.hosts.close()
   }
 }
 

@@ -17,8 +17,42 @@ export interface StdinFifo {
   writeFd: number
 }
 
-export async function makeStdinFifo(file: string): Promise<StdinFifo> {
-  await execFileAsync('mkfifo', ['-m', '600', file])
+/**
+ * FIFOs made ahead in batches (one `mkfifo` process per batch instead of one per sandbox, which
+ * matters on the one-shot cold path). take() moves a spare FIFO to the wanted path.
+ */
+export class FifoPool {
+  private spare: string[] = []
+  private refilling: Promise<void> | undefined
+  private seq = 0
+
+  constructor(
+    private readonly dir: string,
+    private readonly batch = 16,
+  ) {}
+
+  private refill(): Promise<void> {
+    this.refilling ??= (async () => {
+      fs.mkdirSync(this.dir, { recursive: true })
+      const names = Array.from({ length: this.batch }, () => `${this.dir}/f${process.pid}-${this.seq++}`)
+      await execFileAsync('mkfifo', ['-m', '600', ...names])
+      this.spare.push(...names)
+    })().finally(() => (this.refilling = undefined))
+    return this.refilling
+  }
+
+  /** A new FIFO at `file` (same filesystem as the pool's folder). */
+  async take(file: string): Promise<void> {
+    while (!this.spare.length) await this.refill()
+    fs.renameSync(this.spare.pop()!, file)
+    if (this.spare.length < this.batch / 2) void this.refill().catch(() => {})
+  }
+}
+
+/** Opens both ends of the FIFO at `file`, made by the pool (or by mkfifo when no pool is given). */
+export async function makeStdinFifo(file: string, pool?: FifoPool): Promise<StdinFifo> {
+  if (pool) await pool.take(file)
+  else await execFileAsync('mkfifo', ['-m', '600', file])
   // A temporary read-write end lets both real ends open without blocking. The container must get
   // a read-only end: if it held a writer too, it would never see end of file.
   const keep = fs.openSync(file, O_RDWR)

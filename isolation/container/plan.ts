@@ -1,5 +1,6 @@
 // What prepare() works out once per function version and every sandbox of that version shares.
 import type { FunctionArtifact, FunctionLogEntry, Prepared, TierContext } from '../tier.js'
+import type { FifoPool } from './fifo.js'
 import type { ResolvedImage } from './images/store.js'
 import type { Naming } from './naming.js'
 import type { OciRuntime } from './runtime.js'
@@ -48,6 +49,7 @@ export interface TierServices {
   naming: Naming
   options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime'>>
   forwarderScript: string
+  fifos: FifoPool
   log(plan: FunctionPlan, instance: string, stream: FunctionLogEntry['stream'], text: string): void
   track(s: { dispose(reason: 'shutdown'): Promise<void> }): void
   untrack(s: object): void

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { KindlingError, isKindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
 import { ClassicSandbox } from './classic.js'
+import { FifoPool } from './fifo.js'
 import { cleanupOrphans, type CleanupReport, forwarderScriptPath, knownRuntimes } from './cleanup.js'
 import { HttpSandbox } from './http-mode.js'
 import { DEFAULT_PATH, findStaticBusybox, type ImageStore, openImageStore } from './images/index.js'
@@ -86,6 +87,8 @@ export class ContainerTier implements IsolationTier {
         naming: this.naming,
         options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, readyTimeoutMs: rest.readyTimeoutMs },
         forwarderScript,
+        // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
+        fifos: new FifoPool(path.join(this.naming.sandboxesDir, '.fifos')),
         log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),
         track: (s) => this.sandboxes.add(s as AnySandbox),
         untrack: (s) => this.sandboxes.delete(s as AnySandbox),

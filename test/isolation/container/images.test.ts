@@ -65,7 +65,7 @@ describe('image store', { skip }, () => {
     assert.ok(fs.existsSync(path.join(rootfs, 'home/app/server.mjs')))
     assert.ok(store.lookup('test/node:1')!.config.env.includes('mode=http'))
     // the binary runs inside its rootfs alone
-    const out = execFileSync('chroot', [rootfs, '/usr/bin/node', '-e', 'console.log(1+1)'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
+    const out = execFileSync('chroot', [rootfs, '/usr/bin/node', '-e', 'console.log(1+1)'], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
     assert.equal(out.trim(), '2')
   })
 

@@ -5,6 +5,8 @@ import type { Config } from './config.js'
 import { AppHostManager } from '../isolation/apphost/manager.js'
 import { WasmTier } from '../isolation/apphost/wasm-tier.js'
 import { InlineTier } from '../isolation/inline/tier.js'
+import { ProcessTier } from '../isolation/process/tier.js'
+import { THREAD_HOST_KIND_URL, ThreadTier } from '../isolation/thread/tier.js'
 import type { IsolationTier, TierContext, TierName } from '../isolation/tier.js'
 
 export type TierServices = Pick<TierContext, 'dataDir' | 'readSecret' | 'log'>
@@ -31,7 +33,7 @@ export function tierContext(config: Config, services: TierServices, name: TierNa
  * Sandbox kinds the app hosts load besides wasm instances: module specifiers (absolute file URLs)
  * that call registerHostKind() when imported inside an app host. The thread tier adds its own.
  */
-export const APP_HOST_KINDS: string[] = []
+export const APP_HOST_KINDS: string[] = [THREAD_HOST_KIND_URL]
 
 export async function createTiers(config: Config, services: TierServices): Promise<Map<TierName, IsolationTier>> {
   const tiers = new Map<TierName, IsolationTier>()
@@ -44,6 +46,8 @@ export async function createTiers(config: Config, services: TierServices): Promi
   })
   tiers.set('inline', new InlineTier(tierContext(config, services, 'inline')))
   tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm'), appHosts))
+  tiers.set('thread', new ThreadTier(tierContext(config, services, 'thread'), appHosts))
+  tiers.set('process', new ProcessTier(tierContext(config, services, 'process')))
   return tiers
 }
 

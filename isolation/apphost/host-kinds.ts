@@ -10,6 +10,8 @@ export interface HostFunction {
   /** cleans a sandbox after a call, off the critical path (sync kinds only) */
   cleanup?(sandboxId: string): void
   dispose(sandboxId: string): void
+  /** ends the sandbox's worker abruptly, as a crash would; kinds without one leave this out */
+  kill?(sandboxId: string): void | Promise<void>
   unload(): void | Promise<void>
   /** live sandboxes */
   readonly sandboxCount: number

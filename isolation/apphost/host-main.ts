@@ -78,6 +78,14 @@ async function handle(f: Frame): Promise<void> {
       send(FRAME.OK, f.id, {})
       return
     }
+    case FRAME.KILL: {
+      const { sb } = f.meta as { sb: string }
+      const fn = sandboxOwner.get(sb)
+      if (!fn?.kill) return fail(f.id, new Error(`sandbox ${sb} has no worker of its own to kill`))
+      await fn.kill(sb)
+      send(FRAME.OK, f.id, {})
+      return
+    }
     case FRAME.LOAD: {
       const req = f.meta as LoadRequest
       const loader = hostKind(req.kind)
@@ -99,6 +107,9 @@ async function handle(f: Frame): Promise<void> {
       send(FRAME.OK, f.id, {})
       return
     }
+    case FRAME.PING:
+      send(FRAME.OK, f.id, undefined)
+      return
     case FRAME.STATS: {
       const mem = process.memoryUsage()
       let sandboxes = 0

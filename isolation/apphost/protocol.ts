@@ -12,6 +12,9 @@ export const FRAME = {
   INVOKE: 4,
   DISPOSE: 5,
   STATS: 6,
+  PING: 8,
+  /** ends a sandbox's worker or process abruptly, as a crash would (tests, operators) */
+  KILL: 7,
   // host -> gateway
   OK: 100,
   ERROR: 101,

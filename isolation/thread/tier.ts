@@ -1,0 +1,153 @@
+// The `thread` tier: each sandbox is a worker thread (its own V8 isolate and heap) inside the app
+// host of the function's application. The gateway side only sends frames to the app host, like
+// the wasm tier; the app host runs the workers (host-kind.ts, host-threads.ts). A call that runs
+// past its deadline is stopped by the compiled-in checks, else its worker is terminated; the app
+// host's main thread stays free throughout, so the application's other functions keep answering.
+import { KindlingError } from '../../runtime/errors.js'
+import { AppHostManager, type HostExit } from '../apphost/manager.js'
+import type { HostProcess } from '../apphost/host-process.js'
+import { FRAME } from '../apphost/protocol.js'
+import { HostSandbox } from '../apphost/wasm-tier.js'
+import type {
+  DisposeReason, FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, StartupTimings, TierCapabilities, TierContext,
+} from '../tier.js'
+import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
+import type { ThreadLoadOptions } from './host-threads.js'
+
+/** The module app hosts import to run worker-thread sandboxes (a file URL; .ts under tsx, .js built). */
+export const THREAD_HOST_KIND_URL = new URL(`./host-kind.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
+
+export const THREAD_DEFAULTS = {
+  /** booted workers each app host keeps ahead per heap limit in use */
+  spareWorkers: 1,
+  /** smallest V8 heap a worker gets, whatever limits.memory says (it needs a few MiB to boot) */
+  minHeapMiB: 16,
+}
+
+export interface ThreadTierOptions {
+  spareWorkers?: number
+}
+
+const MiB = 1024 * 1024
+
+export const THREAD_CAPABILITIES: TierCapabilities = {
+  preemptible: true,
+  preemption: 'interruption checks compiled into every loop read the clock and a cancel flag the app host raises at the deadline; a worker that still runs grace ms later is terminated and replaced',
+  memoryLimit: true,
+  fsIsolation: true,
+  netIsolation: true,
+  crashIsolation: true,
+  concurrencyPerSandbox: 1,
+  reusable: true,
+  artifactKinds: ['wasm-module'],
+}
+
+interface ThreadPrepared extends Prepared {
+  readonly fnId: string
+  readonly wasm: Omit<PreparedWasm, 'module'>
+  readonly heapMiB: number
+}
+
+/** A worker-thread sandbox: frames go to the app host, which runs the call on the sandbox's worker. */
+class ThreadSandbox extends HostSandbox {
+  constructor(id: string, readonly proc: HostProcess, readonly key: string, startup: StartupTimings, graceMs: number, private readonly onDispose: (s: ThreadSandbox) => void) {
+    super(id, proc, startup, graceMs)
+  }
+
+  override async dispose(reason: DisposeReason): Promise<void> {
+    this.onDispose(this)
+    await super.dispose(reason)
+  }
+}
+
+export class ThreadTier implements IsolationTier {
+  readonly name = 'thread' as const
+  readonly capabilities = THREAD_CAPABILITIES
+  readonly hosts: AppHostManager
+  private readonly ownsHosts: boolean
+  private readonly loaded = new WeakMap<HostProcess, Map<string, Promise<void>>>()
+  private readonly sandboxes = new Map<string, ThreadSandbox>()
+  private readonly spareWorkers: number
+
+  /** a manager passed in is shared with other tiers (it must load THREAD_HOST_KIND_URL) */
+  constructor(private readonly ctx: TierContext, hosts?: AppHostManager, opts: ThreadTierOptions = {}) {
+    this.spareWorkers = opts.spareWorkers ?? THREAD_DEFAULTS.spareWorkers
+    this.ownsHosts = !hosts
+    this.hosts = hosts ?? new AppHostManager({
+      spares: ctx.settings.spareAppHosts,
+      heapMiB: ctx.settings.appHostHeapMiB,
+      kinds: [THREAD_HOST_KIND_URL],
+      onStderr: (line) => process.stderr.write(`[app host] ${line}\n`),
+    })
+    if (this.ownsHosts) {
+      this.hosts.on('host-exit', (e: HostExit) => {
+        if (e.reason !== 'stopped') ctx.log({ key: `app:${e.app}`, instance: `host-${e.host.seq}`, stream: 'system', text: `app host of application ${e.app} ${e.reason}; it will be replaced` })
+      })
+    }
+  }
+
+  unavailableReason(): string | null {
+    return null
+  }
+
+  async prepare(artifact: FunctionArtifact): Promise<ThreadPrepared> {
+    const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    const heapMiB = Math.max(THREAD_DEFAULTS.minHeapMiB, Math.ceil(artifact.memoryBytes / MiB))
+    return { artifact, prepareUs: wasm.prepareUs, fnId: `thread:${artifact.key}@${artifact.version}`, wasm, heapMiB }
+  }
+
+  async release(prepared: Prepared): Promise<void> {
+    const p = prepared as ThreadPrepared
+    const host = this.hosts.running(p.artifact.app)
+    const loaded = host && this.loaded.get(host)
+    if (!host || !loaded?.has(p.fnId)) return
+    loaded.delete(p.fnId)
+    await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+  }
+
+  private ensureLoaded(host: HostProcess, p: ThreadPrepared): Promise<void> {
+    let loaded = this.loaded.get(host)
+    if (!loaded) this.loaded.set(host, (loaded = new Map()))
+    let done = loaded.get(p.fnId)
+    if (!done) {
+      const opts: ThreadLoadOptions = { heapMiB: p.heapMiB, graceMs: this.ctx.settings.timeoutGraceMs, spareWorkers: this.spareWorkers }
+      done = host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'thread', plan: p.wasm.plan, modulePath: p.wasm.modulePath, ...opts }).then(() => undefined)
+      done.catch(() => loaded!.delete(p.fnId))
+      loaded.set(p.fnId, done)
+    }
+    return done
+  }
+
+  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
+    const p = prepared as ThreadPrepared
+    const t0 = performance.now()
+    const host = await this.hosts.acquire(p.artifact.app)
+    await this.ensureLoaded(host, p)
+    const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })
+    const { instantiateUs } = reply.meta as { instantiateUs: number }
+    const startup: StartupTimings = { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs }
+    // the app host terminates a stuck worker at deadline + grace; the gateway kills the whole app
+    // host only if even that answer does not come
+    const gatewayGraceMs = 2 * this.ctx.settings.timeoutGraceMs + 250
+    const sb = new ThreadSandbox(opts.sandboxId, host, p.artifact.key, startup, gatewayGraceMs, (s) => this.sandboxes.delete(s.id))
+    this.sandboxes.set(sb.id, sb)
+    return sb
+  }
+
+  /** Live sandbox ids of a function (name.namespace). */
+  sandboxIdsOf(key: string): string[] {
+    return [...this.sandboxes.values()].filter((s) => s.key === key && s.alive).map((s) => s.id)
+  }
+
+  /** Terminates the worker thread of a sandbox, as a crash would; the app host replaces it. */
+  async killWorker(sandboxId: string): Promise<void> {
+    const sb = this.sandboxes.get(sandboxId)
+    if (!sb) throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', `no thread sandbox ${sandboxId}`)
+    await sb.proc.request(FRAME.KILL, { sb: sandboxId })
+  }
+
+  async close(): Promise<void> {
+    this.sandboxes.clear()
+    if (this.ownsHosts) await this.hosts.close()
+  }
+}

@@ -265,8 +265,11 @@ export class FunctionManager {
       extra: {
         'com.kindling.tier': fn.tier.name,
         'com.kindling.app': fn.settings.app,
+        // warm = alive sandboxes (idle + busy): instances, worker threads, processes or containers
+        'com.kindling.sandboxes.warm': String(stats?.available ?? 0),
         'com.kindling.sandboxes.idle': String(stats?.idle ?? 0),
         'com.kindling.sandboxes.busy': String(stats?.busy ?? 0),
+        'com.kindling.sandboxes.starting': String(stats?.starting ?? 0),
         ...(fn.error ? { 'com.kindling.error': fn.error.message } : {}),
       },
     })

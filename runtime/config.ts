@@ -33,6 +33,19 @@ export const CONFIG_TABLE = {
   sandboxIdleMs: { env: 'KINDLING_SANDBOX_IDLE_MS', kind: 'int', default: 60_000, min: 0, doc: 'sandboxes above the warm count are disposed after this long idle' },
   queueWaitMs: { env: 'KINDLING_QUEUE_WAIT_MS', kind: 'int', default: 60_000, min: 1, doc: 'how long a call may wait for a free or new sandbox (scale from zero included)' },
   queueDepth: { env: 'KINDLING_QUEUE_DEPTH', kind: 'int', default: 1024, min: 0, doc: 'calls that may wait per function when it is at max replicas; beyond: 429' },
+  autoscaleWindowMs: { env: 'KINDLING_AUTOSCALE_WINDOW_MS', kind: 'int', default: 10_000, min: 1000, doc: 'window over which the autoscaler measures load (the CE rule\'s rate(...[10s]))' },
+  autoscaleFireAfterMs: { env: 'KINDLING_AUTOSCALE_FIRE_AFTER_MS', kind: 'int', default: 5_000, min: 0, doc: 'how long the CE rule (> 5 rps) must hold before it scales up (the alert\'s for: 5s)' },
+  asyncConcurrency: { env: 'KINDLING_ASYNC_CONCURRENCY', kind: 'int', default: 16, min: 1, max: 1024, doc: 'asynchronous calls run at once (the queue worker\'s max_inflight)' },
+  asyncMaxQueued: { env: 'KINDLING_ASYNC_MAX_QUEUED', kind: 'int', default: 100_000, min: 1, doc: 'asynchronous calls that may wait; beyond: 429' },
+  asyncRetryAttempts: { env: 'KINDLING_ASYNC_RETRY_ATTEMPTS', kind: 'int', default: 10, min: 0, doc: 'default com.openfaas.retry.attempts: retries after the first run' },
+  asyncRetryMinWaitMs: { env: 'KINDLING_ASYNC_RETRY_MIN_WAIT_MS', kind: 'int', default: 10_000, min: 0, doc: 'default com.openfaas.retry.min_wait: the first backoff' },
+  asyncRetryMaxWaitMs: { env: 'KINDLING_ASYNC_RETRY_MAX_WAIT_MS', kind: 'int', default: 120_000, min: 0, doc: 'default com.openfaas.retry.max_wait: the longest backoff' },
+  asyncRetryCodes: { env: 'KINDLING_ASYNC_RETRY_CODES', kind: 'list', default: ['429', '502', '500', '504', '408'] as string[], doc: 'default com.openfaas.retry.codes: statuses that are retried' },
+  asyncCallbackAttempts: { env: 'KINDLING_ASYNC_CALLBACK_ATTEMPTS', kind: 'int', default: 5, min: 1, doc: 'tries to POST a result to its X-Callback-Url' },
+  asyncCallbackTimeoutMs: { env: 'KINDLING_ASYNC_CALLBACK_TIMEOUT_MS', kind: 'int', default: 10_000, min: 1, doc: 'time limit of one callback POST' },
+  asyncCallbackRetryMs: { env: 'KINDLING_ASYNC_CALLBACK_RETRY_MS', kind: 'int', default: 1_000, min: 0, doc: 'first wait before a failed callback POST is tried again (doubles each time)' },
+  asyncRetentionMs: { env: 'KINDLING_ASYNC_RETENTION_MS', kind: 'int', default: 24 * 3_600_000, min: 0, doc: 'finished asynchronous calls stay readable (GET /system/async-calls/{id}) this long (0 = forever)' },
+  logFileMaxBytes: { env: 'KINDLING_LOG_FILE_MAX_BYTES', kind: 'int', default: 4 * MiB, min: 0, doc: 'function logs kept in the data dir across restarts (two files of this size; 0 = memory only)' },
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
@@ -85,6 +98,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (!['debug', 'info', 'warn', 'error'].includes(out.logLevel as string)) {
     throw new ConfigError(`KINDLING_LOG_LEVEL=${String(out.logLevel)}: must be debug, info, warn or error`)
+  }
+  for (const c of out.asyncRetryCodes as string[]) {
+    if (!/^[1-5]\d\d$/.test(c)) throw new ConfigError(`KINDLING_ASYNC_RETRY_CODES=${(out.asyncRetryCodes as string[]).join(',')}: ${c} is not an HTTP status`)
+  }
+  if ((out.asyncRetryMaxWaitMs as number) < (out.asyncRetryMinWaitMs as number)) {
+    throw new ConfigError(`KINDLING_ASYNC_RETRY_MAX_WAIT_MS=${String(out.asyncRetryMaxWaitMs)}: must be at least KINDLING_ASYNC_RETRY_MIN_WAIT_MS`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

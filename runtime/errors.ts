@@ -29,6 +29,8 @@ export const ERRORS = {
   KINDLING_ERR_SECRET_NOT_FOUND: { status: 404, hint: 'Create the secret first with POST /system/secrets.' },
   KINDLING_ERR_SECRET_EXISTS: { status: 409, hint: 'The secret exists; replace it with PUT /system/secrets.' },
   KINDLING_ERR_CALL_NOT_FOUND: { status: 404, hint: 'No asynchronous call has that id.' },
+  KINDLING_ERR_CALL_NOT_CANCELLABLE: { status: 409, hint: 'Only a call that is still queued can be cancelled; GET /system/async-calls/{id} shows its state.' },
+  KINDLING_ERR_ASYNC_QUEUE_FULL: { status: 429, hint: 'The asynchronous queue is full (KINDLING_ASYNC_MAX_QUEUED); retry later.' },
   KINDLING_ERR_INVALID_CALLBACK_URL: { status: 400, hint: 'X-Callback-Url must be an absolute http(s) URL.' },
   KINDLING_ERR_INVALID_QUERY: { status: 422, hint: 'Fix the query parameters (since is RFC3339, tail an integer, follow a boolean).' },
   KINDLING_ERR_METHOD_NOT_ALLOWED: { status: 405, hint: 'Functions accept GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD.' },

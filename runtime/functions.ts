@@ -13,6 +13,7 @@ import type { FunctionStore, StoredFunction } from './store/functions.js'
 import type { SecretStore } from './store/secrets.js'
 import type { FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, TierName } from '../isolation/tier.js'
 import type { ColdStart } from './pool/pool.js'
+import { Autoscaler } from './pool/autoscaler.js'
 
 export interface LiveFunction {
   key: string
@@ -36,6 +37,7 @@ export interface FunctionManagerDeps {
   logs: LogHub
   sandboxIdleMs: number
   queueWaitMs: number
+  autoscale: { windowMs: number; fireAfterMs: number }
 }
 
 export class FunctionManager {
@@ -43,8 +45,22 @@ export class FunctionManager {
   private readonly locks = new Map<string, Promise<unknown>>()
   private ticker: NodeJS.Timeout | undefined
   private closed = false
+  private readonly autoscaler: Autoscaler
+  /** asynchronous calls waiting or running per function key (the queue scaling type reads it) */
+  private asyncPending: () => ReadonlyMap<string, number> = () => new Map()
 
-  constructor(private readonly deps: FunctionManagerDeps) {}
+  constructor(private readonly deps: FunctionManagerDeps) {
+    this.autoscaler = new Autoscaler(deps.autoscale)
+  }
+
+  /** The async queue registers itself here once it exists (it is built after the manager). */
+  setAsyncPendingSource(source: () => ReadonlyMap<string, number>): void {
+    this.asyncPending = source
+  }
+
+  private log(key: string, text: string): void {
+    this.deps.logs.write({ key, instance: 'gateway', stream: 'system', text })
+  }
 
   /** Loads every stored function; one that fails to prepare stays listed with its error. */
   async start(): Promise<void> {
@@ -142,18 +158,28 @@ export class FunctionManager {
     fn.error = undefined
   }
 
-  private newPool(fn: LiveFunction, prepared: Prepared): FunctionPool {
+  private newPool(fn: LiveFunction, prepared: Prepared, desired?: number): FunctionPool {
     const s = fn.settings
     const pool = new FunctionPool(fn.tier, prepared, {
-      desired: fn.stored.replicas ?? s.scale.min,
+      desired: desired ?? fn.stored.replicas ?? s.scale.min,
       max: s.scale.max,
       queueDepth: s.queueDepth,
       idleReapMs: this.deps.sandboxIdleMs,
       timeoutMs: s.timeoutMs,
       queueWaitMs: this.deps.queueWaitMs,
     }, fn.key)
-    pool.on('cold-start', (c: ColdStart) => fn.metrics.coldStart(fn.tier.name, c.onCriticalPath, c.startup))
-    pool.on('spawn-failed', (e: Error) => this.deps.logs.write({ key: fn.key, instance: 'gateway', stream: 'system', text: `could not start a sandbox: ${e.message}` }))
+    pool.on('cold-start', (c: ColdStart) => {
+      fn.metrics.coldStart(fn.tier.name, c.onCriticalPath, c.startup)
+      // only starts a call waited for: single-use tiers start one per call, which would flood the log
+      if (c.onCriticalPath) {
+        const ms = (us: number) => (us / 1000).toFixed(2)
+        this.log(fn.key, `cold start on ${fn.tier.name}: sandbox ${c.sandboxId} ready in ${ms(c.startup.spawnUs)} ms (instantiate ${ms(c.startup.instantiateUs)} ms) while a call waited`)
+      }
+    })
+    pool.on('spawn-failed', (e: Error) => this.log(fn.key, `could not start a sandbox: ${e.message}`))
+    pool.on('disposed', (reason: string, id: string) => {
+      if (reason === 'failed') this.log(fn.key, `sandbox ${id} died or could not be reset; it is replaced`)
+    })
     return pool
   }
 
@@ -177,6 +203,7 @@ export class FunctionManager {
       await this.activate(fn)
       this.deps.functions.put(stored)
       this.live.set(key, fn)
+      this.autoscaler.forget(key)
       if (existing) void this.retire(existing, 'updated')
       return fn
     })
@@ -195,6 +222,7 @@ export class FunctionManager {
       if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in ${namespace}`)
       this.deps.functions.delete(namespace, name)
       this.live.delete(key)
+      this.autoscaler.forget(key)
       this.deps.metrics.dropFunction(key)
       await this.retire(fn, 'removed')
     })
@@ -210,7 +238,34 @@ export class FunctionManager {
       this.deps.functions.setReplicas(namespace, name, n)
       fn.stored.replicas = n
       fn.pool?.setLimits({ desired: n })
+      fn.metrics.scaled('api')
+      this.log(key, `scaled to ${n} through the API${n < replicas ? ` (asked ${replicas}, max is ${fn.settings.scale.max})` : ''}`)
     })
+  }
+
+  /**
+   * A secret changed: every function that mounts it is prepared again (a new version with the same
+   * deployment), so new calls read the new value on every tier; calls running finish on the old one.
+   */
+  async refreshSecret(namespace: string, secret: string): Promise<void> {
+    const users = [...this.live.values()].filter((f) => f.stored.deployment.namespace === namespace && f.stored.deployment.secrets?.includes(secret))
+    await Promise.all(users.map((f) => this.withLock(f.key, async () => {
+      const existing = this.live.get(f.key)
+      if (!existing || existing.stored.deployment.secrets?.includes(secret) !== true) return
+      const stored: StoredFunction = { ...existing.stored, version: randomUUID().slice(0, 8) }
+      const fn = this.newLive(f.key, stored, existing.settings, existing.tier)
+      try {
+        const artifact = this.artifactOf(fn.key, stored, fn.settings)
+        fn.prepared = await fn.tier.prepare(artifact)
+      } catch (e) {
+        this.log(f.key, `secret ${secret} changed, but the function could not be prepared again: ${asKindlingError(e).message}`)
+        return
+      }
+      fn.pool = this.newPool(fn, fn.prepared, existing.pool?.desired)
+      this.deps.functions.put(stored)
+      this.live.set(f.key, fn)
+      void this.retire(existing, `replaced: secret ${secret} changed`)
+    })))
   }
 
   get(name: string, namespace: string): LiveFunction | undefined {
@@ -236,10 +291,12 @@ export class FunctionManager {
       const r = await fn.pool.invoke(req, signal)
       fn.metrics.callEnded(r.status, (performance.now() - t0) / 1000)
       if (r.stderr) this.deps.logs.write({ key: fn.key, instance: req.callId, stream: 'stderr', text: r.stderr })
+      if (r.errorCode) this.log(fn.key, r.errorCode === 'KINDLING_ERR_TIMEOUT' ? `call ${req.callId} ran past its timeout of ${fn.settings.timeoutMs} ms and was stopped` : `call ${req.callId} failed with ${r.status} ${r.errorCode}`)
       return r
     } catch (e) {
       const k = asKindlingError(e)
       fn.metrics.callEnded(k.status, (performance.now() - t0) / 1000)
+      if (k.code !== 'KINDLING_ERR_OVERLOADED') this.log(fn.key, `call ${req.callId} failed with ${k.status} ${k.code}`)
       throw k
     }
   }
@@ -252,7 +309,9 @@ export class FunctionManager {
     const persisted = fn.settings.scale.min === 0 ? n : null
     fn.stored.replicas = persisted
     this.deps.functions.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, persisted)
-    this.deps.logs.write({ key: fn.key, instance: 'gateway', stream: 'system', text: `scaling from zero to ${n}` })
+    this.autoscaler.forget(fn.key)
+    fn.metrics.scaled('from-zero')
+    this.log(fn.key, `scaling from zero to ${n}: a call arrived`)
   }
 
   status(fn: LiveFunction): Record<string, unknown> {
@@ -275,17 +334,40 @@ export class FunctionManager {
     })
   }
 
-  /** Once a second: reap idle extra sandboxes and scale idle functions to zero. */
+  /** Once a second: reap idle extra sandboxes, scale idle functions to zero, autoscale the others. */
   private tick(): void {
     const now = Date.now()
+    const pending = this.asyncPending()
     for (const fn of this.live.values()) {
       const pool = fn.pool
       if (!pool) continue
       pool.trimIdle(now)
       const s = fn.settings.scale
-      if (s.zero && pool.desired > 0 && now - pool.lastCallAt >= s.zeroDurationMs) {
+      if (s.zero && pool.desired > 0 && now - pool.lastCallAt >= s.zeroDurationMs && !pending.get(fn.key)) {
         pool.setLimits({ desired: 0 })
-        this.deps.logs.write({ key: fn.key, instance: 'gateway', stream: 'system', text: `scaled to zero after ${Math.round((now - pool.lastCallAt) / 1000)} s without calls` })
+        fn.metrics.scaled('to-zero')
+        this.log(fn.key, `scaled to zero after ${((now - pool.lastCallAt) / 1000).toFixed(1)} s without calls`)
+        continue
+      }
+      const st = pool.stats
+      const d = this.autoscaler.evaluate(fn.key, {
+        now,
+        scale: s,
+        desired: st.desired,
+        okCalls: fn.metrics.okInvocations,
+        calls: fn.metrics.invocations,
+        inflight: st.busy + st.queued,
+        asyncPending: pending.get(fn.key) ?? 0,
+      })
+      if (d) {
+        pool.setLimits({ desired: d.replicas })
+        fn.metrics.scaled(d.replicas > st.desired ? 'autoscale-up' : 'autoscale-down')
+        // an override set through the API is over once the autoscaler moves: a restart starts at min
+        if (fn.stored.replicas !== null) {
+          fn.stored.replicas = null
+          this.deps.functions.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, null)
+        }
+        this.log(fn.key, `autoscaler: ${st.desired} → ${d.replicas} replicas (${d.reason})`)
       }
     }
   }

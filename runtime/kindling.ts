@@ -3,11 +3,14 @@
 import type { FastifyInstance } from 'fastify'
 import fs from 'node:fs'
 import path from 'node:path'
+import { AsyncQueue } from './async/queue.js'
+import { registerAsyncCallRoutes, registerAsyncInvokeRoutes } from './async/routes.js'
 import { type Config, namespacesOf } from './config.js'
 import { deployExamplesOnce } from './examples.js'
 import { FunctionManager } from './functions.js'
 import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
 import { buildGateway } from './gateway/server.js'
+import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
 import { Metrics } from './metrics.js'
 import { ArtifactStore } from './store/artifacts.js'
@@ -27,6 +30,7 @@ export interface Kindling {
   artifacts: ArtifactStore
   secrets: SecretStore
   logs: LogHub
+  asyncQueue: AsyncQueue
   db: Db
   /** the gateway's base URL once listening */
   url: string | undefined
@@ -41,7 +45,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const artifacts = new ArtifactStore(db, dataDir)
   const functionStore = new FunctionStore(db)
   const secrets = new SecretStore(db)
-  const logs = new LogHub()
+  const logs = new LogHub(2000, config.logFileMaxBytes > 0 ? new LogJournal(path.join(dataDir, 'logs'), config.logFileMaxBytes) : undefined)
   const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
   const namespaces = namespacesOf(config)
 
@@ -51,11 +55,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
     log: (e) => logs.write(e),
   })
   let functions: FunctionManager | undefined
+  let asyncQueue: AsyncQueue | undefined
   const metrics = new Metrics({
     functions: () => (functions?.list() ?? []).map((f) => {
       const s = f.pool?.stats
-      return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
+      return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, available: s?.available ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
     }),
+    asyncDepth: () => asyncQueue?.depth() ?? {},
     appHostRestarts: () => {
       const wasm = tiers.get('wasm') as { hosts?: { restarts: number } } | undefined
       return wasm?.hosts?.restarts ?? 0
@@ -78,8 +84,29 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     sandboxIdleMs: config.sandboxIdleMs,
     queueWaitMs: config.queueWaitMs,
+    autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
   })
   await functions.start()
+  asyncQueue = new AsyncQueue({
+    db,
+    functions,
+    metrics,
+    logs,
+    settings: {
+      concurrency: config.asyncConcurrency,
+      maxQueued: config.asyncMaxQueued,
+      retryDefaults: {
+        attempts: config.asyncRetryAttempts,
+        codes: new Set(config.asyncRetryCodes.map(Number)),
+        minWaitMs: config.asyncRetryMinWaitMs,
+        maxWaitMs: config.asyncRetryMaxWaitMs,
+      },
+      callbackAttempts: config.asyncCallbackAttempts,
+      callbackTimeoutMs: config.asyncCallbackTimeoutMs,
+      callbackRetryMs: config.asyncCallbackRetryMs,
+      retentionMs: config.asyncRetentionMs,
+    },
+  })
   if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
 
   const app = buildGateway({
@@ -95,7 +122,14 @@ export async function createKindling(config: Config): Promise<Kindling> {
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
     version: readVersion(),
+    onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
+    extraRoutes: {
+      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, functions: functions!, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, servedBy: `kindling/${readVersion().release}` }),
+      system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
+    },
   })
+  // after the examples: calls left by a previous run find their functions deployed
+  asyncQueue.start()
 
   const k: Kindling = {
     config,
@@ -106,6 +140,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     artifacts,
     secrets,
     logs,
+    asyncQueue,
     db,
     url: undefined,
     async listen() {
@@ -115,9 +150,12 @@ export async function createKindling(config: Config): Promise<Kindling> {
     },
     async close() {
       await app.close()
+      // calls under way finish (their results are stored) before the pools go away
+      await asyncQueue!.close()
       await functions!.close()
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
+      await logs.close()
       db.close()
     },
   }

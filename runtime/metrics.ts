@@ -7,9 +7,14 @@ const COLD_START_BUCKETS = [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2
 
 export interface GaugeSource {
   /** per function: desired replicas, sandboxes by state, queued calls */
-  functions(): { functionName: string; tier: string; desired: number; idle: number; busy: number; starting: number; queued: number }[]
+  functions(): { functionName: string; tier: string; desired: number; available?: number; idle: number; busy: number; starting: number; queued: number }[]
   appHostRestarts(): number
+  /** asynchronous calls by state (queued, running, delivering) */
+  asyncDepth?(): Record<string, number>
 }
+
+/** Why replicas changed, for kindling_scale_events_total. */
+export type ScaleReason = 'autoscale-up' | 'autoscale-down' | 'to-zero' | 'from-zero' | 'api'
 
 export class Metrics {
   readonly registry = new client.Registry()
@@ -18,6 +23,10 @@ export class Metrics {
   readonly invocationStarted: client.Counter<'function_name'>
   readonly coldStarts: client.Counter<'function_name' | 'tier' | 'critical_path'>
   readonly coldStartSeconds: client.Histogram<'tier' | 'phase'>
+  readonly asyncCalls: client.Counter<'status'>
+  readonly asyncRetries: client.Counter<'function_name'>
+  readonly asyncCallbacks: client.Counter<'result'>
+  readonly scaleEvents: client.Counter<'function_name' | 'reason'>
   private readonly perFunction = new Map<string, FunctionMetrics>()
 
   constructor(source: GaugeSource) {
@@ -54,6 +63,25 @@ export class Metrics {
       },
     })
     new client.Gauge({
+      name: 'gateway_service_ready_count', help: 'Warm sandboxes alive (availableReplicas) per function', labelNames: ['function_name'], registers,
+      collect() {
+        this.reset()
+        for (const f of source.functions()) this.set({ function_name: f.functionName }, f.available ?? f.idle + f.busy)
+      },
+    })
+    this.scaleEvents = new client.Counter({ name: 'kindling_scale_events_total', help: 'Replica changes by reason (autoscale-up, autoscale-down, to-zero, from-zero, api)', labelNames: ['function_name', 'reason'], registers })
+    this.asyncCalls = new client.Counter({ name: 'kindling_async_calls_total', help: 'Asynchronous calls by status: accepted, then done (2xx/3xx), failed or cancelled', labelNames: ['status'], registers })
+    this.asyncRetries = new client.Counter({ name: 'kindling_async_retries_total', help: 'Asynchronous calls run again after a retryable status', labelNames: ['function_name'], registers })
+    this.asyncCallbacks = new client.Counter({ name: 'kindling_async_callbacks_total', help: 'Callback POSTs by result: delivered, retried (will be tried again) or failed (given up)', labelNames: ['result'], registers })
+    new client.Gauge({
+      name: 'kindling_async_queue_depth', help: 'Asynchronous calls not finished, by state (queued, running, delivering)', labelNames: ['state'], registers,
+      collect() {
+        this.reset()
+        const depth = source.asyncDepth?.() ?? {}
+        for (const state of ['queued', 'running', 'delivering']) this.set({ state }, depth[state] ?? 0)
+      },
+    })
+    new client.Gauge({
       name: 'kindling_app_host_restarts_total', help: 'App host processes that died and were replaced', registers,
       collect() {
         this.set(source.appHostRestarts())
@@ -76,9 +104,11 @@ export class Metrics {
 }
 
 export class FunctionMetrics {
-  private readonly byCode = new Map<number, { count: client.Counter.Internal; seconds: client.Histogram.Internal<'function_name' | 'code'> }>()
+  private readonly byCode = new Map<number, { count: client.Counter.Internal; seconds: client.Histogram.Internal<'function_name' | 'code'>; ok: boolean }>()
   private readonly started: client.Counter.Internal
   invocations = 0
+  /** completed with a 2xx status (the autoscaler's CE rule counts these) */
+  okInvocations = 0
 
   constructor(private readonly m: Metrics, private readonly functionName: string) {
     this.started = m.invocationStarted.labels(functionName)
@@ -92,12 +122,21 @@ export class FunctionMetrics {
     let c = this.byCode.get(code)
     if (!c) {
       const codeLabel = String(code)
-      c = { count: this.m.invocationTotal.labels(this.functionName, codeLabel), seconds: this.m.functionSeconds.labels(this.functionName, codeLabel) }
+      c = { count: this.m.invocationTotal.labels(this.functionName, codeLabel), seconds: this.m.functionSeconds.labels(this.functionName, codeLabel), ok: code >= 200 && code < 300 }
       this.byCode.set(code, c)
     }
     c.count.inc()
     c.seconds.observe(seconds)
     this.invocations++
+    if (c.ok) this.okInvocations++
+  }
+
+  scaled(reason: ScaleReason): void {
+    this.m.scaleEvents.labels(this.functionName, reason).inc()
+  }
+
+  asyncRetried(): void {
+    this.m.asyncRetries.labels(this.functionName).inc()
   }
 
   coldStart(tier: string, criticalPath: boolean, phases: { prepareUs: number; spawnUs: number; instantiateUs: number }): void {

@@ -3,6 +3,7 @@
 import { KindlingError } from './errors.js'
 import { validateName, validateNamespace } from './names.js'
 import { parseCpuQuantity, parseDurationMs, parseMemoryQuantity } from './quantities.js'
+import { type RetryPolicy, retryOverrides } from './async/retry.js'
 import { TIER_NAMES, type ResetMode, type StateMode, type TierName } from '../isolation/tier.js'
 
 /** A deployment as stored: what the user sent, validated, with the namespace filled in. */
@@ -32,6 +33,8 @@ export interface ScaleSettings {
   type: 'rps' | 'capacity' | 'cpu' | 'queue'
   /** CE: percentage of max added per firing */
   factor: number
+  /** scale-down uses the highest recommendation seen this long (com.openfaas.scale.down.window) */
+  downWindowMs: number
 }
 
 /** What kindling reads from a deployment's labels and env. */
@@ -46,6 +49,8 @@ export interface FunctionSettings {
   cpuCores: number
   queueDepth: number
   scale: ScaleSettings
+  /** async retry settings from com.openfaas.retry.* annotations (the rest from the config) */
+  retry: Partial<RetryPolicy>
 }
 
 export const LABEL = {
@@ -64,6 +69,7 @@ export const LABEL = {
   scaleTargetProportion: 'com.openfaas.scale.target-proportion',
   scaleType: 'com.openfaas.scale.type',
   scaleFactor: 'com.openfaas.scale.factor',
+  scaleDownWindow: 'com.openfaas.scale.down.window',
 } as const
 
 export interface SpecDefaults {
@@ -214,7 +220,9 @@ export function settingsOf(dep: Deployment, d: SpecDefaults): FunctionSettings {
     targetProportion: proportion,
     type: type as ScaleSettings['type'],
     factor,
+    downWindowMs: labels[LABEL.scaleDownWindow] ? durationMs(labels[LABEL.scaleDownWindow]!, LABEL.scaleDownWindow) : 0,
   }
+  if (scale.downWindowMs > 5 * 60_000) fail('KINDLING_ERR_INVALID_LABEL', `${LABEL.scaleDownWindow} must be at most 5m`)
   const app = labels[LABEL.app] || dep.service
   if (labels[LABEL.app]) validateName(app, 'application name')
   return {
@@ -228,6 +236,7 @@ export function settingsOf(dep: Deployment, d: SpecDefaults): FunctionSettings {
     cpuCores,
     queueDepth: intLabel(labels, LABEL.queueDepth, d.queueDepth, 0),
     scale,
+    retry: retryOverrides(dep.annotations ?? {}),
   }
 }
 

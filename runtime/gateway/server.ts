@@ -29,6 +29,8 @@ export interface GatewayDeps {
   maxBodyBytes: number
   maxUploadBytes: number
   version: { release: string; sha: string }
+  /** a secret was replaced: functions that mount it pick the new value up before PUT answers */
+  onSecretChange?: (namespace: string, name: string) => Promise<void> | void
   /** routes added by other modules (async calls), registered inside the auth scope or outside it */
   extraRoutes?: { public?: (app: FastifyInstance) => void; system?: (app: FastifyInstance) => void }
 }
@@ -81,7 +83,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     registerSystemInfoRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, tiers: deps.tiers, version: deps.version })
     registerSystemFunctionRoutes(sys, { functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     registerArtifactRoutes(sys, { artifacts: deps.artifacts, maxUploadBytes: deps.maxUploadBytes })
-    registerSecretRoutes(sys, { secrets: deps.secrets, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerSecretRoutes(sys, { secrets: deps.secrets, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
     registerLogRoutes(sys, { logs: deps.logs, functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     deps.extraRoutes?.system?.(sys)
   })

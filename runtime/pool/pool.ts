@@ -169,7 +169,7 @@ export class FunctionPool extends EventEmitter {
     const i = this.idle.indexOf(sandbox)
     if (i >= 0) this.idle.splice(i, 1)
     sandbox.dispose(reason).catch(() => {})
-    this.emit('disposed', reason)
+    this.emit('disposed', reason, sandbox.id)
     this.checkDrained()
   }
 

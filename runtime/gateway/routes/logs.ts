@@ -39,7 +39,7 @@ export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; fu
       }
       if (q.follow !== undefined && !/^(true|false|1|0|)$/.test(q.follow)) throw new KindlingError('KINDLING_ERR_INVALID_QUERY', `follow=${q.follow} is not a boolean`)
       follow = q.follow === 'true' || q.follow === '1'
-      if (!opts.functions.get(name, namespace) && opts.logs.read(key).length === 0) {
+      if (!opts.functions.get(name, namespace) && !opts.logs.has(key)) {
         throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
       }
     } catch (e) {
@@ -49,7 +49,7 @@ export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; fu
     const line = (m: LogMessage) => JSON.stringify({ name: m.name, namespace: m.namespace, instance: m.instance, timestamp: m.timestamp, text: m.text }) + '\n'
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' })
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' })
     for (const m of opts.logs.read(key, { since, tail })) if (matches(m)) res.write(line(m))
     if (!follow) {
       res.end()
@@ -58,7 +58,7 @@ export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; fu
     const stop = opts.logs.follow(key, (m) => {
       if (matches(m)) res.write(line(m))
     })
-    req.raw.on('close', stop)
+    // the response's close fires when the client goes away (the request's fires once it is read)
     res.on('close', stop)
   })
 }

@@ -18,7 +18,7 @@ export interface SecretRouteOptions {
   namespaces: readonly string[]
   defaultNamespace: string
   /** a secret changed: functions that mount it pick the new value up */
-  onChange?: (namespace: string, name: string) => void
+  onChange?: (namespace: string, name: string) => Promise<void> | void
 }
 
 export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOptions): void {
@@ -63,7 +63,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
       const { b, name, value } = parse(req.body, true)
       const ns = nsOf(b, req.query)
       if (!secrets.update(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
-      opts.onChange?.(ns, name)
+      await opts.onChange?.(ns, name)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)

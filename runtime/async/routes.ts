@@ -1,0 +1,90 @@
+// POST /async-function/{name}[/{path}]: accepts a call for later (202, X-Call-Id, empty body), as
+// the OpenFaaS gateway does, but answers 404 for a function that is not deployed. The call state
+// routes (GET and DELETE /system/async-calls/{id}) are a kindling extension behind basic auth.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { KindlingError } from '../errors.js'
+import type { FunctionManager } from '../functions.js'
+import { toInvokeRequest } from '../gateway/routes/invoke.js'
+import { sendError } from '../gateway/reply.js'
+import { functionKey, splitQualifiedName } from '../names.js'
+import type { AsyncQueue } from './queue.js'
+
+/** A caller's X-Call-Id is kept (and makes a repeated POST idempotent) when it looks like an id. */
+const CALL_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+
+export function callbackUrlOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined
+  const v = Array.isArray(header) ? header[0]! : header
+  let url: URL
+  try {
+    url = new URL(v)
+  } catch {
+    throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(v)} is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(v)} is not http or https`)
+  return url.href
+}
+
+export interface AsyncRouteOptions {
+  queue: AsyncQueue
+  functions: FunctionManager
+  defaultNamespace: string
+  maxBodyBytes: number
+  servedBy: string
+}
+
+/** The public route (no auth, as /function/* has none). */
+export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRouteOptions): void {
+  const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
+    const given = req.headers['x-call-id']
+    const callId = typeof given === 'string' && CALL_ID.test(given) ? given : randomUUID()
+    const createdAt = Date.now()
+    reply.header('x-call-id', callId).header('x-start-time', String(BigInt(createdAt) * 1_000_000n)).header('x-served-by', opts.servedBy)
+    try {
+      const callbackUrl = callbackUrlOf(req.headers['x-callback-url'])
+      const { name, namespace } = splitQualifiedName(req.params.name, opts.defaultNamespace)
+      if (!opts.functions.get(name, namespace)) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
+      const r = toInvokeRequest(req, callId, `/${req.params['*'] ?? ''}`)
+      opts.queue.accept({
+        id: callId,
+        fnKey: functionKey(name, namespace),
+        name: req.params.name,
+        namespace,
+        // the OpenFaaS queue worker always calls with POST; so does kindling (only POST is accepted anyway)
+        method: 'POST',
+        path: r.path,
+        query: r.query,
+        headers: r.headers,
+        body: r.body,
+        callbackUrl,
+        createdAt,
+      })
+      return reply.code(202).send()
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  }
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body))
+    for (const url of ['/async-function/:name', '/async-function/:name/*']) scope.post(url, handler)
+  })
+}
+
+/** GET and DELETE /system/async-calls/{callId} (behind auth). */
+export function registerAsyncCallRoutes(app: FastifyInstance, opts: Pick<AsyncRouteOptions, 'queue'>): void {
+  app.get<{ Params: { id: string } }>('/system/async-calls/:id', async (req, reply) => {
+    const s = opts.queue.get(req.params.id)
+    if (!s) return sendError(reply, new KindlingError('KINDLING_ERR_CALL_NOT_FOUND', `no asynchronous call ${req.params.id}`))
+    return reply.send(s)
+  })
+  app.delete<{ Params: { id: string } }>('/system/async-calls/:id', async (req, reply) => {
+    try {
+      opts.queue.cancel(req.params.id)
+      return reply.code(202).send()
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+}

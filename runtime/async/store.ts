@@ -1,0 +1,222 @@
+// The durable async queue: one row per accepted call in the data dir's SQLite (WAL), so that an
+// accepted call survives a restart or a kill -9 of kindling. Every state change is one statement
+// or one transaction. States: queued -> running -> (queued again for a retry) -> delivering (a
+// result waits for its callback) -> done | failed; queued -> cancelled.
+import type { Db } from '../store/db.js'
+import { migrate } from '../store/db.js'
+
+export type CallState = 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'cancelled'
+
+export const ASYNC_MIGRATIONS = [
+  {
+    name: 'async-calls-1',
+    sql: `CREATE TABLE async_calls (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      fn_key TEXT NOT NULL,
+      name TEXT NOT NULL,
+      namespace TEXT NOT NULL,
+      method TEXT NOT NULL,
+      path TEXT NOT NULL,
+      query TEXT NOT NULL,
+      headers TEXT NOT NULL,
+      body BLOB,
+      callback_url TEXT,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      retry_max INTEGER,
+      last_status INTEGER,
+      last_error TEXT,
+      next_run_at INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      started_at INTEGER,
+      finished_at INTEGER,
+      duration_s REAL,
+      result_headers TEXT,
+      result_body BLOB,
+      callback_attempts INTEGER NOT NULL DEFAULT 0,
+      callback_status INTEGER,
+      callback_error TEXT
+    );
+    CREATE INDEX async_calls_due ON async_calls (state, next_run_at, seq);
+    CREATE INDEX async_calls_finished ON async_calls (finished_at) WHERE finished_at IS NOT NULL;`,
+  },
+]
+
+/** A call as accepted. */
+export interface NewCall {
+  id: string
+  fnKey: string
+  /** the function name as the caller wrote it (X-Function-Name) */
+  name: string
+  namespace: string
+  method: string
+  path: string
+  query: string
+  headers: Record<string, string>
+  body: Buffer
+  callbackUrl: string | undefined
+  createdAt: number
+}
+
+export interface CallRow {
+  seq: number
+  id: string
+  fn_key: string
+  name: string
+  namespace: string
+  method: string
+  path: string
+  query: string
+  headers: string
+  body: Buffer | null
+  callback_url: string | null
+  state: CallState
+  attempts: number
+  retry_max: number | null
+  last_status: number | null
+  last_error: string | null
+  next_run_at: number
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+  duration_s: number | null
+  result_headers: string | null
+  result_body: Buffer | null
+  callback_attempts: number
+  callback_status: number | null
+  callback_error: string | null
+}
+
+/** The outcome of the last run of a call. */
+export interface RunResult {
+  status: number
+  headers: Record<string, string>
+  body: Buffer
+  durationS: number
+  error: string | undefined
+  retryMax: number
+}
+
+export const PENDING_STATES: readonly CallState[] = ['queued', 'running', 'delivering']
+
+export class AsyncStore {
+  private readonly q: Record<string, import('better-sqlite3').Statement>
+
+  constructor(private readonly db: Db) {
+    migrate(db, ASYNC_MIGRATIONS)
+    this.q = {
+      insert: db.prepare(`INSERT OR IGNORE INTO async_calls (id, fn_key, name, namespace, method, path, query, headers, body, callback_url, state, next_run_at, created_at)
+                          VALUES (@id, @fnKey, @name, @namespace, @method, @path, @query, @headers, @body, @callbackUrl, 'queued', @createdAt, @createdAt)`),
+      dueQueued: db.prepare(`SELECT * FROM async_calls WHERE state = 'queued' AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
+      dueDelivering: db.prepare(`SELECT * FROM async_calls WHERE state = 'delivering' AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
+      claim: db.prepare(`UPDATE async_calls SET state = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND state = 'queued'`),
+      lease: db.prepare(`UPDATE async_calls SET next_run_at = ? WHERE id = ? AND state = 'delivering'`),
+      nextDue: db.prepare(`SELECT MIN(next_run_at) AS t FROM async_calls WHERE state = ?`),
+      requeue: db.prepare(`UPDATE async_calls SET state = 'queued', attempts = attempts - ?, last_status = ?, last_error = ?, next_run_at = ? WHERE id = ? AND state = 'running'`),
+      toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
+                                result_headers = @headers, result_body = @body, body = NULL, next_run_at = @now WHERE id = @id AND state = 'running'`),
+      finishRun: db.prepare(`UPDATE async_calls SET state = @state, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
+                               body = NULL, finished_at = @now WHERE id = @id AND state = 'running'`),
+      delivered: db.prepare(`UPDATE async_calls SET state = @state, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
+                               result_headers = NULL, result_body = NULL, finished_at = @now WHERE id = @id AND state = 'delivering'`),
+      redeliver: db.prepare(`UPDATE async_calls SET callback_attempts = callback_attempts + 1, callback_status = ?, callback_error = ?, next_run_at = ? WHERE id = ? AND state = 'delivering'`),
+      cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, finished_at = ? WHERE id = ? AND state = 'queued'`),
+      get: db.prepare(`SELECT * FROM async_calls WHERE id = ?`),
+      counts: db.prepare(`SELECT fn_key, state, COUNT(*) AS n FROM async_calls WHERE state IN ('queued', 'running', 'delivering') GROUP BY fn_key, state`),
+      recoverRunning: db.prepare(`UPDATE async_calls SET state = 'queued', next_run_at = ? WHERE state = 'running'`),
+      recoverDelivering: db.prepare(`UPDATE async_calls SET next_run_at = ? WHERE state = 'delivering' AND next_run_at > ?`),
+      prune: db.prepare(`DELETE FROM async_calls WHERE finished_at IS NOT NULL AND finished_at < ?`),
+    }
+  }
+
+  /** Stores a new call; false when a call with this id exists already (the id is an idempotency key). */
+  insert(c: NewCall): boolean {
+    return this.q.insert!.run({ ...c, headers: JSON.stringify(c.headers), callbackUrl: c.callbackUrl ?? null }).changes > 0
+  }
+
+  /**
+   * After a crash: a call that was running runs again (at-least-once), and a delivery that was
+   * under way is tried again now. Returns how many calls were running.
+   */
+  recover(now: number): number {
+    return this.db.transaction(() => {
+      this.q.recoverDelivering!.run(now, now)
+      return this.q.recoverRunning!.run(now).changes
+    })()
+  }
+
+  /** Marks up to `limit` due queued calls running, oldest first, and returns them. */
+  claimDue(now: number, limit: number): CallRow[] {
+    return this.db.transaction(() => {
+      const rows = this.q.dueQueued!.all(now, limit) as CallRow[]
+      for (const r of rows) {
+        this.q.claim!.run(now, r.id)
+        r.state = 'running'
+        r.attempts++
+        r.started_at = now
+      }
+      return rows
+    })()
+  }
+
+  /** Due deliveries, leased until `leaseUntil` so that the next pump does not pick them again. */
+  leaseDeliveries(now: number, limit: number, leaseUntil: number): CallRow[] {
+    return this.db.transaction(() => {
+      const rows = this.q.dueDelivering!.all(now, limit) as CallRow[]
+      for (const r of rows) this.q.lease!.run(leaseUntil, r.id)
+      return rows
+    })()
+  }
+
+  /** When the next queued call or delivery is due (ms), or undefined when nothing waits. */
+  nextDue(): number | undefined {
+    const a = (this.q.nextDue!.get('queued') as { t: number | null }).t
+    const b = (this.q.nextDue!.get('delivering') as { t: number | null }).t
+    if (a === null) return b ?? undefined
+    return b === null ? a : Math.min(a, b)
+  }
+
+  /** Back to the queue: a retry (the attempt counts) or a run that never happened (it does not). */
+  requeue(id: string, at: number, last: { status: number | null; error: string | null }, countAttempt: boolean): void {
+    this.q.requeue!.run(countAttempt ? 0 : 1, last.status, last.error, at, id)
+  }
+
+  /** A final result: kept for its callback, or the call ends here. */
+  finishRun(id: string, r: RunResult, hasCallback: boolean, now: number): void {
+    const common = { id, status: r.status, error: r.error ?? null, durationS: r.durationS, retryMax: r.retryMax, now }
+    if (hasCallback) this.q.toDelivery!.run({ ...common, headers: JSON.stringify(r.headers), body: r.body })
+    else this.q.finishRun!.run({ ...common, state: finalState(r.status) })
+  }
+
+  delivered(id: string, runStatus: number, callback: { status: number | null; error: string | null }, now: number): void {
+    this.q.delivered!.run({ id, state: finalState(runStatus), status: callback.status, error: callback.error, now })
+  }
+
+  redeliverAt(id: string, at: number, callback: { status: number | null; error: string | null }): void {
+    this.q.redeliver!.run(callback.status, callback.error, at, id)
+  }
+
+  cancel(id: string, now: number): boolean {
+    return this.q.cancel!.run(now, id).changes > 0
+  }
+
+  get(id: string): CallRow | undefined {
+    return this.q.get!.get(id) as CallRow | undefined
+  }
+
+  /** Unfinished calls per function and state. */
+  pendingCounts(): { fnKey: string; state: CallState; n: number }[] {
+    return (this.q.counts!.all() as { fn_key: string; state: CallState; n: number }[]).map((r) => ({ fnKey: r.fn_key, state: r.state, n: r.n }))
+  }
+
+  /** Forgets finished calls older than `before`; returns how many. */
+  prune(before: number): number {
+    return this.q.prune!.run(before).changes
+  }
+}
+
+/** done for a 2xx or 3xx result, failed otherwise. */
+export function finalState(status: number): 'done' | 'failed' {
+  return status >= 200 && status < 400 ? 'done' : 'failed'
+}

@@ -1,0 +1,200 @@
+// Runs queued asynchronous calls through the normal call path (FunctionManager.invoke), at most
+// `concurrency` at once, retries the retryable ones with backoff and delivers results to their
+// callbacks. It is woken when a call is accepted or finishes, and by a timer for the next retry;
+// it never polls while nothing is due.
+import { asKindlingError, KindlingError } from '../errors.js'
+import type { FunctionManager } from '../functions.js'
+import type { LogHub } from '../logs.js'
+import type { Metrics } from '../metrics.js'
+import type { InvokeRequest } from '../../isolation/tier.js'
+import { postCallback } from './callback.js'
+import type { PendingCounts } from './pending.js'
+import { backoffMs, retryAfterMs, retryPolicy, type RetryPolicy } from './retry.js'
+import { type AsyncStore, type CallRow, finalState } from './store.js'
+
+export interface WorkerSettings {
+  concurrency: number
+  retryDefaults: RetryPolicy
+  callbackAttempts: number
+  callbackTimeoutMs: number
+  callbackRetryMs: number
+  retentionMs: number
+}
+
+export interface WorkerDeps {
+  store: AsyncStore
+  counts: PendingCounts
+  functions: FunctionManager
+  metrics: Metrics
+  logs: LogHub
+  settings: WorkerSettings
+}
+
+const PRUNE_EVERY_MS = 60_000
+
+export class AsyncWorker {
+  private running = 0
+  private delivering = 0
+  private pumpQueued = false
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private pruneTimer: NodeJS.Timeout | undefined
+  private closing = false
+  private readonly inflight = new Set<Promise<void>>()
+  private readonly never = new AbortController().signal
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  start(): void {
+    this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
+    this.pruneTimer.unref()
+    this.prune()
+    this.wake()
+  }
+
+  /** Something may be due: look soon (coalesced, so a burst of accepts costs one look). */
+  wake(): void {
+    if (this.pumpQueued || this.closing) return
+    this.pumpQueued = true
+    setImmediate(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
+  }
+
+  private log(key: string, text: string): void {
+    this.deps.logs.write({ key, instance: 'async', stream: 'system', text })
+  }
+
+  private pump(): void {
+    if (this.closing) return
+    const { store, settings } = this.deps
+    const now = Date.now()
+    const free = settings.concurrency - this.running
+    if (free > 0) {
+      for (const row of store.claimDue(now, free)) {
+        this.running++
+        this.deps.counts.move(row.fn_key, 'queued', 'running')
+        this.track(this.run(row).finally(() => this.running--))
+      }
+    }
+    const freeDeliveries = settings.concurrency - this.delivering
+    if (freeDeliveries > 0) {
+      for (const row of store.leaseDeliveries(now, freeDeliveries, now + settings.callbackTimeoutMs + 5_000)) {
+        this.delivering++
+        this.track(this.deliver(row).finally(() => this.delivering--))
+      }
+    }
+    this.arm(now)
+  }
+
+  private track(p: Promise<void>): void {
+    const t: Promise<void> = p.catch((e: unknown) => void process.stderr.write(`kindling: async worker: ${(e as Error).stack ?? String(e)}\n`)).finally(() => {
+      this.inflight.delete(t)
+      this.wake()
+    })
+    this.inflight.add(t)
+  }
+
+  /** A timer for the next retry or delivery in the future; what is due now waits for a free slot. */
+  private arm(now: number): void {
+    const next = this.deps.store.nextDue()
+    if (next === undefined || next <= now || next >= this.timerAt) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timerAt = next
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      this.pump()
+    }, next - now)
+    this.timer.unref()
+  }
+
+  private request(row: CallRow): InvokeRequest {
+    return { callId: row.id, method: row.method, path: row.path, query: row.query, headers: JSON.parse(row.headers) as Record<string, string>, body: row.body ?? Buffer.alloc(0), deadline: Infinity }
+  }
+
+  private async run(row: CallRow): Promise<void> {
+    const { functions, store, counts, settings, metrics } = this.deps
+    const fn = functions.getByKey(row.fn_key)
+    const policy = retryPolicy(settings.retryDefaults, fn?.settings.retry ?? {})
+    const t0 = performance.now()
+    let status: number
+    let headers: Record<string, string>
+    let body: Buffer
+    let error: string | undefined
+    try {
+      if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${row.fn_key} was removed after the call was accepted`)
+      const r = await functions.invoke(fn, this.request(row), this.never)
+      status = r.status
+      headers = r.headers
+      body = r.body
+      error = r.errorCode
+    } catch (e) {
+      const k = asKindlingError(e)
+      if (k.code === 'KINDLING_ERR_FUNCTION_REMOVED' && functions.getByKey(row.fn_key)) {
+        // the version it was routed to was replaced (an update, a secret change): run it on the new one, uncounted
+        store.requeue(row.id, Date.now(), { status: null, error: k.code }, false)
+        counts.move(row.fn_key, 'running', 'queued')
+        return
+      }
+      // kindling could not run the call at all: 503, as the queue worker reports a gateway it cannot reach
+      status = k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status
+      headers = { 'content-type': 'application/json' }
+      body = Buffer.from(JSON.stringify(k.toJSON()) + '\n')
+      error = k.code
+    }
+    const durationS = (performance.now() - t0) / 1000
+    const retriesDone = row.attempts - 1
+    if (policy.codes.has(status) && retriesDone < policy.attempts) {
+      const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
+      const delay = after ?? backoffMs(policy, retriesDone + 1)
+      store.requeue(row.id, Date.now() + delay, { status, error: error ?? null }, true)
+      counts.move(row.fn_key, 'running', 'queued')
+      metrics.asyncRetries.labels(row.fn_key).inc()
+      this.log(row.fn_key, `async call ${row.id}: run ${row.attempts} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${after !== undefined ? ' (Retry-After)' : ''}`)
+      return
+    }
+    const hasCallback = row.callback_url !== null
+    store.finishRun(row.id, { status, headers, body, durationS, error, retryMax: policy.attempts }, hasCallback, Date.now())
+    counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
+    if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
+    if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
+  }
+
+  private async deliver(row: CallRow): Promise<void> {
+    const { store, counts, settings, metrics } = this.deps
+    const out = await postCallback(row, settings.callbackTimeoutMs)
+    const runStatus = row.last_status ?? 503
+    const tries = row.callback_attempts + 1
+    if (!out.delivered && out.retry && tries < settings.callbackAttempts) {
+      const delay = Math.round(settings.callbackRetryMs * 2 ** (tries - 1) * (0.5 + Math.random() / 2))
+      store.redeliverAt(row.id, Date.now() + delay, { status: out.status, error: out.error })
+      metrics.asyncCallbacks.labels('retried').inc()
+      this.log(row.fn_key, `async call ${row.id}: ${out.error}; callback try ${tries + 1} of ${settings.callbackAttempts} in ${(delay / 1000).toFixed(2)} s`)
+      return
+    }
+    store.delivered(row.id, runStatus, { status: out.status, error: out.error }, Date.now())
+    counts.move(row.fn_key, 'delivering', undefined)
+    metrics.asyncCallbacks.labels(out.delivered ? 'delivered' : 'failed').inc()
+    metrics.asyncCalls.labels(finalState(runStatus)).inc()
+    if (!out.delivered) this.log(row.fn_key, `async call ${row.id}: gave up on its callback after ${tries} tr${tries === 1 ? 'y' : 'ies'}: ${out.error}`)
+  }
+
+  private prune(): void {
+    if (this.deps.settings.retentionMs > 0) this.deps.store.prune(Date.now() - this.deps.settings.retentionMs)
+  }
+
+  /** Takes no new work and waits for the calls and deliveries under way; what is queued stays queued. */
+  async close(): Promise<void> {
+    this.closing = true
+    if (this.timer) clearTimeout(this.timer)
+    if (this.pruneTimer) clearInterval(this.pruneTimer)
+    while (this.inflight.size) await Promise.all([...this.inflight])
+  }
+}
+
+function headerOf(headers: Record<string, string>, name: string): string | undefined {
+  for (const k in headers) if (k.toLowerCase() === name) return headers[k]
+  return undefined
+}

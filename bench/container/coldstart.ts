@@ -29,7 +29,7 @@ const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const nArg = args.indexOf('--n')
-const N = nArg >= 0 ? Number(args[nArg + 1]) : quick ? 20 : 100
+const N = nArg >= 0 ? Number(args[nArg + 1]) : quick ? 15 : 100
 const engines = !args.includes('--no-engines')
 const outArg = args.indexOf('--out')
 

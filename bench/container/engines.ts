@@ -4,7 +4,16 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { allHierarchies, removeCgroupTree } from '../../isolation/container/cgroups.js'
 import { runCommand, which } from '../../isolation/container/runtime.js'
+
+/** Removes the engine's parent cgroup afterwards, unless it was there before the benchmark. */
+function cgroupJanitor(name: string): () => Promise<void> {
+  const existed = allHierarchies().some((h) => fs.existsSync(path.join(h, name)))
+  return async () => {
+    if (!existed) await removeCgroupTree(`/${name}`)
+  }
+}
 
 export interface Engine {
   name: string
@@ -42,6 +51,7 @@ export async function startPodman(tars: { bb: string; node: string }): Promise<E
   const bin = which('podman')
   if (!bin) return 'podman is not installed (apt-get install podman)'
   const env = { ...process.env }
+  const janitor = cgroupJanitor('libpod_parent')
   await importImages([bin], tars, env)
   const ulimits = ['--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096'] // root lacks CAP_SYS_RESOURCE here
   return {
@@ -49,6 +59,7 @@ export async function startPodman(tars: { bb: string; node: string }): Promise<E
     run: (image, cmd, input) => runWithEnv(bin, ['run', '--rm', '-i', '--network', 'none', ...ulimits, `localhost/kindling-bench-${image}:1`, ...cmd], env, input),
     close: async () => {
       for (const k of ['bb', 'node']) await runWithEnv(bin, ['rmi', '-f', `localhost/kindling-bench-${k}:1`], env)
+      await janitor()
     },
   }
 }
@@ -62,6 +73,7 @@ export async function startDocker(tars: { bb: string; node: string }, workDir: s
   const root = path.join(workDir, 'docker')
   for (const d of ['data', 'exec']) fs.mkdirSync(path.join(root, d), { recursive: true })
   const sock = path.join(root, 'docker.sock')
+  const janitor = cgroupJanitor('docker')
   const daemon = spawn(
     dockerd,
     ['--data-root', path.join(root, 'data'), '--exec-root', path.join(root, 'exec'), '-H', `unix://${sock}`, '--pidfile', path.join(root, 'dockerd.pid'), '--bridge=none', '--iptables=false', '--ip-masq=false'],
@@ -100,6 +112,7 @@ export async function startDocker(tars: { bb: string; node: string }, workDir: s
       // containerd's shims may outlive dockerd briefly; their mounts live under our exec root
       await runCommand('sh', ['-c', `grep -o ' ${root}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`])
       fs.rmSync(root, { recursive: true, force: true })
+      await janitor()
     },
   }
 }

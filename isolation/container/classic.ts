@@ -145,6 +145,10 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
       return errorResult(502, 'KINDLING_ERR_HOST_DIED', this.diedEarly ? 'the container ended before the call' : 'the container was already used or disposed', t0)
     }
     this.used = true
+    if (signal.aborted) {
+      setImmediate(() => void this.destroy())
+      return errorResult(504, 'KINDLING_ERR_TIMEOUT', 'the call was cancelled before it started', t0)
+    }
     const w = this.plan.watchdog
     const deadline = Math.min(req.deadline, w.execTimeoutMs ? Date.now() + w.execTimeoutMs : Infinity)
     fs.writeFileSync(path.join(this.dir, 'io', 'env'), callEnvironment(req, this.plan.artifact.name).join('\n') + '\n')

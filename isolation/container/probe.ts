@@ -24,12 +24,27 @@ const HYBRID = /hybrid mode not supported/
 export function strandedV2Controllers(): string[] {
   const l = cgroupLayout()
   if (l.pureV2 || !l.unified || l.v1.size === 0) return []
+  const out = new Set<string>()
   try {
-    return fs.readFileSync(path.join(l.unified, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean)
+    for (const c of fs.readFileSync(path.join(l.unified, 'cgroup.controllers'), 'utf8').split(/\s+/)) if (c) out.add(c)
   } catch {
-    return []
+    // no unified mount to read
   }
+  // cgroup.controllers can read empty for a moment after a v1 hierarchy goes away, so also take
+  // the controllers cgroup2 knows that /proc/cgroups shows in no v1 hierarchy (hierarchy id 0)
+  try {
+    for (const line of fs.readFileSync('/proc/cgroups', 'utf8').split('\n').slice(1)) {
+      const [name, hierarchy, , enabled] = line.split(/\s+/)
+      if (name && hierarchy === '0' && enabled === '1' && V2_CAPABLE.has(name) && !l.v1.has(name)) out.add(name)
+    }
+  } catch {
+    // not Linux
+  }
+  return [...out]
 }
+
+/** Controllers that exist in cgroup v2 (the others, such as net_cls, are v1 only). */
+const V2_CAPABLE = new Set(['cpuset', 'cpu', 'memory', 'hugetlb', 'pids', 'rdma', 'misc', 'blkio'])
 
 /**
  * Mounts each stranded controller as a v1 hierarchy under the cgroup root, e.g.

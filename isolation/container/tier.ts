@@ -21,7 +21,7 @@ import { dataDirMarker, Naming } from './naming.js'
 import type { ContainerPrepared, ContainerTierOptions, FunctionPlan, TierServices } from './plan.js'
 import { probeRuntime } from './probe.js'
 import { findProgram } from './rootfs-path.js'
-import type { OciRuntime } from './runtime.js'
+import { type OciRuntime, which } from './runtime.js'
 import { checkSecretNames } from './secrets.js'
 import { buildSpec } from './spec.js'
 import { envRecord, watchdogSettings } from './watchdog.js'
@@ -138,6 +138,9 @@ export class ContainerTier implements IsolationTier {
         'KINDLING_ERR_INVALID_FIELD',
         `fprocess "${watchdog.argv.join(' ')}": "${watchdog.argv[0]}" is not an executable file in image ${artifact.image} (PATH=${pathEnv})`,
       )
+    }
+    if (watchdog.mode === 'http' && watchdog.upstream.kind === 'tcp' && !which('nsenter')) {
+      throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', 'a server on upstream_url needs nsenter (util-linux) to reach its network namespace')
     }
     checkSecretNames(artifact.secrets)
     for (const s of artifact.secrets) {

@@ -27,6 +27,8 @@ export interface ProcessTierOptions {
   spareProcesses?: number
   /** tests: use this instead of probing the machine's cgroups */
   cgroups?: MemoryCgroups
+  /** tests: the cgroup limit for a memory limit, instead of wasm memory + heap + baseline */
+  cgroupBytes?: (memoryMiB: number) => number
 }
 
 export const PROCESS_CAPABILITIES: TierCapabilities = {
@@ -58,7 +60,8 @@ export class ProcessTier implements IsolationTier {
   constructor(private readonly ctx: TierContext, opts: ProcessTierOptions = {}) {
     this.cgroups = opts.cgroups ?? new MemoryCgroups()
     if (this.cgroups.reason) process.stderr.write(`kindling: process tier runs without memory cgroups: ${this.cgroups.reason}\n`)
-    this.spares = new ProcessSpares(opts.spareProcesses ?? PROCESS_DEFAULTS.spareProcesses, sizing, this.cgroups)
+    const size = opts.cgroupBytes ? (m: number) => ({ ...sizing(m), cgroupBytes: opts.cgroupBytes!(m) }) : sizing
+    this.spares = new ProcessSpares(opts.spareProcesses ?? PROCESS_DEFAULTS.spareProcesses, size, this.cgroups)
   }
 
   unavailableReason(): string | null {
@@ -108,6 +111,12 @@ export class ProcessTier implements IsolationTier {
   /** PIDs of the live sandbox processes of a function (name.namespace). */
   pidsOf(key: string): number[] {
     return [...this.sandboxes].filter((s) => s.key === key && s.alive).flatMap((s) => (s.pid ? [s.pid] : []))
+  }
+
+  /** PID of the process serving a sandbox now. */
+  pidOf(sandboxId: string): number | undefined {
+    for (const s of this.sandboxes) if (s.id === sandboxId) return s.pid
+    return undefined
   }
 
   get sandboxCount(): number {

@@ -15,6 +15,8 @@ export class WorkerHandle {
   /** settles when the worker has booted and imported the task handler */
   readonly booted: Promise<void>
   readonly heapMiB: number
+  /** the worker has booted */
+  isBooted = false
 
   constructor(heapMiB: number) {
     this.heapMiB = heapMiB
@@ -34,7 +36,9 @@ export class WorkerHandle {
     })
     // a worker error outside of a task is reported through the task that notices it
     this.pool.on('error', () => {})
-    this.booted = this.pool.run({ op: 'ping' }).then(() => undefined)
+    this.booted = this.pool.run({ op: 'ping' }).then(() => {
+      this.isBooted = true
+    })
     this.booted.catch(() => {})
   }
 
@@ -86,8 +90,9 @@ export class WorkerSpares {
 
   /** A booted (or booting) worker with this heap limit: a spare when there is one, else a new one. */
   take(heapMiB: number): WorkerHandle {
-    const list = this.spares.get(heapMiB)
-    const spare = list?.shift()
+    const list = this.spares.get(heapMiB) ?? []
+    // the longest-started spare is the most likely to have booted
+    const spare = list.shift()
     this.scheduleFill()
     return spare ?? this.start(heapMiB)
   }
@@ -122,6 +127,13 @@ export class WorkerSpares {
   get size(): number {
     let n = 0
     for (const l of this.spares.values()) n += l.length
+    return n
+  }
+
+  /** spares that have booted */
+  get bootedCount(): number {
+    let n = 0
+    for (const l of this.spares.values()) for (const w of l) if (w.isBooted) n++
     return n
   }
 

@@ -23,14 +23,15 @@ const C = [
   { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
   { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
 ]
-const AS = ['echo', 'fib', 'reverse-bytes', 'counter']
+const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain']
 
+// sources are named relative to functions/, so the output does not depend on where the checkout is
 for (const f of C) {
-  execFileSync('clang', [...CFLAGS, f.opt, ...f.src.map((s) => path.join(here, 'c', s)), '-o', path.join(out, `${f.out}.wasm`)], { stdio: 'inherit' })
+  execFileSync('clang', [...CFLAGS, f.opt, ...f.src.map((s) => path.join('c', s)), '-o', path.join(out, `${f.out}.wasm`)], { stdio: 'inherit', cwd: here })
 }
 const asc = path.join(here, '..', 'node_modules', '.bin', 'asc')
 for (const f of AS) {
-  execFileSync(asc, [path.join(here, 'assemblyscript', `${f}.ts`), '-O3', '--exportRuntime', '--noAssert', '-o', path.join(out, `${f}.wasm`)], { stdio: 'inherit' })
+  execFileSync(asc, [path.join('assemblyscript', `${f}.ts`), '-O3', '--exportRuntime', '--noAssert', '-o', path.join(out, `${f}.wasm`)], { stdio: 'inherit', cwd: here })
 }
 
 if (check) {

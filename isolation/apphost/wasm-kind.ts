@@ -2,13 +2,18 @@
 // WasmSandboxCore (one live instance) per sandbox.
 import fs from 'node:fs'
 import type { PlanWithModule } from '../wasm/plan.js'
+import { ChainDirectory } from '../wasm/chain.js'
 import { WasmFunction, type WasmSandboxCore } from '../wasm/runner.js'
 import type { HostFunction, LoadRequest } from './host-kinds.js'
+
+/** An app host runs one application: its functions can call each other with kindling.call. */
+const directory = new ChainDirectory()
 
 export function loadWasmFunction(req: LoadRequest): HostFunction {
   const { plan, modulePath } = req as unknown as LoadRequest & PlanWithModule
   const module = new WebAssembly.Module(fs.readFileSync(modulePath))
   const fn = new WasmFunction(module, plan)
+  directory.register(fn)
   const sandboxes = new Map<string, WasmSandboxCore>()
   const get = (id: string) => {
     const sb = sandboxes.get(id)
@@ -28,6 +33,7 @@ export function loadWasmFunction(req: LoadRequest): HostFunction {
       sandboxes.delete(id)
     },
     unload() {
+      directory.unregister(fn)
       for (const sb of sandboxes.values()) sb.dispose()
       sandboxes.clear()
     },

@@ -2,6 +2,7 @@
 // what kindling cannot run with a message that names the formats it accepts.
 import { KindlingError } from '../../runtime/errors.js'
 import type { WasmFormat } from '../tier.js'
+import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
 import { WASI_FUNCTIONS } from './wasi.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
@@ -32,7 +33,8 @@ export function detectCoreFormat(module: WebAssembly.Module): Exclude<WasmFormat
   const forbidden = WebAssembly.Module.imports(module)
     .filter((i) => !(
       (i.module === 'wasi_snapshot_preview1' && i.kind === 'function' && WASI_FUNCTIONS.has(i.name)) ||
-      (i.module === 'env' && i.kind === 'function' && AS_ENV_IMPORTS.has(i.name))
+      (i.module === 'env' && i.kind === 'function' && AS_ENV_IMPORTS.has(i.name)) ||
+      (i.module === CHAIN_MODULE && i.kind === 'function' && CHAIN_IMPORT_NAMES.has(i.name))
     ))
     .map((i) => `${i.module}.${i.name} (${i.kind})`)
   if (forbidden.length) {

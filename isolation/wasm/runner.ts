@@ -9,6 +9,7 @@ import { type Imports as AsImports, instantiateSync } from '@assemblyscript/load
 import { performance } from 'node:perf_hooks'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
+import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
 import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
@@ -45,9 +46,18 @@ interface LiveInstance {
 
 const WASM_PAGE = 65536
 
+function inBounds(bytes: Uint8Array, ptr: number, len: number): boolean {
+  return ptr >= 0 && len >= 0 && ptr + len <= bytes.length
+}
+
 /** One function version compiled in this process. */
 export class WasmFunction {
   readonly preopens: Preopen[]
+  /** the other functions of its application in this process, for kindling.call */
+  directory: ChainDirectory | undefined
+  /** sandboxes lent to chained calls from other functions */
+  private readonly chainSpares: WasmSandboxCore[] = []
+  private chainCleanupScheduled = false
   constructor(
     readonly module: WebAssembly.Module,
     readonly plan: WasmPlan,
@@ -60,6 +70,22 @@ export class WasmFunction {
 
   createSandbox(cancelFlag?: Int32Array): WasmSandboxCore {
     return new WasmSandboxCore(this, cancelFlag)
+  }
+
+  /** A sandbox for a chained call; give it back with chainReturn. */
+  chainBorrow(): WasmSandboxCore {
+    return this.chainSpares.pop() ?? this.createSandbox()
+  }
+
+  chainReturn(sb: WasmSandboxCore): void {
+    this.chainSpares.push(sb)
+    if (this.chainCleanupScheduled) return
+    this.chainCleanupScheduled = true
+    // clean after the outer call, off the chain's critical path (run() also cleans a dirty sandbox)
+    setImmediate(() => {
+      this.chainCleanupScheduled = false
+      for (const spare of this.chainSpares) spare.cleanup()
+    })
   }
 }
 
@@ -93,6 +119,50 @@ export class WasmSandboxCore {
     return (performance.now() - t0) * 1000
   }
 
+  /** response body of the last kindling.call, for kindling.result_read */
+  private lastChainResult: Buffer | undefined
+
+  private chainCall = (namePtr: number, nameLen: number, bodyPtr: number, bodyLen: number, outPtr: number, outCap: number, outLenPtr: number): number => {
+    const memory = this.live?.memory
+    if (!memory) return CHAIN_ERROR.BAD_ARGUMENTS
+    const bytes = new Uint8Array(memory.buffer)
+    if (!inBounds(bytes, namePtr, nameLen) || !inBounds(bytes, bodyPtr, bodyLen) || !inBounds(bytes, outPtr, outCap) || !inBounds(bytes, outLenPtr, 4)) {
+      return CHAIN_ERROR.BAD_ARGUMENTS
+    }
+    const directory = this.fn.directory
+    const namespace = this.plan.key.slice(this.plan.key.lastIndexOf('.') + 1)
+    const callee = directory?.resolve(Buffer.from(bytes.buffer, namePtr, nameLen).toString('utf8'), namespace)
+    if (!directory || !callee) return CHAIN_ERROR.NOT_FOUND
+    if (directory.depth >= MAX_CHAIN_DEPTH) return CHAIN_ERROR.TOO_DEEP
+    const body = Buffer.from(bytes.slice(bodyPtr, bodyPtr + bodyLen).buffer)
+    const sb = callee.chainBorrow()
+    directory.depth++
+    let result: InvokeResult
+    try {
+      result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers: { 'content-type': 'application/octet-stream' }, body, deadline: this.deadline })
+    } finally {
+      directory.depth--
+      callee.chainReturn(sb)
+    }
+    this.lastChainResult = result.body
+    // the callee's memory is its own, so the caller's buffer is still attached here
+    const out = new Uint8Array(memory.buffer)
+    out.set(result.body.subarray(0, outCap), outPtr)
+    new DataView(memory.buffer).setUint32(outLenPtr, result.body.length, true)
+    return result.status
+  }
+
+  private chainResultRead = (ptr: number, offset: number, len: number): number => {
+    const memory = this.live?.memory
+    const last = this.lastChainResult
+    if (!memory || !last) return 0
+    const bytes = new Uint8Array(memory.buffer)
+    if (!inBounds(bytes, ptr, len) || offset < 0) return CHAIN_ERROR.BAD_ARGUMENTS
+    const chunk = last.subarray(offset, offset + len)
+    bytes.set(chunk, ptr)
+    return chunk.length
+  }
+
   private interrupt = (): number => {
     if (Date.now() >= this.deadline) throw new InterruptedError('deadline')
     if (this.cancelFlag && Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
@@ -102,7 +172,8 @@ export class WasmSandboxCore {
   private instantiate(): LiveInstance {
     const plan = this.plan
     const imports: WebAssembly.Imports = {}
-    if (plan.interruptible) imports[INTERRUPT_IMPORT.module] = { [INTERRUPT_IMPORT.field]: this.interrupt }
+    imports[CHAIN_MODULE] = { call: this.chainCall, result_read: this.chainResultRead }
+    if (plan.interruptible) (imports[INTERRUPT_IMPORT.module] as Record<string, unknown>)[INTERRUPT_IMPORT.field] = this.interrupt
     let importedMemory: WebAssembly.Memory | undefined
     if (plan.importedMemory) {
       importedMemory = new WebAssembly.Memory({ initial: plan.importedMemory.initial, maximum: plan.importedMemory.maximum })

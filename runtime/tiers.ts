@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { Config } from './config.js'
 import { AppHostManager } from '../isolation/apphost/manager.js'
 import { WasmTier } from '../isolation/apphost/wasm-tier.js'
+import { createContainerTier } from '../isolation/container/index.js'
 import { InlineTier } from '../isolation/inline/tier.js'
 import { ProcessTier } from '../isolation/process/tier.js'
 import { THREAD_HOST_KIND_URL, ThreadTier } from '../isolation/thread/tier.js'
@@ -48,6 +49,7 @@ export async function createTiers(config: Config, services: TierServices): Promi
   tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm'), appHosts))
   tiers.set('thread', new ThreadTier(tierContext(config, services, 'thread'), appHosts))
   tiers.set('process', new ProcessTier(tierContext(config, services, 'process')))
+  tiers.set('container', createContainerTier(tierContext(config, services, 'container')))
   return tiers
 }
 

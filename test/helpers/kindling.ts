@@ -48,3 +48,17 @@ export async function startKindling(overrides: Partial<Config> = {}, opts: { dat
   }
   return k
 }
+
+/**
+ * Waits until a function has a warm sandbox, so that a timed test measures the call and not the
+ * start of an app host (which takes seconds on a loaded machine).
+ */
+export async function waitWarm(k: Kindling, name: string, namespace = 'openfaas-fn', timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const fn = k.functions.get(name, namespace)
+    if (fn?.pool && fn.pool.stats.idle > 0) return
+    if (Date.now() > until) throw new Error(`${name} has no warm sandbox after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

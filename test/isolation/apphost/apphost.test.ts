@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { WasmTier } from '../../../isolation/apphost/wasm-tier.js'
-import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
 import { wasiCommand, wat } from '../../helpers/wat.js'
 
 /** A WASI command that sleeps `ms` through poll_oneoff (a blocking import), then prints "slept". */
@@ -33,6 +33,7 @@ describe('app hosts: one process per application', () => {
   })
 
   it('fails in-flight calls with 502 when an app host dies, replaces it, and leaves other applications untouched', async () => {
+    await waitWarm(k, 'slow')
     const inflight = k.app.inject({ method: 'POST', url: '/function/slow' })
     await new Promise((r) => setTimeout(r, 200))
     const pid = hostOf(k, 'a')!.pid!
@@ -50,6 +51,8 @@ describe('app hosts: one process per application', () => {
   })
 
   it('stops a runaway loop at its timeout with 504 while other applications keep answering', async () => {
+    await waitWarm(k, 'loop')
+    await waitWarm(k, 'other')
     const t0 = Date.now()
     const looping = k.app.inject({ method: 'POST', url: '/function/loop' })
     const during: number[] = []
@@ -75,6 +78,7 @@ describe('app hosts: the kill backstop', () => {
     const k = await startKindling({ interruptFuel: 2 ** 31 - 1, timeoutGraceMs: 100 })
     try {
       await k.deploy('spin', await wat(wasiCommand('(loop $l (br $l))')), { labels: { 'com.kindling.timeout': '200ms' } })
+      await waitWarm(k, 'spin')
       const before = hostOf(k, 'spin')!.pid
       const t0 = Date.now()
       const r = await k.app.inject({ method: 'POST', url: '/function/spin' })

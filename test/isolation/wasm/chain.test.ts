@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
 import { wasiCommand, wat } from '../../helpers/wat.js'
 
 describe('function chains: kindling.call within one application', () => {
@@ -41,6 +41,7 @@ describe('function chains: kindling.call within one application', () => {
   it('keeps the caller deadline in the callee', async () => {
     await k.deploy('spin', await wat(wasiCommand('(loop $l (br $l))')), { labels: { 'com.kindling.app': 'pipeline-wasm' } })
     await k.deploy('chain-short', exampleModule('chain'), { labels: { 'com.kindling.app': 'pipeline-wasm', 'com.kindling.timeout': '300ms' } })
+    await waitWarm(k, 'chain-short')
     const t0 = Date.now()
     const r = await k.app.inject({ method: 'POST', url: '/function/chain-short', payload: 'spin\nx' })
     assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`)

@@ -1,0 +1,136 @@
+// Runs measurement cases interleaved: every round runs a batch of every case, in a shuffled order,
+// so that background noise on a shared VM hits all cases alike and ratios taken within the run are
+// fair. Each batch is kept as a block for the bootstrap interval.
+import { summarize, shuffled, prng, type Summary } from './stats.js'
+import type { Progress } from './progress.js'
+import type { Row, Unit } from './scope.js'
+
+/** One occurrence: microseconds, plus named phases (also microseconds) when the tier reports them. */
+export type Sample = number | { us: number; parts?: Record<string, number | undefined> }
+
+export interface Case {
+  group: string
+  name: string
+  /** samples per round */
+  batch: number
+  /** untimed occurrences before the first round */
+  warmup?: number
+  sample(): Promise<Sample>
+  /** after each batch (e.g. check recorded timings); may return a note. warmup: after the untimed warm-up */
+  afterBatch?(warmup: boolean): Promise<string | undefined>
+  /** `${group}|${name}` of the floor this case is compared with */
+  baseline?: string
+}
+
+export interface CaseResult {
+  group: string
+  name: string
+  baseline?: string
+  samples: number[]
+  blocks: number[][]
+  parts: Map<string, number[]>
+  error?: string
+  notes: string[]
+}
+
+export async function runInterleaved(cases: readonly Case[], rounds: number, progress: Progress, shouldStop: () => boolean, seed = 42): Promise<CaseResult[]> {
+  const rand = prng(seed)
+  const results = new Map<Case, CaseResult>()
+  for (const c of cases) results.set(c, { group: c.group, name: c.name, baseline: c.baseline, samples: [], blocks: [], parts: new Map(), notes: [] })
+  const fail = (c: Case, e: unknown) => {
+    const r = results.get(c)!
+    r.error = e instanceof Error ? e.message : String(e)
+    progress.line(`${c.group}: ${c.name} failed: ${r.error.split('\n')[0]}`)
+  }
+  progress.step('warm-up')
+  for (const [i, c] of cases.entries()) {
+    try {
+      for (let w = 0; w < (c.warmup ?? Math.min(c.batch, 20)); w++) await c.sample()
+      if (c.afterBatch) await c.afterBatch(true)
+    } catch (e) {
+      fail(c, e)
+    }
+    progress.tick(i + 1, cases.length)
+  }
+  for (let round = 0; round < rounds; round++) {
+    if (round > 0 && shouldStop()) {
+      progress.line(`stopping after ${round} of ${rounds} rounds (time budget)`)
+      break
+    }
+    progress.step(`round ${round + 1}/${rounds}`)
+    const order = shuffled(cases, rand)
+    for (const [i, c] of order.entries()) {
+      const r = results.get(c)!
+      if (r.error) continue
+      const block: number[] = []
+      try {
+        for (let s = 0; s < c.batch; s++) {
+          const v = await c.sample()
+          if (typeof v === 'number') block.push(v)
+          else {
+            block.push(v.us)
+            for (const [k, pv] of Object.entries(v.parts ?? {})) {
+              if (pv === undefined) continue
+              let arr = r.parts.get(k)
+              if (!arr) r.parts.set(k, (arr = []))
+              arr.push(pv)
+            }
+          }
+        }
+        const note = c.afterBatch ? await c.afterBatch(false) : undefined
+        if (note && !r.notes.includes(note)) r.notes.push(note)
+      } catch (e) {
+        fail(c, e)
+        continue
+      }
+      r.samples.push(...block)
+      r.blocks.push(block)
+      progress.tick(i + 1, order.length, `${c.group}: ${c.name}`)
+    }
+  }
+  return [...results.values()]
+}
+
+/** Microseconds, shown in ms once the median reaches 10 ms. */
+export function timeRow(group: string, name: string, samplesUs: readonly number[], blocks?: readonly number[][], extra: Partial<Row> = {}): Row {
+  const s: Summary = summarize(samplesUs, blocks as number[][] | undefined)
+  const unit: Unit = s.p50 >= 10_000 ? 'ms' : 'us'
+  const k = unit === 'ms' ? 1 / 1000 : 1
+  return {
+    group,
+    name,
+    unit,
+    n: s.n,
+    p50: s.p50 * k,
+    p99: s.p99 * k,
+    mean: s.mean * k,
+    min: s.min * k,
+    max: s.max * k,
+    ci95: [s.ci95[0] * k, s.ci95[1] * k],
+    ...extra,
+  }
+}
+
+/** The median of a row in microseconds, whatever unit it is shown in. */
+export function p50Us(r: Row): number {
+  return r.unit === 'ms' ? r.p50 * 1000 : r.p50
+}
+
+/** Rows for a case: its total, then one indented row per phase. */
+export function caseRows(r: CaseResult, phaseOrder: readonly string[] = []): Row[] {
+  if (r.samples.length === 0) return []
+  const rows = [timeRow(r.group, r.name, r.samples, r.blocks, { baseline: r.baseline })]
+  const keys = [...r.parts.keys()].sort((a, b) => (phaseOrder.indexOf(a) + 1 || 99) - (phaseOrder.indexOf(b) + 1 || 99))
+  for (const k of keys) rows.push(timeRow(r.group, `  ${k}`, r.parts.get(k)!))
+  return rows
+}
+
+/** Fills in ratio = p50 / baseline p50 for every row whose baseline is among the rows. */
+export function applyBaselines(rows: Row[]): void {
+  const byKey = new Map(rows.map((r) => [`${r.group}|${r.name}`, r]))
+  for (const r of rows) {
+    if (!r.baseline) continue
+    const b = byKey.get(r.baseline)
+    if (b) r.ratio = p50Us(r) / p50Us(b)
+  }
+}

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { buildComponents } from './component/build.mjs'
 
 const here = path.dirname(new URL(import.meta.url).pathname)
 const check = process.argv.includes('--check')
@@ -34,6 +35,9 @@ for (const f of AS) {
   execFileSync(asc, [path.join('assemblyscript', `${f}.ts`), '-O3', '--exportRuntime', '--noAssert', '-o', path.join(out, `${f}.wasm`)], { stdio: 'inherit', cwd: here })
 }
 
+// the wasi:http example component is committed beside its source, in functions/component
+const components = await buildComponents(check ? out : path.join(here, 'component'))
+
 if (check) {
   const built = [...C.map((f) => f.out), ...AS]
   const differ = built.filter((name) => {
@@ -41,12 +45,16 @@ if (check) {
     const b = path.join(here, 'dist', `${name}.wasm`)
     return !fs.existsSync(b) || !fs.readFileSync(a).equals(fs.readFileSync(b))
   })
+  for (const name of components) {
+    const b = path.join(here, 'component', name)
+    if (!fs.existsSync(b) || !fs.readFileSync(path.join(out, name)).equals(fs.readFileSync(b))) differ.push(`component/${name}`)
+  }
   fs.rmSync(out, { recursive: true, force: true })
   if (differ.length) {
     console.error(`functions/dist is out of date for: ${differ.join(', ')}. Run: node functions/build.mjs`)
     process.exit(1)
   }
-  console.log(`functions/dist matches its sources (${built.length} modules)`)
+  console.log(`functions/dist and functions/component match their sources (${built.length} modules, ${components.length} component)`)
 } else {
-  console.log(`built ${C.length + AS.length} modules into ${path.relative(process.cwd(), out)}`)
+  console.log(`built ${C.length + AS.length} modules into ${path.relative(process.cwd(), out)} and ${components.join(', ')} into functions/component`)
 }

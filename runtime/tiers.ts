@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from './config.js'
 import { AppHostManager } from '../isolation/apphost/manager.js'
+import { installComponentSupport } from '../isolation/component/support.js'
 import { WasmTier } from '../isolation/apphost/wasm-tier.js'
 import { createContainerTier } from '../isolation/container/index.js'
 import { InlineTier } from '../isolation/inline/tier.js'
@@ -35,6 +36,8 @@ export function tierContext(config: Config, services: TierServices, name: TierNa
  * that call registerHostKind() when imported inside an app host. The thread tier adds its own.
  */
 export const APP_HOST_KINDS: string[] = [THREAD_HOST_KIND_URL]
+// wasi:http components: the upload check and the app hosts' `component` kind (jco loads lazily)
+APP_HOST_KINDS.push(installComponentSupport())
 
 export async function createTiers(config: Config, services: TierServices): Promise<Map<TierName, IsolationTier>> {
   const tiers = new Map<TierName, IsolationTier>()

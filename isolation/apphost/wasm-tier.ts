@@ -6,26 +6,27 @@ import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
-import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
+import { prepareWasm } from '../wasm/prepare.js'
 import type { HostProcess } from './host-process.js'
 import { AppHostManager, type HostExit } from './manager.js'
 import { FRAME, type InvokeMeta, type ResultMeta } from './protocol.js'
 
 interface WasmPrepared extends Prepared {
   readonly fnId: string
-  readonly wasm: Omit<PreparedWasm, 'module'>
+  /** the LOAD frame's meta besides fnId: a core module (kind wasm) or a component (kind component) */
+  readonly load: { kind: string; [key: string]: unknown }
 }
 
 export const WASM_TIER_CAPABILITIES: TierCapabilities = {
   preemptible: true,
-  preemption: 'interruption checks compiled into every loop; an app host that still does not answer by deadline + grace is killed and replaced',
+  preemption: 'interruption checks compiled into every loop (of each core module of a component too); an app host that still does not answer by deadline + grace is killed and replaced',
   memoryLimit: true,
   fsIsolation: true,
   netIsolation: true,
   crashIsolation: true,
   concurrencyPerSandbox: 1,
   reusable: true,
-  artifactKinds: ['wasm-module'],
+  artifactKinds: ['wasm-module', 'wasm-component'],
 }
 
 export class WasmTier implements IsolationTier {
@@ -58,8 +59,16 @@ export class WasmTier implements IsolationTier {
   }
 
   async prepare(artifact: FunctionArtifact): Promise<WasmPrepared> {
+    const fnId = `${artifact.key}@${artifact.version}`
+    if (artifact.kind === 'wasm-component') {
+      // transpiled with jco at deploy; loaded only when a component is deployed
+      const { prepareComponent } = await import('../component/prepare.js')
+      const c = await prepareComponent(artifact, this.ctx)
+      if (c.notInterruptibleBecause) this.ctx.log({ key: artifact.key, instance: 'gateway', stream: 'system', text: `no interruption checks in ${c.notInterruptibleBecause}; a runaway call is stopped by killing the app host` })
+      return { artifact, prepareUs: c.prepareUs, fnId, load: { kind: 'component', plan: c.plan } }
+    }
     const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
-    return { artifact, prepareUs: wasm.prepareUs, fnId: `${artifact.key}@${artifact.version}`, wasm }
+    return { artifact, prepareUs: wasm.prepareUs, fnId, load: { kind: 'wasm', plan: wasm.plan, modulePath: wasm.modulePath } }
   }
 
   async release(prepared: Prepared): Promise<void> {
@@ -76,7 +85,7 @@ export class WasmTier implements IsolationTier {
     if (!loaded) this.loaded.set(host, (loaded = new Map()))
     let done = loaded.get(p.fnId)
     if (!done) {
-      done = host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'wasm', plan: p.wasm.plan, modulePath: p.wasm.modulePath }).then(() => undefined)
+      done = host.request(FRAME.LOAD, { fnId: p.fnId, ...p.load }).then(() => undefined)
       done.catch(() => loaded!.delete(p.fnId))
       loaded.set(p.fnId, done)
     }

@@ -7,10 +7,18 @@ import type {
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
 import { prepareWasm } from '../wasm/prepare.js'
-import { WasmFunction, type WasmSandboxCore } from '../wasm/runner.js'
+import { WasmFunction } from '../wasm/runner.js'
+
+/** What InlineSandbox drives: a core-module sandbox or a component sandbox. */
+interface SandboxCore {
+  ensureInstance(): number
+  run(req: InvokeRequest): InvokeResult
+  cleanup(): void
+  dispose(): void
+}
 
 interface InlinePrepared extends Prepared {
-  readonly fn: WasmFunction
+  readonly fn: { createSandbox(): SandboxCore }
 }
 
 export const INLINE_CAPABILITIES: TierCapabilities = {
@@ -22,7 +30,7 @@ export const INLINE_CAPABILITIES: TierCapabilities = {
   crashIsolation: false,
   concurrencyPerSandbox: 1,
   reusable: true,
-  artifactKinds: ['wasm-module'],
+  artifactKinds: ['wasm-module', 'wasm-component'],
 }
 
 export class InlineTier implements IsolationTier {
@@ -36,6 +44,16 @@ export class InlineTier implements IsolationTier {
   }
 
   async prepare(artifact: FunctionArtifact): Promise<InlinePrepared> {
+    if (artifact.kind === 'wasm-component') {
+      // transpiled with jco at deploy; loaded only when a component is deployed
+      const [{ prepareComponent }, { ComponentFunction }] = await Promise.all([import('../component/prepare.js'), import('../component/runner.js')])
+      const c = await prepareComponent(artifact, this.ctx)
+      if (c.notInterruptibleBecause) {
+        // nothing else could stop it here: the gateway thread cannot be killed
+        throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `tier inline cannot stop this component at its deadline (no interruption checks in ${c.notInterruptibleBecause}); deploy it on the wasm tier`)
+      }
+      return { artifact, prepareUs: c.prepareUs, fn: await ComponentFunction.load(c.plan) }
+    }
     const wasm = prepareWasm(artifact, this.ctx)
     return { artifact, prepareUs: wasm.prepareUs, fn: new WasmFunction(wasm.module, wasm.plan) }
   }
@@ -59,7 +77,7 @@ class InlineSandbox implements Sandbox {
 
   constructor(
     readonly id: string,
-    private readonly core: WasmSandboxCore,
+    private readonly core: SandboxCore,
     readonly startup: StartupTimings,
   ) {}
 

@@ -1,0 +1,220 @@
+// Runs calls of one prepared component in the current thread (the gateway for `inline`, an app
+// host for `wasm`). jco's bindings are loaded once per process; the core modules are compiled once
+// and instantiated through them. Fresh state per call means a new component instance per call: the
+// bindings keep per-instance JS state (resource tables) beside the wasm memories, so restoring a
+// memory snapshot would not be enough. After a call the next instance is made off the critical
+// path when prewarm is on, as WasmSandboxCore does for core modules.
+import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import type { InvokeRequest, InvokeResult } from '../tier.js'
+import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
+import { InterruptedError } from '../wasm/runner.js'
+import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
+import { ComponentHost, type HostCall } from './host/imports.js'
+import type { ErrorCode, ResponseSlot } from './host/http.js'
+import { ComponentExit } from './host/system.js'
+import type { ComponentPlan } from './plan.js'
+
+type InstantiateCore = (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance
+type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: object, instantiateCore?: InstantiateCore) => Record<string, unknown>
+interface Handler {
+  handle(request: object, responseOut: object): void
+}
+
+const WASM_PAGE = 65536
+/** response headers that belong to one connection, not to the function's answer */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer', 'proxy-connection'])
+const latin1 = new TextDecoder('latin1')
+
+/** One component version loaded in this process. */
+export class ComponentFunction {
+  private constructor(
+    readonly plan: ComponentPlan,
+    readonly instantiate: Instantiate,
+    readonly cores: Map<string, WebAssembly.Module>,
+  ) {}
+
+  static async load(plan: ComponentPlan): Promise<ComponentFunction> {
+    const bindings = (await import(pathToFileURL(plan.jsPath).href)) as { instantiate: Instantiate }
+    const cores = new Map(Object.entries(plan.coreModules).map(([name, file]) => [name, new WebAssembly.Module(fs.readFileSync(file))]))
+    return new ComponentFunction(plan, bindings.instantiate, cores)
+  }
+
+  createSandbox(): ComponentSandboxCore {
+    return new ComponentSandboxCore(this)
+  }
+}
+
+interface LiveInstance {
+  handler: Handler
+  memories: WebAssembly.Memory[]
+}
+
+export class ComponentSandboxCore {
+  private live: LiveInstance | undefined
+  private dirty = false
+  private failed = false
+  private deadline = Infinity
+  private readonly host = new ComponentHost()
+  private readonly plan: ComponentPlan
+  readonly stats = { instantiations: 0, calls: 0 }
+
+  constructor(private readonly fn: ComponentFunction) {
+    this.plan = fn.plan
+  }
+
+  private interrupt = (): number => {
+    if (Date.now() >= this.deadline) throw new InterruptedError('deadline')
+    return this.plan.fuel
+  }
+
+  private newCall(deadline: number): HostCall {
+    return {
+      deadline,
+      maxBodyBytes: this.plan.maxOutputBytes,
+      env: Object.entries(this.plan.envVars),
+      args: [this.plan.functionName],
+      logs: new OutputBuffer(this.plan.maxOutputBytes),
+    }
+  }
+
+  /** Makes an instance if there is none; returns the microseconds spent (0 when one was ready). */
+  ensureInstance(deadline = Date.now() + 10_000): number {
+    if (this.live) return 0
+    const t0 = performance.now()
+    this.deadline = deadline
+    // an instance may call the host while it starts (a start function, a constructor)
+    this.host.begin(this.newCall(deadline))
+    try {
+      this.live = this.instantiate()
+    } finally {
+      this.host.end()
+      this.deadline = Infinity
+    }
+    this.stats.instantiations++
+    return (performance.now() - t0) * 1000
+  }
+
+  private instantiate(): LiveInstance {
+    const memories: WebAssembly.Memory[] = []
+    const extra: WebAssembly.Imports = this.plan.interruptible ? { [INTERRUPT_IMPORT.module]: { [INTERRUPT_IMPORT.field]: this.interrupt } } : {}
+    const instantiateCore: InstantiateCore = (module, imports = {}) => {
+      const instance = new WebAssembly.Instance(module, { ...imports, ...extra })
+      for (const e of Object.values(instance.exports)) if (e instanceof WebAssembly.Memory) memories.push(e)
+      return instance
+    }
+    const getCore = (name: string) => {
+      const m = this.fn.cores.get(name)
+      if (!m) throw new Error(`the bindings asked for core module ${name}, which the transpiler did not write`)
+      return m
+    }
+    const exports = this.fn.instantiate(getCore, this.host.imports, instantiateCore)
+    const handler = exports[this.plan.handlerExport] as Handler | undefined
+    if (!handler) throw new Error(`the component does not export ${this.plan.handlerExport}`)
+    return { handler, memories }
+  }
+
+  /** Runs one call synchronously. Never throws for function failures: they become results. */
+  run(req: InvokeRequest): InvokeResult {
+    const t0 = performance.now()
+    if (this.dirty) this.cleanup()
+    let instantiateUs = 0
+    if (!this.live) {
+      try {
+        instantiateUs = this.ensureInstance(req.deadline)
+      } catch (e) {
+        return this.failure(e, undefined, t0, 0)
+      }
+    }
+    const live = this.live!
+    this.dirty = true
+    this.failed = false
+    this.stats.calls++
+    const call = this.newCall(req.deadline)
+    this.deadline = req.deadline
+    this.host.begin(call)
+    const tRun = performance.now()
+    const { param, slot } = this.host.http.responseOutparam()
+    try {
+      live.handler.handle(this.host.http.incomingRequest(req), param)
+    } catch (e) {
+      this.failed = true
+      // exit(ok) after the response was set ends the call normally
+      const exitedAfterAnswer = e instanceof ComponentExit && e.code === 0 && slot.value?.tag === 'ok'
+      if (!exitedAfterAnswer) return this.failure(e, call.logs, t0, instantiateUs)
+    } finally {
+      this.host.end()
+      this.deadline = Infinity
+    }
+    const end = performance.now()
+    const result = this.answer(slot, call.logs)
+    result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
+    return result
+  }
+
+  private answer(slot: ResponseSlot, logs: OutputBuffer): InvokeResult {
+    const stderr = logs.length ? logs.toBuffer().toString() : undefined
+    const v = slot.value
+    if (!v || v.tag === 'err') {
+      this.failed = true
+      const why = v ? `the component answered with error-code ${describe(v.val)}` : 'the component returned without setting a response (response-outparam.set)'
+      return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(`${why}\n${stderr ?? ''}`), stderr, errorCode: 'KINDLING_ERR_FUNCTION_FAILED' }
+    }
+    const headers: Record<string, string> = {}
+    for (const [name, value] of v.val.headers) {
+      if (HOP_BY_HOP.has(name)) continue
+      const text = latin1.decode(value)
+      headers[name] = name in headers ? `${headers[name]}, ${text}` : text
+    }
+    return { status: v.val.status, headers, body: v.val.body.toBuffer(), stderr }
+  }
+
+  private failure(e: unknown, logs: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
+    const err = logs?.length ? logs.toBuffer().toString() : ''
+    const timings = { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 }
+    const text = (status: number, code: string, message: string): InvokeResult => ({
+      status,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: Buffer.from(`${message}\n${err}`),
+      stderr: err || undefined,
+      errorCode: code,
+      timings,
+    })
+    if (e instanceof InterruptedError || e instanceof DeadlineError) return text(504, 'KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped')
+    if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
+    if (e instanceof ComponentExit) return text(500, 'KINDLING_ERR_FUNCTION_EXIT', e.message)
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    const limit = this.plan.maxMemoryPages * WASM_PAGE
+    if (this.live?.memories.some((m) => m.buffer.byteLength >= limit)) {
+      return text(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${limit / 1048576} MiB (${message})`)
+    }
+    return text(500, 'KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`)
+  }
+
+  /** Drops the used instance (and makes the next one when prewarm is on). Off the critical path. */
+  cleanup(): void {
+    if (!this.dirty) return
+    this.dirty = false
+    if (!this.live) return
+    if (this.plan.stateMode === 'reuse' && !this.failed) return
+    this.live = undefined
+    if (this.plan.prewarm) {
+      try {
+        this.ensureInstance()
+      } catch {
+        // the next call makes its instance itself and reports the error
+      }
+    }
+  }
+
+  dispose(): void {
+    this.live = undefined
+    this.dirty = false
+  }
+}
+
+function describe(code: ErrorCode): string {
+  if (code.val === undefined || code.val === null) return code.tag
+  return `${code.tag} (${typeof code.val === 'string' ? code.val : JSON.stringify(code.val, (_k, v) => (typeof v === 'bigint' ? String(v) : v))})`
+}

@@ -132,11 +132,11 @@ export async function startCallbackServer(): Promise<CallbackServer> {
 }
 
 /** Polls `check` until it returns a truthy value or the time is up. */
-export async function waitUntil<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+export async function waitUntil<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 50): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await check()
-    if (v) return v
+    if (v) return v as NonNullable<T>
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, stepMs))
   }

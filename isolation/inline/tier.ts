@@ -7,6 +7,7 @@ import type {
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
 import { prepareWasm } from '../wasm/prepare.js'
+import { ChainDirectory } from '../wasm/chain.js'
 import { WasmFunction } from '../wasm/runner.js'
 
 /** What InlineSandbox drives: a core-module sandbox or a component sandbox. */
@@ -37,6 +38,9 @@ export class InlineTier implements IsolationTier {
   readonly name = 'inline' as const
   readonly capabilities = INLINE_CAPABILITIES
 
+  /** inline functions of one application call each other (kindling.call) through its directory */
+  private readonly directories = new Map<string, ChainDirectory>()
+
   constructor(private readonly ctx: TierContext) {}
 
   unavailableReason(): string | null {
@@ -55,10 +59,17 @@ export class InlineTier implements IsolationTier {
       return { artifact, prepareUs: c.prepareUs, fn: await ComponentFunction.load(c.plan) }
     }
     const wasm = prepareWasm(artifact, this.ctx)
-    return { artifact, prepareUs: wasm.prepareUs, fn: new WasmFunction(wasm.module, wasm.plan) }
+    const fn = new WasmFunction(wasm.module, wasm.plan)
+    let directory = this.directories.get(artifact.app)
+    if (!directory) this.directories.set(artifact.app, (directory = new ChainDirectory()))
+    directory.register(fn)
+    return { artifact, prepareUs: wasm.prepareUs, fn }
   }
 
-  async release(): Promise<void> {}
+  async release(prepared: Prepared): Promise<void> {
+    const fn = (prepared as InlinePrepared).fn
+    if (fn instanceof WasmFunction) this.directories.get(prepared.artifact.app)?.unregister(fn)
+  }
 
   async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
     const p = prepared as InlinePrepared

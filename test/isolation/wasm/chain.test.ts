@@ -7,7 +7,7 @@ describe('function chains: kindling.call within one application', () => {
   let k: TestKindling
   before(async () => {
     k = await startKindling()
-    for (const tier of ['wasm']) {
+    for (const tier of ['wasm', 'inline']) {
       const labels = { 'com.kindling.app': `pipeline-${tier}`, 'com.kindling.isolation': tier }
       await k.deploy(`chain-${tier}`, exampleModule('chain'), { labels })
       await k.deploy(`echo-${tier}`, exampleModule('echo'), { labels })
@@ -18,7 +18,7 @@ describe('function chains: kindling.call within one application', () => {
   after(() => k.cleanup())
   const call = async (fn: string, body: string) => (await k.app.inject({ method: 'POST', url: `/function/${fn}`, payload: body })).body
 
-  for (const tier of ['wasm']) {
+  for (const tier of ['wasm', 'inline']) {
     it(`calls AssemblyScript and WASI functions of the same application on the ${tier} tier`, async () => {
       assert.equal(await call(`chain-${tier}`, `echo-${tier}\nthrough the chain`), 'through the chain')
       assert.match(await call(`chain-${tier}`, `sha-${tier}\nhello world`), /^309ecc489c12d6eb/)

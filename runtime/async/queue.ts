@@ -5,6 +5,7 @@ import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { Db } from '../store/db.js'
+import { GroupCommit } from './group-commit.js'
 import { PendingCounts } from './pending.js'
 import { AsyncStore, type CallRow, type NewCall } from './store.js'
 import { AsyncWorker, type WorkerSettings } from './worker.js'
@@ -66,10 +67,14 @@ export class AsyncQueue {
   readonly store: AsyncStore
   readonly counts = new PendingCounts()
   private readonly worker: AsyncWorker
+  private readonly commit: GroupCommit
+  /** accepted calls whose insert is not committed yet (they count against the bound) */
+  private accepting = 0
 
   constructor(private readonly deps: { db: Db; functions: FunctionManager; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
     this.store = new AsyncStore(deps.db)
-    this.worker = new AsyncWorker({ store: this.store, counts: this.counts, functions: deps.functions, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
+    this.commit = new GroupCommit(deps.db)
+    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, counts: this.counts, functions: deps.functions, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
   }
 
   /** Picks up what a previous run left: running calls run again, deliveries are tried again. */
@@ -81,12 +86,22 @@ export class AsyncQueue {
     this.worker.start()
   }
 
-  /** Stores a call for the worker; false when its id was accepted before (nothing new is queued). */
-  accept(call: NewCall): boolean {
-    if (this.counts.byState.queued >= this.deps.settings.maxQueued) {
+  /**
+   * Stores a call for the worker and resolves once it is committed to disk; false when its id was
+   * accepted before (nothing new is queued).
+   */
+  async accept(call: NewCall): Promise<boolean> {
+    if (this.counts.byState.queued + this.accepting >= this.deps.settings.maxQueued) {
       throw new KindlingError('KINDLING_ERR_ASYNC_QUEUE_FULL', `${this.counts.byState.queued} asynchronous calls are waiting`)
     }
-    if (!this.store.insert(call)) return false
+    let created = false
+    this.accepting++
+    try {
+      await this.commit.run(() => (created = this.store.insert(call)))
+    } finally {
+      this.accepting--
+    }
+    if (!created) return false
     this.counts.add(call.fnKey)
     this.deps.metrics.asyncCalls.labels('accepted').inc()
     this.worker.wake()

@@ -46,7 +46,7 @@ export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRoute
       const { name, namespace } = splitQualifiedName(req.params.name, opts.defaultNamespace)
       if (!opts.functions.get(name, namespace)) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
       const r = toInvokeRequest(req, callId, `/${req.params['*'] ?? ''}`)
-      opts.queue.accept({
+      await opts.queue.accept({
         id: callId,
         fnKey: functionKey(name, namespace),
         name: req.params.name,

@@ -115,7 +115,7 @@ export class AsyncStore {
       nextDue: db.prepare(`SELECT MIN(next_run_at) AS t FROM async_calls WHERE state = ?`),
       requeue: db.prepare(`UPDATE async_calls SET state = 'queued', attempts = attempts - ?, last_status = ?, last_error = ?, next_run_at = ? WHERE id = ? AND state = 'running'`),
       toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
-                                result_headers = @headers, result_body = @body, body = NULL, next_run_at = @now WHERE id = @id AND state = 'running'`),
+                                result_headers = @headers, result_body = @body, body = NULL, next_run_at = @deliverAt WHERE id = @id AND state = 'running'`),
       finishRun: db.prepare(`UPDATE async_calls SET state = @state, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
                                body = NULL, finished_at = @now WHERE id = @id AND state = 'running'`),
       delivered: db.prepare(`UPDATE async_calls SET state = @state, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
@@ -182,11 +182,14 @@ export class AsyncStore {
     this.q.requeue!.run(countAttempt ? 0 : 1, last.status, last.error, at, id)
   }
 
-  /** A final result: kept for its callback, or the call ends here. */
-  finishRun(id: string, r: RunResult, hasCallback: boolean, now: number): void {
-    const common = { id, status: r.status, error: r.error ?? null, durationS: r.durationS, retryMax: r.retryMax, now }
-    if (hasCallback) this.q.toDelivery!.run({ ...common, headers: JSON.stringify(r.headers), body: r.body })
-    else this.q.finishRun!.run({ ...common, state: finalState(r.status) })
+  /**
+   * A final result: kept for its callback (due at `deliverAt`: now for the next pump, or a lease's
+   * end when the worker delivers it at once), or the call ends here.
+   */
+  finishRun(id: string, r: RunResult, callback: { deliverAt: number } | undefined, now: number): void {
+    const common = { id, status: r.status, error: r.error ?? null, durationS: r.durationS, retryMax: r.retryMax }
+    if (callback) this.q.toDelivery!.run({ ...common, headers: JSON.stringify(r.headers), body: r.body, deliverAt: callback.deliverAt })
+    else this.q.finishRun!.run({ ...common, state: finalState(r.status), now })
   }
 
   delivered(id: string, runStatus: number, callback: { status: number | null; error: string | null }, now: number): void {

@@ -8,6 +8,7 @@ import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { InvokeRequest } from '../../isolation/tier.js'
 import { postCallback } from './callback.js'
+import type { GroupCommit } from './group-commit.js'
 import type { PendingCounts } from './pending.js'
 import { backoffMs, retryAfterMs, retryPolicy, type RetryPolicy } from './retry.js'
 import { type AsyncStore, type CallRow, finalState } from './store.js'
@@ -23,6 +24,7 @@ export interface WorkerSettings {
 
 export interface WorkerDeps {
   store: AsyncStore
+  commit: GroupCommit
   counts: PendingCounts
   functions: FunctionManager
   metrics: Metrics
@@ -79,13 +81,18 @@ export class AsyncWorker {
       }
     }
     const freeDeliveries = settings.concurrency - this.delivering
-    if (freeDeliveries > 0) {
-      for (const row of store.leaseDeliveries(now, freeDeliveries, now + settings.callbackTimeoutMs + 5_000)) {
-        this.delivering++
-        this.track(this.deliver(row).finally(() => this.delivering--))
-      }
-    }
+    if (freeDeliveries > 0) for (const row of store.leaseDeliveries(now, freeDeliveries, this.leaseEnd(now))) this.startDelivery(row)
     this.arm(now)
+  }
+
+  /** Until then a delivery belongs to whoever leased it; after a crash it is due again at start. */
+  private leaseEnd(now: number): number {
+    return now + this.deps.settings.callbackTimeoutMs + 5_000
+  }
+
+  private startDelivery(row: CallRow): void {
+    this.delivering++
+    this.track(this.deliver(row).finally(() => this.delivering--))
   }
 
   private track(p: Promise<void>): void {
@@ -115,7 +122,7 @@ export class AsyncWorker {
   }
 
   private async run(row: CallRow): Promise<void> {
-    const { functions, store, counts, settings, metrics } = this.deps
+    const { functions, store, counts, settings, metrics, commit } = this.deps
     const fn = functions.getByKey(row.fn_key)
     const policy = retryPolicy(settings.retryDefaults, fn?.settings.retry ?? {})
     const t0 = performance.now()
@@ -134,7 +141,7 @@ export class AsyncWorker {
       const k = asKindlingError(e)
       if (k.code === 'KINDLING_ERR_FUNCTION_REMOVED' && functions.getByKey(row.fn_key)) {
         // the version it was routed to was replaced (an update, a secret change): run it on the new one, uncounted
-        store.requeue(row.id, Date.now(), { status: null, error: k.code }, false)
+        await commit.run(() => store.requeue(row.id, Date.now(), { status: null, error: k.code }, false))
         counts.move(row.fn_key, 'running', 'queued')
         return
       }
@@ -149,32 +156,43 @@ export class AsyncWorker {
     if (policy.codes.has(status) && retriesDone < policy.attempts) {
       const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
       const delay = after ?? backoffMs(policy, retriesDone + 1)
-      store.requeue(row.id, Date.now() + delay, { status, error: error ?? null }, true)
+      await commit.run(() => store.requeue(row.id, Date.now() + delay, { status, error: error ?? null }, true))
       counts.move(row.fn_key, 'running', 'queued')
       metrics.asyncRetries.labels(row.fn_key).inc()
       this.log(row.fn_key, `async call ${row.id}: run ${row.attempts} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${after !== undefined ? ' (Retry-After)' : ''}`)
       return
     }
     const hasCallback = row.callback_url !== null
-    store.finishRun(row.id, { status, headers, body, durationS, error, retryMax: policy.attempts }, hasCallback, Date.now())
+    const now = Date.now()
+    // deliver at once when a delivery slot is free (leased: no pump picks it up meanwhile), else queue it
+    const direct = hasCallback && !this.closing && this.delivering < settings.concurrency
+    const deliverAt = direct ? this.leaseEnd(now) : now
+    const result = { status, headers, body, durationS, error, retryMax: policy.attempts }
+    await commit.run(() => store.finishRun(row.id, result, hasCallback ? { deliverAt } : undefined, now))
     counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
     if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
     if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
+    if (direct) {
+      this.startDelivery({
+        ...row, state: 'delivering', body: null, last_status: status, last_error: error ?? null, duration_s: durationS, retry_max: policy.attempts,
+        result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt,
+      })
+    }
   }
 
   private async deliver(row: CallRow): Promise<void> {
-    const { store, counts, settings, metrics } = this.deps
+    const { store, counts, settings, metrics, commit } = this.deps
     const out = await postCallback(row, settings.callbackTimeoutMs)
     const runStatus = row.last_status ?? 503
     const tries = row.callback_attempts + 1
     if (!out.delivered && out.retry && tries < settings.callbackAttempts) {
       const delay = Math.round(settings.callbackRetryMs * 2 ** (tries - 1) * (0.5 + Math.random() / 2))
-      store.redeliverAt(row.id, Date.now() + delay, { status: out.status, error: out.error })
+      await commit.run(() => store.redeliverAt(row.id, Date.now() + delay, { status: out.status, error: out.error }))
       metrics.asyncCallbacks.labels('retried').inc()
       this.log(row.fn_key, `async call ${row.id}: ${out.error}; callback try ${tries + 1} of ${settings.callbackAttempts} in ${(delay / 1000).toFixed(2)} s`)
       return
     }
-    store.delivered(row.id, runStatus, { status: out.status, error: out.error }, Date.now())
+    await commit.run(() => store.delivered(row.id, runStatus, { status: out.status, error: out.error }, Date.now()))
     counts.move(row.fn_key, 'delivering', undefined)
     metrics.asyncCallbacks.labels(out.delivered ? 'delivered' : 'failed').inc()
     metrics.asyncCalls.labels(finalState(runStatus)).inc()

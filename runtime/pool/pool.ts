@@ -49,6 +49,8 @@ export class FunctionPool extends EventEmitter {
   private busy = 0
   private closed = false
   private spawnFailures = 0
+  /** busy or starting sandboxes above a lowered desired count: disposed when they come back, not kept warm */
+  private dropOnReturn = 0
   private retryTimer: NodeJS.Timeout | undefined
   private readonly drained: Promise<void>
   private resolveDrained!: () => void
@@ -83,9 +85,12 @@ export class FunctionPool extends EventEmitter {
   }
 
   setLimits(next: Partial<PoolLimits>): void {
+    const lowered = next.desired !== undefined && next.desired < this.limits.desired
     this.limits = { ...this.limits, ...next }
     this.fill()
     this.trimIdle(Date.now(), true)
+    // a scale-down is meant now, not after the idle reaper's delay
+    this.dropOnReturn = lowered ? Math.max(0, this.slots.size + this.starting - this.limits.desired) : 0
   }
 
   /** Runs one call on a sandbox of this pool. */
@@ -157,6 +162,11 @@ export class FunctionPool extends EventEmitter {
     if (w) {
       if (w.timer) clearTimeout(w.timer)
       w.resolve(sandbox)
+      return
+    }
+    if (this.dropOnReturn > 0 && this.slots.size > this.limits.desired) {
+      this.dropOnReturn--
+      this.remove(sandbox, 'scale-down')
       return
     }
     const slot = this.slots.get(sandbox)

@@ -4,6 +4,8 @@
 // The heap limit and the cgroup are fixed when a process starts, so spares are kept per memory
 // limit in use.
 import { HostProcess } from '../apphost/host-process.js'
+import { FRAME } from '../apphost/protocol.js'
+import type { PlanWithModule } from '../wasm/plan.js'
 import type { MemoryCgroup, MemoryCgroups } from './cgroup.js'
 
 const MiB = 1024 * 1024
@@ -25,6 +27,8 @@ export interface SandboxProcess {
   onStderr: ((line: string) => void) | undefined
   /** read when the process exited, before its cgroup was removed */
   oomKilled: boolean
+  /** settles when the process has booted and run the warm-up function */
+  warmed: Promise<void>
 }
 
 export class ProcessSpares {
@@ -39,13 +43,16 @@ export class ProcessSpares {
     private readonly count: number,
     private readonly sizing: (memoryMiB: number) => ProcessSizing,
     private readonly cgroups: MemoryCgroups,
+    /** kindling's own noop function, run once in each spare: a first LOAD, SPAWN and call in a new
+     *  process cost about twice a later one (lazy compilation of the host's code paths) */
+    private readonly warmup?: PlanWithModule,
   ) {}
 
-  /** Starts a sandbox process sized for functions with this memory limit. */
-  start(memoryMiB: number): SandboxProcess {
+  /** Starts a sandbox process sized for functions with this memory limit (a spare warms up). */
+  start(memoryMiB: number, spare = false): SandboxProcess {
     const size = this.sizing(memoryMiB)
     this.started++
-    const proc: SandboxProcess = { host: undefined as unknown as HostProcess, cgroup: undefined, stderrTail: [], onStderr: undefined, oomKilled: false }
+    const proc: SandboxProcess = { host: undefined as unknown as HostProcess, cgroup: undefined, stderrTail: [], onStderr: undefined, oomKilled: false, warmed: Promise.resolve() }
     proc.host = new HostProcess({
       heapMiB: size.heapMiB,
       kinds: [],
@@ -61,7 +68,24 @@ export class ProcessSpares {
       proc.oomKilled = proc.cgroup?.oomKilled() ?? false
       proc.cgroup?.remove()
     })
+    if (spare) proc.warmed = this.warm(proc.host)
     return proc
+  }
+
+  private async warm(host: HostProcess): Promise<void> {
+    await host.ready.catch(() => {})
+    const w = this.warmup
+    if (!w || !host.alive) return
+    const fnId = '__kindling_warmup'
+    try {
+      await host.request(FRAME.LOAD, { fnId, kind: 'wasm', plan: w.plan, modulePath: w.modulePath })
+      await host.request(FRAME.SPAWN, { fnId, sb: fnId })
+      await host.request(FRAME.INVOKE, { sb: fnId, callId: fnId, method: 'GET', path: '/', query: '', headers: {}, deadline: Date.now() + 1000 }, undefined, { at: Date.now() + 1000, graceMs: 1000 })
+      await host.request(FRAME.DISPOSE, { sb: fnId })
+      await host.request(FRAME.UNLOAD, { fnId })
+    } catch {
+      // a spare that cannot warm up still serves; one that died is skipped by take()
+    }
   }
 
   addUser(memoryMiB: number): void {
@@ -87,8 +111,14 @@ export class ProcessSpares {
     while ((spare = list.shift()) && !spare.host.alive) {
       // a spare that died while waiting is skipped
     }
-    this.scheduleFill()
+    // the taker calls refill() once its spawn is done: starting a process blocks this thread for
+    // milliseconds (fork of a large parent), which must not land on the spawn's critical path
     return spare ?? this.start(memoryMiB)
+  }
+
+  /** Starts the spares that are missing, soon (after a spawn took one). */
+  refill(): void {
+    this.scheduleFill()
   }
 
   private scheduleFill(): void {
@@ -102,9 +132,15 @@ export class ProcessSpares {
         let list = this.spares.get(memoryMiB)
         if (!list) this.spares.set(memoryMiB, (list = []))
         for (let i = list.length - 1; i >= 0; i--) if (!list[i]!.host.alive) list.splice(i, 1)
-        while (list.length < this.count) list.push(this.start(memoryMiB))
+        while (list.length < this.count) list.push(this.start(memoryMiB, true))
       }
     })
+  }
+
+  /** Settles when every spare started so far has booted (benchmarks wait on this between samples). */
+  async ready(): Promise<void> {
+    await new Promise((r) => setImmediate(r))
+    await Promise.all([...this.spares.values()].flat().map((p) => p.warmed))
   }
 
   get size(): number {

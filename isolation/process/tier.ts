@@ -10,6 +10,11 @@ import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { REPO_ROOT } from '../../runtime/version.js'
+import type { PlanWithModule } from '../wasm/plan.js'
 import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
 import { MemoryCgroups } from './cgroup.js'
 import { mib, type ProcessSizing, ProcessSpares, type SandboxProcess } from './spares.js'
@@ -61,7 +66,7 @@ export class ProcessTier implements IsolationTier {
     this.cgroups = opts.cgroups ?? new MemoryCgroups()
     if (this.cgroups.reason) process.stderr.write(`kindling: process tier runs without memory cgroups: ${this.cgroups.reason}\n`)
     const size = opts.cgroupBytes ? (m: number) => ({ ...sizing(m), cgroupBytes: opts.cgroupBytes!(m) }) : sizing
-    this.spares = new ProcessSpares(opts.spareProcesses ?? PROCESS_DEFAULTS.spareProcesses, size, this.cgroups)
+    this.spares = new ProcessSpares(opts.spareProcesses ?? PROCESS_DEFAULTS.spareProcesses, size, this.cgroups, warmupFunction(ctx))
   }
 
   unavailableReason(): string | null {
@@ -97,12 +102,17 @@ export class ProcessTier implements IsolationTier {
     if (this.closed) throw new KindlingError('KINDLING_ERR_SHUTTING_DOWN', 'the process tier is closed')
     const proc = this.spares.take(p.memoryMiB)
     try {
+      // a spare still warming up is finished first (its frames would interleave with ours)
       await proc.host.ready
+      await proc.warmed
       await proc.host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'wasm', plan: p.wasm.plan, modulePath: p.wasm.modulePath })
       const reply = await proc.host.request(FRAME.SPAWN, { fnId: p.fnId, sb: sandboxId })
+      // the next spare starts now, not while this one was loading (a fork blocks the gateway's thread)
+      this.spares.refill()
       return { proc, instantiateUs: (reply.meta as { instantiateUs: number }).instantiateUs }
     } catch (e) {
       void proc.host.stop()
+      this.spares.refill()
       const k = asKindlingError(e)
       throw k.code === 'KINDLING_ERR_INTERNAL' ? new KindlingError('KINDLING_ERR_SANDBOX_FAILED', `could not start a sandbox process: ${k.message}`) : k
     }
@@ -127,6 +137,22 @@ export class ProcessTier implements IsolationTier {
     this.closed = true
     await Promise.all([...this.sandboxes].map((s) => s.dispose('shutdown')))
     await this.spares.close()
+  }
+}
+
+/** kindling's noop example, prepared like any function, for spares to run once; none if missing. */
+function warmupFunction(ctx: TierContext): PlanWithModule | undefined {
+  const file = path.join(REPO_ROOT, 'functions', 'dist', 'noop.wasm')
+  try {
+    const digest = createHash('sha256').update(fs.readFileSync(file)).digest('hex')
+    const { plan, modulePath } = prepareWasm({
+      key: '__kindling_warmup', name: 'warmup', namespace: '', version: '1', app: '', kind: 'wasm-module', image: '', modulePath: file, digest,
+      envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 16 * 1024 * 1024, cpuCores: 0, timeoutMs: 1000,
+      stateMode: 'fresh', resetMode: 'snapshot', prewarm: false, readOnlyRootFilesystem: true,
+    }, ctx)
+    return { plan, modulePath }
+  } catch {
+    return undefined
   }
 }
 

@@ -30,7 +30,7 @@ export function loadThreadFunction(req: LoadRequest): HostFunction {
   const module = new WebAssembly.Module(fs.readFileSync(modulePath))
   spares ??= new WorkerSpares(spareWorkers)
   spares.setCount(spareWorkers)
-  spares.addUser(heapMiB)
+  spares.addUser(heapMiB, { module, plan })
   const pool = spares
   const sandboxes = new Map<string, ThreadSandboxHost>()
   const info = {

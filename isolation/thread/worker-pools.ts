@@ -1,10 +1,12 @@
-// Worker threads for the `thread` tier, inside an app host. Each sandbox owns one worker, driven
-// through a single-thread piscina (task correlation, abort = terminate the worker, resourceLimits).
+// Worker threads for the `thread` tier, inside an app host. Each sandbox owns one worker, started
+// and loaded through a single-thread piscina (resourceLimits, boot, the load task, destroy); its
+// calls then go over a port of their own (host-sandbox.ts).
 // Workers are started ahead as spares, one set per heap limit (resourceLimits are fixed when a
 // worker starts), so that a new sandbox takes a booted worker and only pays the module hand-over
 // and one instantiation instead of a worker start, as SOCK's zygotes do for processes.
 import { Piscina } from 'piscina'
 import { siblingEntry } from '../apphost/host-process.js'
+import type { WasmPlan } from '../wasm/plan.js'
 import type { WorkerReply, WorkerTask } from './worker.js'
 
 const entry = siblingEntry(import.meta.url, 'worker')
@@ -18,7 +20,8 @@ export class WorkerHandle {
   /** the worker has booted */
   isBooted = false
 
-  constructor(heapMiB: number) {
+  /** warmup: a module the worker instantiates once after booting (see WorkerSpares) */
+  constructor(heapMiB: number, warmup?: { module: WebAssembly.Module; plan: WasmPlan }) {
     this.heapMiB = heapMiB
     this.pool = new Piscina<WorkerTask, WorkerReply>({
       filename: entry.path,
@@ -33,17 +36,22 @@ export class WorkerHandle {
       // not the app host's own flags (its heap limit); tsx when running from sources
       execArgv: entry.execArgv,
       resourceLimits: { maxOldGenerationSizeMb: heapMiB, stackSizeMb: 4 },
+      // the tasks are two per worker: no need for piscina's timing histograms
+      recordTiming: false,
+      workerHistogram: false,
     })
     // a worker error outside of a task is reported through the task that notices it
     this.pool.on('error', () => {})
-    this.booted = this.pool.run({ op: 'ping' }).then(() => {
+    const boot = this.pool.run({ op: 'ping' })
+    // a module that cannot be instantiated only costs the warm-up, never the spare
+    this.booted = (warmup ? boot.then(() => this.pool.run({ op: 'warmup', ...warmup }).catch(() => {})) : boot).then(() => {
       this.isBooted = true
     })
     this.booted.catch(() => {})
   }
 
-  run(task: WorkerTask, signal?: AbortSignal): Promise<WorkerReply> {
-    return this.pool.run(task, signal ? { signal } : {})
+  run(task: WorkerTask, transferList?: import('node:worker_threads').TransferListItem[]): Promise<WorkerReply> {
+    return this.pool.run(task, transferList ? { transferList } : {})
   }
 
   /** The live worker thread, when there is one. */
@@ -56,9 +64,14 @@ export class WorkerHandle {
   }
 }
 
-/** Booted workers kept ahead, per heap limit, for the functions loaded in this app host. */
+/**
+ * Booted workers kept ahead, per heap limit, for the functions loaded in this app host. A spare
+ * also instantiates a module once (the last one loaded): the first instance in a new isolate costs
+ * about twice a later one, whichever module it is, and that is better paid before a sandbox needs it.
+ */
 export class WorkerSpares {
   private readonly spares = new Map<number, WorkerHandle[]>()
+  private warmup: { module: WebAssembly.Module; plan: WasmPlan } | undefined
   /** how many loaded functions use each heap limit (no spares for limits nobody uses) */
   private readonly users = new Map<number, number>()
   private fillScheduled = false
@@ -72,7 +85,8 @@ export class WorkerSpares {
     this.scheduleFill()
   }
 
-  addUser(heapMiB: number): void {
+  addUser(heapMiB: number, warmup?: { module: WebAssembly.Module; plan: WasmPlan }): void {
+    if (warmup) this.warmup = warmup
     this.users.set(heapMiB, (this.users.get(heapMiB) ?? 0) + 1)
     this.scheduleFill()
   }
@@ -93,13 +107,19 @@ export class WorkerSpares {
     const list = this.spares.get(heapMiB) ?? []
     // the longest-started spare is the most likely to have booted
     const spare = list.shift()
-    this.scheduleFill()
+    // the taker calls refill() once its load is done: a worker start takes this thread for a
+    // moment and its boot competes for the CPU, which must not land on the load's critical path
     return spare ?? this.start(heapMiB)
   }
 
-  private start(heapMiB: number): WorkerHandle {
+  /** Starts the spares that are missing, soon (after a sandbox took one). */
+  refill(): void {
+    this.scheduleFill()
+  }
+
+  private start(heapMiB: number, spare = false): WorkerHandle {
     this.started++
-    return new WorkerHandle(heapMiB)
+    return new WorkerHandle(heapMiB, spare ? this.warmup : undefined)
   }
 
   private scheduleFill(): void {
@@ -112,7 +132,7 @@ export class WorkerSpares {
         let list = this.spares.get(heapMiB)
         if (!list) this.spares.set(heapMiB, (list = []))
         while (list.length < this.count) {
-          const w = this.start(heapMiB)
+          const w = this.start(heapMiB, true)
           // a spare that fails to boot is dropped; the next fill starts another
           w.booted.catch(() => {
             const i = list!.indexOf(w)

@@ -48,6 +48,8 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       const r = await call(k, fn.name, 'hello conformance')
       assert.equal(r.status, 200)
       assert.equal(r.body, 'hello conformance')
+      // a single-use sandbox (a classic container) is replaced after the call: wait for it
+      await warm(k, fn.name)
       const status = (await k.app.inject({ method: 'GET', url: `/system/function/${fn.name}`, headers: k.auth })).json() as { annotations: Record<string, string>; labels: Record<string, string> }
       assert.equal(status.annotations['com.kindling.tier'], row.tier)
       assert.equal(status.annotations['com.kindling.app'], fn.app)

@@ -1,6 +1,8 @@
 // The rows of the conformance matrix: per tier, the artifact kit it runs, why it would be skipped
 // here, and the few tier-specific hooks the shared cases need (kill a sandbox's worker or process
 // as a crash would; which OS processes to watch for CPU after a runaway call was stopped).
+import fs from 'node:fs'
+import path from 'node:path'
 import type { WasmTier } from '../../isolation/apphost/wasm-tier.js'
 import type { ProcessTier } from '../../isolation/process/tier.js'
 import type { ThreadTier } from '../../isolation/thread/tier.js'
@@ -38,6 +40,23 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
 }
 
 const appHostPid = (k: TestKindling, app: string) => (k.tiers.get('wasm') as WasmTier).hosts.running(app)?.pid
+
+/** PIDs (in the host's namespace) of the function's containers waiting at their start: each sandbox
+ *  folder has crun's pid file and a config.json whose hostname is the function's name. */
+function containerPids(k: TestKindling, fn: FunctionRef): number[] {
+  const dir = path.join(k.config.dataDirAbs, 'tiers', 'container', 'sandboxes')
+  const out: number[] = []
+  for (const id of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    try {
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, id, 'config.json'), 'utf8')) as { hostname?: string }
+      const pid = Number(fs.readFileSync(path.join(dir, id, 'pid'), 'utf8'))
+      if (spec.hostname === fn.name && pid > 0) out.push(pid)
+    } catch {
+      // a sandbox being created or torn down
+    }
+  }
+  return out
+}
 
 export const ROWS: TierRow[] = [
   {
@@ -89,8 +108,13 @@ export const ROWS: TierRow[] = [
     tier: 'container',
     kit: containerKit,
     blocksGateway: false,
-    kill: 'the container tier has no kill hook in this suite yet',
-    pids: 'container processes run in their own PID namespace; the suite does not watch them yet',
+    async kill(k, fn) {
+      await until(() => containerPids(k, fn).length > 0, 10_000, 'a container of the function')
+      const [pid] = containerPids(k, fn)
+      process.kill(pid!, 'SIGKILL')
+      await until(() => !containerPids(k, fn).includes(pid!), 10_000, 'the container to be gone')
+    },
+    pids: 'a classic container runs one process per call, gone with its call',
   },
 ]
 

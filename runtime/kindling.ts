@@ -49,13 +49,19 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
   const namespaces = namespacesOf(config)
 
+  // built below; the tiers' log and the metrics read them lazily
+  let functions: FunctionManager | undefined
+  let asyncQueue: AsyncQueue | undefined
   const tiers = await createTiers(config, {
     dataDir,
     readSecret: (ns, name) => secrets.read(ns, name),
-    log: (e) => logs.write(e),
+    // messages about an app host (key "app:<application>") go to every function of that application
+    log: (e) => {
+      if (!e.key.startsWith('app:')) return logs.write(e)
+      const app = e.key.slice(4)
+      for (const f of functions?.list() ?? []) if (f.settings.app === app) logs.write({ ...e, key: f.key })
+    },
   })
-  let functions: FunctionManager | undefined
-  let asyncQueue: AsyncQueue | undefined
   const metrics = new Metrics({
     functions: () => (functions?.list() ?? []).map((f) => {
       const s = f.pool?.stats

@@ -97,7 +97,7 @@ export class FunctionPool extends EventEmitter {
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
-    const sandbox = this.idle.pop() ?? (await this.acquireSlow())
+    const sandbox = this.takeIdle() ?? (await this.acquireSlow())
     // the timeout counts from the moment the call runs, not while it waited for a sandbox
     req.deadline = Date.now() + this.limits.timeoutMs
     this.busy++
@@ -112,6 +112,18 @@ export class FunctionPool extends EventEmitter {
     this.busy--
     this.release(sandbox)
     return result
+  }
+
+  /** An idle sandbox that is still alive; dead ones (their host died while idle) are replaced. */
+  private takeIdle(): Sandbox | undefined {
+    let sb = this.idle.pop()
+    if (sb === undefined || sb.alive) return sb
+    while (sb && !sb.alive) {
+      this.remove(sb, 'failed')
+      sb = this.idle.pop()
+    }
+    this.fill()
+    return sb
   }
 
   private acquireSlow(): Promise<Sandbox> {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
+import type { WasmTier } from '../../../isolation/apphost/wasm-tier.js'
 import { startKindling, tempDataDir, type TestKindling } from '../../helpers/kindling.js'
 import { sleep, stderrModule, waitUntil } from './helpers.js'
 
@@ -82,6 +83,14 @@ describe('logs: GET /system/logs', () => {
     assert.equal(parse(text).at(-1)!.text, 'hello from stderr')
     req.destroy()
     await waitUntil('the follower to go', () => k.logs.followerCount('talker.openfaas-fn') === 0, 3000)
+  })
+
+  it('tells a function when the app host running it died', async () => {
+    const host = (k.tiers.get('wasm') as WasmTier).hosts.running('talker')
+    assert.ok(host, 'talker runs in its own app host')
+    process.kill(host.pid!, 'SIGKILL')
+    await waitUntil('the message', async () => /app host of application talker .*it will be replaced/.test((await logs('name=talker')).body), 5000)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/talker' })).body, 'ok', 'and the next call is served')
   })
 
   it('keeps the logs across a restart (they are in the data dir)', async () => {

@@ -55,6 +55,8 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       assert.equal(status.annotations['com.kindling.app'], fn.app)
       assert.equal(status.annotations['com.kindling.sandboxes.warm'], '1')
       assert.equal(status.labels['com.kindling.isolation'], row.tier)
+      const list = (await k.app.inject({ method: 'GET', url: '/system/functions', headers: k.auth })).json() as { name: string; annotations: Record<string, string> }[]
+      assert.equal(list.find((f) => f.name === fn.name)?.annotations['com.kindling.tier'], row.tier)
     })
 
     it('passes request headers in and the function\'s status and headers out', async (t) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startKindling, type TestKindling } from '../../helpers/kindling.js'
-import { componentFromWat, countingHandler, EXAMPLE_COMPONENT, loopingHandler, notHttpComponent } from './helpers.js'
+import { componentFromWat, countingHandler, EXAMPLE_COMPONENT, growingHandler, loopingHandler, notHttpComponent } from './helpers.js'
 
 const TIERS = ['wasm', 'inline'] as const
 const tierLabel = (tier: string) => ({ 'com.kindling.isolation': tier })
@@ -116,5 +116,13 @@ describe('wasi:http components through the gateway', () => {
       assert.equal((await k.app.inject({ method: 'GET', url: `/function/echo-${tier}` })).statusCode, 200)
       assert.equal((await k.app.inject({ method: 'POST', url: `/function/loop-${tier}` })).statusCode, 504, 'and it keeps timing out')
     }
+  })
+
+  it('holds a component to limits.memory', async () => {
+    await k.deploy('grow', await componentFromWat(growingHandler), { limits: { memory: '4Mi' } })
+    const r = await k.app.inject({ method: 'POST', url: '/function/grow' })
+    assert.equal(r.statusCode, 500)
+    assert.equal(r.headers['x-kindling-error'], 'KINDLING_ERR_MEMORY_LIMIT', r.body)
+    assert.match(r.body, /memory limit of 4 MiB/)
   })
 })

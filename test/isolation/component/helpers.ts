@@ -58,6 +58,11 @@ export const countingHandler = `(module
     (call $drop (local.get $req))
     (call $set (local.get $out) (i32.const 0) (local.get $r) (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))))`
 
+/** Grows its memory a page at a time until memory.grow fails, then traps. */
+export const growingHandler = `(module (memory 1) ${HANDLE}
+  (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+  unreachable))`
+
 /** A component that exports a plain function instead of an HTTP handler. */
 export function notHttpComponent(): Promise<Uint8Array> {
   return componentFromWat('(module (func (export "run")))', 'package test:other;\nworld other {\n  export run: func();\n}\n', 'test:other/other')

@@ -11,7 +11,7 @@ import { type Deployment, type FunctionSettings, isWasmImage, parseDeployment, s
 import { ArtifactStore, WASM_IMAGE } from './store/artifacts.js'
 import type { FunctionStore, StoredFunction } from './store/functions.js'
 import type { SecretStore } from './store/secrets.js'
-import type { FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, TierName } from '../isolation/tier.js'
+import type { ArtifactKind, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, TierName } from '../isolation/tier.js'
 import type { ColdStart } from './pool/pool.js'
 import { Autoscaler } from './pool/autoscaler.js'
 
@@ -102,11 +102,19 @@ export class FunctionManager {
     if (!tier) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `tier ${settings.tier} is not enabled in this gateway`)
     const why = tier.unavailableReason()
     if (why) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `tier ${settings.tier} cannot run here: ${why}`)
-    const kind = isWasmImage(dep.image) ? 'wasm-module' : 'oci-image'
-    if (!tier.capabilities.artifactKinds.includes(kind) && !(kind === 'wasm-module' && tier.capabilities.artifactKinds.includes('wasm-component'))) {
-      throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `tier ${tier.name} runs ${tier.capabilities.artifactKinds.join(' or ')}, and ${dep.image} is ${kind === 'oci-image' ? 'a container image' : 'a WebAssembly artifact'}`)
+    const kind = this.artifactKindOf(dep)
+    if (!tier.capabilities.artifactKinds.includes(kind)) {
+      const what = { 'oci-image': 'a container image', 'wasm-module': 'a WebAssembly module', 'wasm-component': 'a WebAssembly component' }[kind]
+      throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `tier ${tier.name} runs ${tier.capabilities.artifactKinds.join(' or ')}, and ${dep.image} is ${what}`)
     }
     return tier
+  }
+
+  /** What the image names: a container image, or an uploaded module or component (by its stored format). */
+  private artifactKindOf(dep: Deployment): ArtifactKind {
+    if (!isWasmImage(dep.image)) return 'oci-image'
+    const digest = WASM_IMAGE.exec(dep.image)?.[1]
+    return digest && this.deps.artifacts.get(digest)?.format === 'component' ? 'wasm-component' : 'wasm-module'
   }
 
   private artifactOf(key: string, stored: StoredFunction, settings: FunctionSettings): FunctionArtifact {

@@ -73,6 +73,7 @@ describe('wasi:http components through the gateway', () => {
       if (runs || tier.name === 'container') continue
       const res = await k.app.inject({ method: 'POST', url: '/system/functions', headers: k.auth, payload: { service: `echo-on-${tier.name}`, image, labels: tierLabel(tier.name) } })
       assert.equal(res.statusCode, 400, `${tier.name}: ${res.body}`)
+      assert.match(res.body, new RegExp(`tier ${tier.name} runs .*is a WebAssembly component`))
     }
   })
 

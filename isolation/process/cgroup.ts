@@ -1,8 +1,9 @@
 // A memory cgroup per sandbox process of the `process` tier, as the backstop behind the V8 heap
 // limit and the wasm memory limit (a native leak or a runaway allocation outside V8's heap).
 // The cgroups are made inside the gateway's own memory cgroup, never beside it: a sandbox process
-// stays under every limit its gateway runs under. cgroup v1 (memory controller) and v2 both work;
-// without root or a writable hierarchy the tier runs without them and says why.
+// stays under every limit its gateway runs under. cgroup v1 (memory controller), or v2 when the
+// gateway's cgroup delegates the memory controller; without root or a writable hierarchy the tier
+// runs without them and says why.
 import fs from 'node:fs'
 import path from 'node:path'
 

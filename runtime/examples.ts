@@ -10,7 +10,7 @@ import { REPO_ROOT } from './version.js'
 
 export const EXAMPLES_APP = 'examples'
 
-/** name, module file in functions/dist, what it shows */
+/** name, module file under functions/ (dist/ unless a folder is given), what it shows */
 export const EXAMPLES: { name: string; file: string; about: string }[] = [
   { name: 'echo', file: 'echo.wasm', about: 'AssemblyScript: returns the body' },
   { name: 'fib', file: 'fib.wasm', about: 'AssemblyScript: the n-th Fibonacci number' },
@@ -19,6 +19,8 @@ export const EXAMPLES: { name: string; file: string; about: string }[] = [
   { name: 'env', file: 'env.wasm', about: 'C/WASI: the environment a function sees' },
   { name: 'sha512sum', file: 'sha512sum.wasm', about: 'C/WASI: SHA-512 of the body' },
   { name: 'hello-cgi', file: 'hello-cgi.wasm', about: 'C/WASI: a CGI header block (Status, Content-Type)' },
+  { name: 'chain', file: 'chain.wasm', about: 'AssemblyScript: calls another function of its application (kindling.call)' },
+  { name: 'http-echo', file: '../component/http-echo.wasm', about: 'a wasi:http component (C, transpiled with jco at deploy)' },
 ]
 
 export async function deployExamplesOnce(db: Db, artifacts: ArtifactStore, functions: FunctionManager, say: (m: string) => void): Promise<void> {

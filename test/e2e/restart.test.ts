@@ -96,6 +96,10 @@ describe('end to end over real HTTP on loopback', () => {
       assert.match(srv.output(), /try: curl -d 'hello' http:\/\/127\.0\.0\.1:\d+\/function\/echo/)
       assert.equal(await (await fetch(`${srv.url}/function/echo`, { method: 'POST', body: 'hello' })).text(), 'hello')
       assert.equal(await (await fetch(`${srv.url}/function/fib`, { method: 'POST', body: '10' })).text(), '55\n')
+      assert.equal(await (await fetch(`${srv.url}/function/chain`, { method: 'POST', body: 'echo\nvia chain' })).text(), 'via chain')
+      const component = await fetch(`${srv.url}/function/http-echo/a/b`, { method: 'POST', body: 'to the component' })
+      assert.equal(component.headers.get('x-path'), '/a/b')
+      assert.equal(await component.text(), 'to the component')
     } finally {
       await srv.stop()
     }

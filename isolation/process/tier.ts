@@ -88,6 +88,10 @@ export class ProcessTier implements IsolationTier {
     const p = prepared as ProcessPrepared
     const t0 = performance.now()
     const { proc, instantiateUs } = await this.startFor(p, opts.sandboxId)
+    if (this.closed) {
+      await proc.host.stop()
+      throw new KindlingError('KINDLING_ERR_SHUTTING_DOWN', 'the process tier closed while the sandbox started')
+    }
     const startup: StartupTimings = { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs }
     const sb = new ProcessSandbox(opts.sandboxId, p.artifact.key, proc, startup, this.ctx, p.memoryMiB, {
       replace: () => this.startFor(p, opts.sandboxId).then((r) => r.proc),

@@ -104,9 +104,9 @@ describe('process tier', () => {
   it('starts new sandboxes from booted spares, off a Node start', async () => {
     const p = await h.tier.prepare(h.artifact('cat', { memoryBytes: 48 * MiB }))
     const first = await h.tier.spawn(p, { sandboxId: 'first' })
-    // the spare started when the first took its process boots in the background
+    // the spare started when the first took its process boots and warms up in the background
     assert.ok(await until(() => h.tier.spares.size >= 1))
-    await new Promise((r) => setTimeout(r, 50))
+    await h.tier.spares.ready()
     const started = h.tier.spares.started
     const second = await h.tier.spawn(p, { sandboxId: 'second' })
     assert.equal((await second.invoke(request('from a spare'), never)).body.toString(), 'from a spare')

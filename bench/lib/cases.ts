@@ -33,8 +33,38 @@ export interface CaseResult {
   notes: string[]
 }
 
-export async function runInterleaved(cases: readonly Case[], rounds: number, progress: Progress, shouldStop: () => boolean, seed = 42): Promise<CaseResult[]> {
-  const rand = prng(seed)
+/** Rejects when `p` takes longer than `ms`: one stuck sample must not hang the whole run. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result after ${Math.round(ms / 1000)} s`)), ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+export interface RunOptions {
+  /** longest a single sample may take (default 60 s) */
+  sampleTimeoutMs?: number
+  seed?: number
+}
+
+export async function runInterleaved(cases: readonly Case[], rounds: number, progress: Progress, shouldStop: () => boolean, opts: RunOptions = {}): Promise<CaseResult[]> {
+  const rand = prng(opts.seed ?? 42)
+  const limit = opts.sampleTimeoutMs ?? 60_000
+  let current = ''
+  let since = Date.now()
+  // a line every 30 s while one case runs long, so a stuck case is visible in a CI log
+  const heartbeat = setInterval(() => {
+    if (Date.now() - since > 30_000) progress.line(`still in ${current} (${Math.round((Date.now() - since) / 1000)} s)`)
+  }, 30_000)
+  heartbeat.unref()
+  const sample = (c: Case) => {
+    if (current !== `${c.group}: ${c.name}`) {
+      current = `${c.group}: ${c.name}`
+      since = Date.now()
+    }
+    return withTimeout(c.sample(), limit, current)
+  }
   const results = new Map<Case, CaseResult>()
   for (const c of cases) results.set(c, { group: c.group, name: c.name, baseline: c.baseline, samples: [], blocks: [], parts: new Map(), notes: [] })
   const fail = (c: Case, e: unknown) => {
@@ -45,7 +75,7 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
   progress.step('warm-up')
   for (const [i, c] of cases.entries()) {
     try {
-      for (let w = 0; w < (c.warmup ?? Math.min(c.batch, 20)); w++) await c.sample()
+      for (let w = 0; w < (c.warmup ?? Math.min(c.batch, 20)); w++) await sample(c)
       if (c.afterBatch) await c.afterBatch(true)
     } catch (e) {
       fail(c, e)
@@ -65,7 +95,7 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
       const block: number[] = []
       try {
         for (let s = 0; s < c.batch; s++) {
-          const v = await c.sample()
+          const v = await sample(c)
           if (typeof v === 'number') block.push(v)
           else {
             block.push(v.us)
@@ -88,6 +118,7 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
       progress.tick(i + 1, order.length, `${c.group}: ${c.name}`)
     }
   }
+  clearInterval(heartbeat)
   return [...results.values()]
 }
 

@@ -28,8 +28,8 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
   if (!fs.existsSync(chainFile)) return emptyResult('chain', 'not-available', 'not available yet: functions/dist/chain.wasm (the kindling.call example) is not built')
   const result = emptyResult('chain', 'ok')
   const quick = ctx.quick
-  const pairs = quick ? 100 : 1000
-  const many = quick ? 100 : 1000
+  const pairs = quick ? 50 : 1000
+  const many = quick ? 50 : 1000
   const chain = fs.readFileSync(chainFile)
   const callees: Callee[] = [
     { name: 'echo', file: wasmPath(ctx.repoRoot, BENCH_FUNCTIONS.find((f) => f.name === 'echo')!), expect: (s) => s === CALLEE_BODY },
@@ -105,7 +105,7 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
       await gw.deploy('echo', { wasm: fs.readFileSync(callees[0]!.file), labels })
       const viaChain = buildRequest(gw.url, 'POST', '/function/chain', Buffer.from(`echo 1\n${CALLEE_BODY}`), { 'content-type': 'text/plain' })
       const direct = buildRequest(gw.url, 'POST', '/function/echo', Buffer.from(CALLEE_BODY), { 'content-type': 'text/plain' })
-      const n = quick ? 200 : 2000
+      const n = quick ? 100 : 2000
       const a: number[] = []
       const b: number[] = []
       ctx.progress.step(`http: chain -> echo and echo directly, ${n} each, interleaved`)

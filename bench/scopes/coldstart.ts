@@ -40,14 +40,14 @@ interface Sizes {
 
 function sizesFor(ctx: ScopeContext): Sizes {
   const n = Number(ctx.options['n'] ?? 0)
-  const rounds = Number(ctx.options['rounds'] ?? (ctx.quick ? 2 : 10))
+  const rounds = Number(ctx.options['rounds'] ?? (ctx.quick ? 1 : 10))
   return {
     rounds,
-    fast: n > 0 ? Math.ceil(n / rounds) : ctx.quick ? 25 : 200,
-    slow: ctx.quick ? 1 : 8,
+    fast: n > 0 ? Math.ceil(n / rounds) : ctx.quick ? 30 : 200,
+    slow: ctx.quick ? 1 : 6,
     codeCold: ctx.quick ? 1 : 3,
-    fastWarmup: ctx.quick ? 10 : 20,
-    slowWarmup: ctx.quick ? 1 : 2,
+    fastWarmup: ctx.quick ? 5 : 20,
+    slowWarmup: ctx.quick ? 0 : 2,
   }
 }
 
@@ -124,6 +124,8 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
         }
       }
       for (const fn of functions) {
+        // quick mode only has to keep the code paths alive: one function on the slow tiers
+        if (ctx.quick && !FAST_TIERS.includes(name) && fn.name !== 'noop' && !ctx.options['functions']) continue
         try {
           await addTierCases(ctx, { name, tier, fn, runsWasm, containerImage, sizes, inproc, gw, conn, cases, cleanups, addFloor, noSpare })
         } catch (e) {

@@ -76,7 +76,7 @@ function maxMapCount(): number {
 export async function run(ctx: ScopeContext): Promise<ScopeResult> {
   const result = emptyResult('density', 'ok')
   const quick = ctx.quick
-  const targetCount = Number(ctx.options['density-target'] ?? (quick ? 2000 : 100_000))
+  const targetCount = Number(ctx.options['density-target'] ?? (quick ? 1000 : 100_000))
   const marginBytes = Number(ctx.options['margin-gib'] ?? 4) * GiB
   const maxHosts = Number(ctx.options['max-hosts'] ?? 16)
   const heapMiB = Number(ctx.options['density-heap-mib'] ?? 4096)
@@ -243,7 +243,7 @@ async function fillHosts(ctx: ScopeContext, v: WasmVariant, load: Record<string,
 /** What explicit bounds checks (no guard regions) cost per call and per instantiation. */
 async function boundsCheckCost(ctx: ScopeContext, dataDir: string, tctx: ReturnType<typeof tierContext>): Promise<Row[]> {
   const rows: Row[] = []
-  const n = ctx.quick ? 30 : 300
+  const n = ctx.quick ? 20 : 300
   const sha = BENCH_FUNCTIONS.find((f) => f.name === 'sha256')!
   const prepared = prepareWasm(artifactFor(dataDir, { name: 'density-cost', tier: 'wasm', wasm: fs.readFileSync(wasmPath(ctx.repoRoot, sha)), labels: { 'com.kindling.reset': 'reinstantiate', 'com.kindling.prewarm': 'false' } }), tctx)
   const load = { fnId: 'cost', kind: 'wasm', plan: prepared.plan, modulePath: prepared.modulePath }
@@ -291,7 +291,7 @@ async function boundsCheckCost(ctx: ScopeContext, dataDir: string, tctx: ReturnT
 /** thread, process and container tiers: sandboxes spawned one after another through the tier API. */
 async function otherTiers(ctx: ScopeContext, marginBytes: number, notes: string[]): Promise<Row[]> {
   const rows: Row[] = []
-  const counts: Partial<Record<TierName, number>> = ctx.quick ? { thread: 3, process: 2, container: 2 } : { thread: 100, process: 50, container: 50 }
+  const counts: Partial<Record<TierName, number>> = ctx.quick ? { thread: 1, process: 1, container: 1 } : { thread: 100, process: 50, container: 50 }
   const inproc = await createInProcessTiers(path.join(ctx.workDir, 'density-tiers'), { spareAppHosts: 0 })
   const echo = BENCH_FUNCTIONS.find((f) => f.name === 'echo')!
   try {
@@ -318,7 +318,7 @@ async function otherTiers(ctx: ScopeContext, marginBytes: number, notes: string[
       try {
         // one sandbox first: the app host (thread tier) and spares exist before the baseline
         sandboxes.push(await tier.spawn(prepared, { sandboxId: `dens-${name}-0` }))
-        await sleep(1500)
+        await sleep(ctx.quick ? 300 : 1500)
         const base = treeMemory(process.pid)
         const availBase = memAvailableBytes()
         const want = counts[name] ?? 10
@@ -336,7 +336,7 @@ async function otherTiers(ctx: ScopeContext, marginBytes: number, notes: string[
           sandboxes.push(await tier.spawn(prepared, { sandboxId: `dens-${name}-${sandboxes.length}` }))
           ctx.progress.tick(sandboxes.length - 1, want)
         }
-        await sleep(1500)
+        await sleep(ctx.quick ? 300 : 1500)
         const n = sandboxes.length - 1
         const full = treeMemory(process.pid)
         const group = `${name} echo, default labels`

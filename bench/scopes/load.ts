@@ -25,7 +25,7 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
   const result = emptyResult('load', 'ok')
   const quick = ctx.quick
   const durationS = Number(ctx.options['duration'] ?? (quick ? 1 : 5))
-  const warmupS = Number(ctx.options['warmup'] ?? (quick ? 0.5 : 1))
+  const warmupS = Number(ctx.options['warmup'] ?? (quick ? 0.3 : 1))
   const rounds = Number(ctx.options['rounds'] ?? (quick ? 1 : 3))
   const useWrk = ctx.options['wrk'] === true
   const echo = BENCH_FUNCTIONS.find((f) => f.name === 'echo')!
@@ -38,8 +38,8 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
     const info = await gw.pids()
     const both = quick ? [50] : [1, 50]
     const cases: LoadCase[] = [
-      { id: 'fastify', label: 'raw fastify route (same body, own process)', connections: quick ? [1, 50] : [1, 50] },
-      { id: 'wasm-reuse', label: 'wasm echo, warm instance reused (state=reuse)', deploy: { tier: 'wasm', labels: { 'com.kindling.state': 'reuse' } }, connections: quick ? [1, 50] : [1, 50] },
+      { id: 'fastify', label: 'raw fastify route (same body, own process)', connections: quick ? [50] : [1, 50] },
+      { id: 'wasm-reuse', label: 'wasm echo, warm instance reused (state=reuse)', deploy: { tier: 'wasm', labels: { 'com.kindling.state': 'reuse' } }, connections: [1, 50] },
       { id: 'wasm-fresh', label: 'wasm echo, fresh state per call (snapshot restore, default)', deploy: { tier: 'wasm', labels: {} }, connections: both },
       { id: 'wasm-naive', label: 'wasm echo, new instance per call on the critical path (reinstantiate, no prewarm)', deploy: { tier: 'wasm', labels: { 'com.kindling.reset': 'reinstantiate', 'com.kindling.prewarm': 'false' } }, connections: both },
     ]

@@ -178,8 +178,8 @@ export class FunctionManager {
     }, fn.key)
     pool.on('cold-start', (c: ColdStart) => {
       fn.metrics.coldStart(fn.tier.name, c.onCriticalPath, c.startup)
-      // only starts a call waited for: single-use tiers start one per call, which would flood the log
-      if (c.onCriticalPath) {
+      // only starts a call waited for, and not on single-use tiers (one per call would flood the log)
+      if (c.onCriticalPath && fn.tier.capabilities.reusable) {
         const ms = (us: number) => (us / 1000).toFixed(2)
         this.log(fn.key, `cold start on ${fn.tier.name}: sandbox ${c.sandboxId} ready in ${ms(c.startup.spawnUs)} ms (instantiate ${ms(c.startup.instantiateUs)} ms) while a call waited`)
       }

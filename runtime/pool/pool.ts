@@ -150,7 +150,8 @@ export class FunctionPool extends EventEmitter {
   /** Returns a sandbox after a call: reuse it, or replace it when it cannot be reused. */
   private release(sandbox: Sandbox): void {
     if (this.closed || !sandbox.alive || !this.tier.capabilities.reusable || this.slots.size > this.limits.max) {
-      this.remove(sandbox, sandbox.alive ? 'replaced' : 'failed')
+      // a single-use sandbox that ended after its call was not a failure
+      this.remove(sandbox, sandbox.alive || !this.tier.capabilities.reusable ? 'replaced' : 'failed')
       this.fill()
       this.serveWaiters()
       return

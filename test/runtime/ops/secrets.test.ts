@@ -49,6 +49,18 @@ describe('secrets: /system/secrets and /var/openfaas/secrets', () => {
     assert.match(logs, /secret api-key changed/)
   })
 
+  it('mounts secrets read-only into containers, and new calls see a replaced value', async (t) => {
+    const tier = k.tiers.get('container')
+    const why = tier ? tier.unavailableReason() : 'the container tier is not registered'
+    if (why !== null) return t.skip(`container tier: ${why}`)
+    assert.equal((await sys('POST', '/system/secrets', { name: 'db-pass', value: VALUE })).statusCode, 201)
+    const dep = await sys('POST', '/system/functions', { service: 'rs-container', image: 'functions/alpine:latest', envProcess: 'cat /var/openfaas/secrets/db-pass', secrets: ['db-pass'], labels: { 'com.kindling.isolation': 'container' } })
+    assert.equal(dep.statusCode, 202, dep.body)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/rs-container' })).body, VALUE)
+    assert.equal((await sys('PUT', '/system/secrets', { name: 'db-pass', value: NEW_VALUE })).statusCode, 202)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/rs-container' })).body, NEW_VALUE)
+  })
+
   it('never shows a value in the list, the function status, the logs or the log files', async () => {
     const shown = [
       (await sys('GET', '/system/secrets')).body,
@@ -56,6 +68,7 @@ describe('secrets: /system/secrets and /var/openfaas/secrets', () => {
       (await sys('GET', '/system/functions')).body,
       (await sys('GET', '/system/logs?name=rs-wasm')).body,
       (await sys('GET', '/system/logs?name=rs-inline')).body,
+      (await sys('GET', '/system/logs?name=rs-container')).statusCode === 200 ? (await sys('GET', '/system/logs?name=rs-container')).body : '',
       (await k.app.inject({ method: 'GET', url: '/metrics' })).body,
     ]
     await k.logs.close() // flushes the log files

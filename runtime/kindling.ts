@@ -38,6 +38,9 @@ export interface Kindling {
   close(): Promise<void>
 }
 
+/** How long close() waits for open HTTP connections before cutting them. */
+const CLOSE_GRACE_MS = 2000
+
 export async function createKindling(config: Config): Promise<Kindling> {
   const dataDir = config.dataDirAbs
   fs.mkdirSync(dataDir, { recursive: true })
@@ -155,7 +158,11 @@ export async function createKindling(config: Config): Promise<Kindling> {
       return address
     },
     async close() {
+      // calls in flight get a grace period; a connection that never sends a request does not
+      // hold the shutdown past it
+      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS)
       await app.close()
+      clearTimeout(force)
       // calls under way finish (their results are stored) before the pools go away
       await asyncQueue!.close()
       await functions!.close()

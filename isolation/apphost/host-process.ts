@@ -39,6 +39,8 @@ export class HostProcess extends EventEmitter {
   /** milliseconds from spawn to the READY frame */
   startupMs = 0
   alive = true
+  /** the process has exited (alive turns false earlier, when kindling kills it) */
+  exited = false
   exitReason: string | undefined
   private readonly socket: net.Socket
   private readonly decoder = new FrameDecoder()
@@ -94,6 +96,7 @@ export class HostProcess extends EventEmitter {
     }
     this.child.on('exit', (code, signal) => {
       this.alive = false
+      this.exited = true
       this.exitReason ??= signal ? `killed by ${signal}` : `exited with code ${code}`
       readyReject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason} before it was ready`))
       const err = () => new KindlingError('KINDLING_ERR_HOST_DIED', `the app host running this call ${this.exitReason}`)
@@ -162,13 +165,16 @@ export class HostProcess extends EventEmitter {
 
   kill(reason: string): void {
     if (!this.alive) return
+    // not alive from now on, before its exit event arrives: a host being killed must never get a
+    // new function or call (under load the event can come well after the next deploy)
+    this.alive = false
     this.exitReason = reason
     this.child.kill('SIGKILL')
   }
 
   /** Ends the host and waits for it to be gone. */
   async stop(): Promise<void> {
-    if (!this.alive) return
+    if (this.exited) return
     const gone = new Promise<void>((res) => this.once('exit', () => res()))
     this.kill('stopped')
     await gone

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { environmentLine, environmentRecord } from './lib/env.js'
+import './lib/children.js'
 import { createProgress } from './lib/progress.js'
 import { locateScope, SCOPES } from './lib/registry.js'
 import { type RunRecord, writeResults } from './lib/results.js'
@@ -108,6 +109,8 @@ async function main(): Promise<number> {
     interrupted = true
     process.stderr.write('\nstopping after the current step (Ctrl-C again to quit at once)\n')
   })
+  // stopped from outside: the 'exit' hook of lib/children.ts ends every process the run started
+  process.once('SIGTERM', () => process.exit(143))
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-'))
   process.stderr.write(`kindling bench: ${args.scopes.join(', ')}${args.quick ? ' (quick)' : ''}\n${environmentLine(env)}\n`)
   const results: ScopeResult[] = []

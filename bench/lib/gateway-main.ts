@@ -101,7 +101,9 @@ process.on('message', (m: Command) => {
     }
   })().catch((e: Error) => reply(null, e.message))
 })
-process.on('disconnect', () => {
+const shutdown = () => {
   void k.close().finally(() => process.exit(0))
-})
+}
+process.on('disconnect', shutdown)
+process.once('SIGTERM', shutdown)
 process.send?.({ id: 0, value: { url, auth: k.credentials ? `Basic ${Buffer.from(`${k.credentials.user}:${k.credentials.password}`).toString('base64')}` : undefined } })

@@ -2,6 +2,7 @@
 // deploys over the HTTP API as a user would, and asks the child for timings and pool state.
 import { type ChildProcess, fork } from 'node:child_process'
 import { siblingEntry } from '../../isolation/apphost/host-process.js'
+import { track } from './children.js'
 import type { ColdStart } from '../../runtime/pool/pool.js'
 import type { InvokeTimings } from '../../isolation/tier.js'
 
@@ -50,10 +51,14 @@ export class Gateway {
 
   static async start(dataDir: string, config: Record<string, unknown> = {}, opts: { execArgv?: string[] } = {}): Promise<Gateway> {
     const entry = siblingEntry(import.meta.url, 'gateway-main')
-    const child = fork(entry.path, [JSON.stringify({ dataDir, config })], {
-      execArgv: [...entry.execArgv, ...(opts.execArgv ?? [])],
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    })
+    // SIGTERM: the gateway closes kindling (app hosts, containers) before it exits
+    const child = track(
+      fork(entry.path, [JSON.stringify({ dataDir, config })], {
+        execArgv: [...entry.execArgv, ...(opts.execArgv ?? [])],
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      }),
+      'SIGTERM',
+    )
     let stderr = ''
     child.stderr!.setEncoding('utf8')
     child.stderr!.on('data', (s: string) => {

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { track } from './children.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target } from './scope.js'
 
 interface LegacyRow {
@@ -57,15 +58,15 @@ export async function runScripts(ctx: ScopeContext, files: string[], timeoutMs: 
     const args = ['--import', 'tsx', file, ...(ctx.quick ? ['--quick'] : [])]
     ctx.progress.step(`node ${args.slice(2).map((a) => path.relative(ctx.repoRoot, a) || a).join(' ')}`)
     const out = await new Promise<{ code: number | null; text: string; timedOut: boolean }>((resolve) => {
-      const child = spawn(process.execPath, args, { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = track(spawn(process.execPath, args, { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }), 'SIGINT')
       let text = ''
       let timedOut = false
       const onData = (d: Buffer) => {
         text += d.toString()
         for (const line of d.toString().split('\n')) if (line.trim()) ctx.progress.tick(0, 1, line.trim().slice(0, 100))
       }
-      child.stdout.on('data', onData)
-      child.stderr.on('data', onData)
+      child.stdout!.on('data', onData)
+      child.stderr!.on('data', onData)
       const timer = setTimeout(() => {
         timedOut = true
         child.kill('SIGINT')

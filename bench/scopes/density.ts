@@ -65,6 +65,17 @@ function mapCount(pid: number): number {
   }
 }
 
+/** User address space of x86-64 Linux (47 bits). */
+const ADDRESS_SPACE = 2 ** 47
+
+function vmSizeBytes(pid: number): number {
+  try {
+    return Number(/^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+  } catch {
+    return 0
+  }
+}
+
 function maxMapCount(): number {
   try {
     return Number(fs.readFileSync('/proc/sys/vm/max_map_count', 'utf8').trim()) || 65530
@@ -123,7 +134,7 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
     if (o.afterUse) rows.push({ group: v.label, name: `extra RSS per sandbox after one call (${o.afterUse.used} sandboxes called)`, unit: 'KiB', n: o.afterUse.used, p50: o.afterUse.rssKiBPerSandbox })
     result.rows.push(...rows)
     if (o.firstError) result.notes.push(`${v.label}: the spawn that ended a host: ${o.firstError}`)
-    if (o.capped.length) result.notes.push(`${v.label}: ${o.capped.length} host(s) stopped short of vm.max_map_count (${maxMapCount()}; Faasm raised it to 1,000,000): ${o.capped[0]}`)
+    if (o.capped.length) result.notes.push(`${v.label}: ${o.capped.length} host(s) filled to a limit computed from the first 1,024 sandboxes: ${o.capped[0]}`)
     result.targets.push(
       target({ id: `density-${v.id}-count`, text: `${v.label}: >= ${targetCount === 100_000 ? '100,000' : targetCount.toLocaleString('en-US')} idle sandboxes at once`, value: n, limit: quick ? targetCount : 100_000, unit: 'count', op: '>=' }),
       target({ id: `density-${v.id}-rss`, text: `${v.label}: < 32 KiB RSS per sandbox (marginal)`, value: (o.full.rssKiB - o.base.rssKiB) / n, limit: 32, unit: 'KiB', op: '<=' }),
@@ -172,15 +183,22 @@ async function fillHosts(ctx: ScopeContext, v: WasmVariant, load: Record<string,
       let inHost = 0
       let hostFull = false
       const maps0 = mapCount(host.pid)
+      const vm0 = vmSizeBytes(host.pid)
       let cap = Infinity
+      let capWhy = ''
       while (!hostFull) {
         if (inHost >= 1024 && cap === Infinity) {
-          // mappings per sandbox so far: stay under 85% of vm.max_map_count
-          const perSandbox = Math.max(0.01, (mapCount(host.pid) - maps0) / inHost)
-          cap = Math.floor((0.85 * maxMapCount() - maps0) / perSandbox)
+          // a failing wasm allocation makes V8 collect garbage and retry, seconds each with a full
+          // heap: stop short of both limits instead of running into them
+          const mapsPer = Math.max(0.01, (mapCount(host.pid) - maps0) / inHost)
+          const byMaps = Math.floor((0.85 * maxMapCount() - maps0) / mapsPer)
+          const vmPer = Math.max(1, (vmSizeBytes(host.pid) - vm0) / inHost)
+          const byVm = Math.floor((0.97 * ADDRESS_SPACE - vm0) / vmPer)
+          cap = Math.min(byMaps, byVm)
+          capWhy = byMaps < byVm ? `85% of vm.max_map_count=${maxMapCount()} (${mapsPer.toFixed(2)} mappings per sandbox)` : `97% of the 128 TiB address space (${(vmPer / GiB).toFixed(1)} GiB reserved per sandbox)`
         }
         if (inHost >= cap) {
-          capped.push(`host ${hosts.length} stopped at ${inHost.toLocaleString('en-US')} sandboxes, 85% of vm.max_map_count=${maxMapCount()}`)
+          capped.push(`host ${hosts.length} stopped at ${inHost.toLocaleString('en-US')} sandboxes: ${capWhy}`)
           break
         }
         if (total >= opts.targetCount) stoppedBecause = `reached the target of ${opts.targetCount.toLocaleString('en-US')}`

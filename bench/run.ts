@@ -132,7 +132,10 @@ async function main(): Promise<number> {
         shouldStop: () => interrupted || Date.now() > scopeEnd,
       }
       fs.mkdirSync(base.workDir, { recursive: true })
+      const loadBefore = os.loadavg()
       const r = await runScope(name, base)
+      // other work on the machine shows in the numbers: keep the 1-minute load around each scope
+      r.loadAverage = { before: +loadBefore[0]!.toFixed(2), after: +os.loadavg()[0]!.toFixed(2) }
       results.push(r)
       process.stdout.write(`\n${scopeReport(r)}\n`)
     }

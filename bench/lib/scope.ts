@@ -86,6 +86,8 @@ export interface ScopeResult {
   data?: Record<string, unknown>
   /** wall time of the scope, filled in by the runner */
   seconds?: number
+  /** 1-minute load average of the machine before and after the scope, filled in by the runner */
+  loadAverage?: { before: number; after: number }
 }
 
 export type ScopeRun = (ctx: ScopeContext) => Promise<ScopeResult>

@@ -61,7 +61,7 @@ export function missBy(t: Target): string {
 
 /** The whole report of one scope: heading, status, table, targets, notes. */
 export function scopeReport(r: ScopeResult): string {
-  const out: string[] = [`## ${r.scope}${r.status === 'ok' ? '' : `: ${r.status}${r.reason ? ` (${r.reason})` : ''}`}${r.seconds !== undefined ? `  [${r.seconds.toFixed(0)} s]` : ''}`]
+  const out: string[] = [`## ${r.scope}${r.status === 'ok' ? '' : `: ${r.status}${r.reason ? ` (${r.reason})` : ''}`}${r.seconds !== undefined ? `  [${r.seconds.toFixed(0)} s${r.loadAverage ? `, load ${r.loadAverage.before} -> ${r.loadAverage.after}` : ''}]` : ''}`]
   if (r.rows.length) out.push('', rowsTable(r.rows))
   if (r.targets.length) out.push('', targetsTable(r.targets))
   const notes = [...r.notes, ...r.targets.filter((t) => t.note && !t.holds).map((t) => `${t.id}: ${t.note}`)]

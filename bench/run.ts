@@ -76,7 +76,7 @@ async function runScope(name: string, base: Omit<ScopeContext, 'scope' | 'progre
     else if (where.kind === 'scripts') {
       // a stand-alone script cannot be told to stay inside the quick budget
       result = base.quick
-        ? emptyResult(name, 'skipped', `--quick runs only scopes with bench/${name}/scope.ts exporting run(ctx); ${where.files.map((f) => path.relative(base.repoRoot, f)).join(', ')} runs in full mode`)
+        ? emptyResult(name, 'skipped', `--quick runs only scopes with bench/${name}/scope.ts exporting run(ctx); ${where.files.map((f) => path.relative(base.repoRoot, f.file)).join(', ')} run in full mode`)
         : await runScripts(ctx, where.files, 3_600_000)
     }
     else {

@@ -24,16 +24,29 @@ export const SCOPES: readonly ScopeInfo[] = [
   { name: 'ops', about: 'operations: deploy, restart, scale (bench/ops/)', owner: 'folder' },
 ]
 
-/** Stand-alone scripts (source, run with tsx) to use until a folder has its scope.ts. */
-export const SCRIPT_FALLBACKS: Readonly<Record<string, readonly string[]>> = {
-  container: ['coldstart.ts'],
+/** A stand-alone script of another folder, and how its usage line says to run it. */
+export interface ScriptFallback {
+  file: string
+  /** 'dist': node dist/bench/<folder>/<file>.js; 'source': node --import tsx bench/<folder>/<file> */
+  from: 'dist' | 'source'
+}
+
+/** Stand-alone scripts to run (full mode only) until a folder has its scope.ts. */
+export const SCRIPT_FALLBACKS: Readonly<Record<string, readonly ScriptFallback[]>> = {
+  container: [{ file: 'coldstart.ts', from: 'source' }],
+  tiers: [{ file: 'run.ts', from: 'dist' }],
+  component: [{ file: 'run.ts', from: 'dist' }],
+  ops: [
+    { file: 'scale-from-zero.ts', from: 'source' },
+    { file: 'async-throughput.ts', from: 'source' },
+  ],
 }
 
 const EXPORTS_RUN = /export\s+(async\s+)?function\s+run\s*\(|export\s+(const|let)\s+run\s*[:=]/
 
 export type ScopeLocation =
   | { kind: 'module'; file: string }
-  | { kind: 'scripts'; files: string[] }
+  | { kind: 'scripts'; files: ScriptFallback[] }
   | { kind: 'missing'; reason: string }
 
 /**
@@ -52,7 +65,7 @@ export function locateScope(info: ScopeInfo, srcRoot: string, codeRoot: string):
     if (fs.existsSync(compiled)) return { kind: 'module', file: compiled }
     return { kind: 'missing', reason: `bench/${info.name}/scope.ts is not built yet (npm run build)` }
   }
-  const files = (SCRIPT_FALLBACKS[info.name] ?? []).map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f))
+  const files = (SCRIPT_FALLBACKS[info.name] ?? []).filter((f) => fs.existsSync(path.join(dir, f.file))).map((f) => ({ ...f, file: path.join(dir, f.file) }))
   if (files.length) return { kind: 'scripts', files }
   return { kind: 'missing', reason: `not available yet: bench/${info.name}/ has no scope.ts exporting run(ctx)` }
 }

@@ -82,6 +82,8 @@ export interface ScopeResult {
   targets: Target[]
   /** lines printed under the table: skipped cases with their reasons, how things were measured */
   notes: string[]
+  /** printed verbatim under the table (a stand-alone script's own output) */
+  text?: string
   /** anything else worth keeping in the JSON (raw samples are not kept) */
   data?: Record<string, unknown>
   /** wall time of the scope, filled in by the runner */

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { track } from './children.js'
+import type { ScriptFallback } from './registry.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target } from './scope.js'
 
 interface LegacyRow {
@@ -51,12 +52,16 @@ export function legacyRows(json: unknown): { rows: Row[]; targets: ScopeResult['
   return { rows, targets }
 }
 
-export async function runScripts(ctx: ScopeContext, files: string[], timeoutMs: number): Promise<ScopeResult> {
+export async function runScripts(ctx: ScopeContext, scripts: ScriptFallback[], timeoutMs: number): Promise<ScopeResult> {
   const result = emptyResult(ctx.scope, 'ok')
-  result.notes.push(`measured by ${files.map((f) => path.relative(ctx.repoRoot, f)).join(', ')} (a stand-alone script, run as a child process until bench/${ctx.scope}/scope.ts exports run(ctx))`)
-  for (const file of files) {
-    const args = ['--import', 'tsx', file, ...(ctx.quick ? ['--quick'] : [])]
-    ctx.progress.step(`node ${args.slice(2).map((a) => path.relative(ctx.repoRoot, a) || a).join(' ')}`)
+  const texts: string[] = []
+  result.notes.push(`measured by ${scripts.map((f) => path.relative(ctx.repoRoot, f.file)).join(', ')} (stand-alone scripts, run as child processes until bench/${ctx.scope}/scope.ts exports run(ctx))`)
+  for (const script of scripts) {
+    const built = path.join(ctx.distRoot, path.relative(ctx.repoRoot, script.file)).replace(/\.ts$/, '.js')
+    const fromDist = script.from === 'dist' && fs.existsSync(built)
+    const file = fromDist ? built : script.file
+    const args = [...(fromDist ? [] : ['--import', 'tsx']), file, ...(ctx.quick ? ['--quick'] : [])]
+    ctx.progress.step(`node ${args.map((a) => (path.isAbsolute(a) ? path.relative(ctx.repoRoot, a) : a)).join(' ')}`)
     const out = await new Promise<{ code: number | null; text: string; timedOut: boolean }>((resolve) => {
       const child = track(spawn(process.execPath, args, { cwd: ctx.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }), 'SIGINT')
       let text = ''
@@ -78,6 +83,7 @@ export async function runScripts(ctx: ScopeContext, files: string[], timeoutMs: 
       })
     })
     const rel = path.relative(ctx.repoRoot, file)
+    texts.push(`$ node ${args.map((a) => (path.isAbsolute(a) ? path.relative(ctx.repoRoot, a) : a)).join(' ')}\n${out.text.trim().split('\n').slice(-60).join('\n')}`)
     const firstLine = out.text.trim().split('\n')[0] ?? ''
     if (/^skipp?(ed|ing)\b/i.test(firstLine) && !out.text.includes('results:')) {
       result.status = 'skipped'
@@ -102,7 +108,9 @@ export async function runScripts(ctx: ScopeContext, files: string[], timeoutMs: 
         result.notes.push(`could not read ${jsonFile}: ${(e as Error).message}`)
       }
     }
-    if (!result.rows.length) result.data = { ...(result.data ?? {}), [rel]: out.text.slice(-8000) }
+    result.data = { ...(result.data ?? {}), [rel]: out.text.slice(-8000) }
   }
+  // the scripts' own tables, verbatim, when they could not be read as rows
+  if (!result.rows.length && texts.length) result.text = texts.join('\n\n')
   return result
 }

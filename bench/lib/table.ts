@@ -64,6 +64,7 @@ export function scopeReport(r: ScopeResult): string {
   const out: string[] = [`## ${r.scope}${r.status === 'ok' ? '' : `: ${r.status}${r.reason ? ` (${r.reason})` : ''}`}${r.seconds !== undefined ? `  [${r.seconds.toFixed(0)} s${r.loadAverage ? `, load ${r.loadAverage.before} -> ${r.loadAverage.after}` : ''}]` : ''}`]
   if (r.rows.length) out.push('', rowsTable(r.rows))
   if (r.targets.length) out.push('', targetsTable(r.targets))
+  if (r.text) out.push('', r.text)
   const notes = [...r.notes, ...r.targets.filter((t) => t.note && !t.holds).map((t) => `${t.id}: ${t.note}`)]
   if (notes.length) out.push('', ...notes.map((n) => `- ${n}`))
   return out.join('\n')

@@ -19,6 +19,7 @@ import { FunctionStore } from './store/functions.js'
 import { SecretStore } from './store/secrets.js'
 import { readVersion } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
+import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -42,6 +43,7 @@ export interface Kindling {
 const CLOSE_GRACE_MS = 2000
 
 export async function createKindling(config: Config): Promise<Kindling> {
+  applyWasmV8Flags() // the inline tier compiles function code in this process
   const dataDir = config.dataDirAbs
   fs.mkdirSync(dataDir, { recursive: true })
   const db = openDatabase(dataDir)

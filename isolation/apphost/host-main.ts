@@ -7,6 +7,9 @@ import type { InvokeRequest } from '../tier.js'
 import { type HostFunction, hostKind, type LoadRequest, registerHostKind } from './host-kinds.js'
 import { encodeFrame, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
 import { loadWasmFunction } from './wasm-kind.js'
+import { applyWasmV8Flags } from '../wasm/v8-flags.js'
+
+applyWasmV8Flags()
 
 registerHostKind('wasm', loadWasmFunction)
 for (const arg of process.argv.slice(2)) {

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { KindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, TierContext } from '../tier.js'
 import { WasmFormatError } from '../wasm/binary/bytes.js'
-import { instrument, MemoryTooSmallError, memoryPagesFor } from '../wasm/binary/instrument.js'
+import { INSTRUMENT_VERSION, instrument, MemoryTooSmallError, memoryPagesFor } from '../wasm/binary/instrument.js'
 import { writeAtomic } from '../wasm/prepare.js'
 import { toolchainFailure } from './classify.js'
 import { HANDLER_EXPORT, HANDLER_INTERFACE } from './interfaces.js'
@@ -91,7 +91,7 @@ async function transpiled(artifact: FunctionArtifact, dataDir: string): Promise<
  * files per limit and fuel; status.json, written last, records which modules could not take them.
  */
 function instrumented(dir: string, manifest: Manifest, maxMemoryPages: number, fuel: number): { coreModules: Record<string, string>; notInterruptibleBecause?: string } {
-  const out = path.join(dir, `instrumented-${maxMemoryPages}p-${fuel}f`)
+  const out = path.join(dir, `instrumented-v${INSTRUMENT_VERSION}-${maxMemoryPages}p-${fuel}f`)
   const coreModules = Object.fromEntries(manifest.cores.map((name) => [name, path.join(out, name)]))
   const statusPath = path.join(out, 'status.json')
   if (fs.existsSync(statusPath)) return { coreModules, ...(JSON.parse(fs.readFileSync(statusPath, 'utf8')) as { notInterruptibleBecause?: string }) }

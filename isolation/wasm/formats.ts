@@ -3,6 +3,7 @@
 import { KindlingError } from '../../runtime/errors.js'
 import type { WasmFormat } from '../tier.js'
 import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
+import { applyWasmV8Flags } from './v8-flags.js'
 import { WASI_FUNCTIONS } from './wasi.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
@@ -19,6 +20,7 @@ export function isComponentBinary(bytes: Uint8Array): boolean {
 
 /** Compiles a core module, turning V8's CompileError into a clear 400. */
 export function compileModule(bytes: Uint8Array): WebAssembly.Module {
+  applyWasmV8Flags()
   if (!isWasmBinary(bytes)) throw new KindlingError('KINDLING_ERR_NOT_WASM', 'the body is not a WebAssembly binary')
   try {
     return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { KindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, TierContext } from '../tier.js'
 import { WasmFormatError } from './binary/bytes.js'
-import { instrument, MemoryTooSmallError, memoryPagesFor } from './binary/instrument.js'
+import { INSTRUMENT_VERSION, instrument, MemoryTooSmallError, memoryPagesFor } from './binary/instrument.js'
 import { compileModule, detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 
@@ -23,8 +23,6 @@ export interface PreparedWasm {
   prepareUs: number
 }
 
-/** Instrumentation version: bump when instrument() output changes so caches are rebuilt. */
-const INSTRUMENT_VERSION = 1
 
 export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): PreparedWasm {
   const t0 = performance.now()

@@ -31,3 +31,14 @@ export function wasiCommand(body: string, extra = ''): string {
     (func $main ${body})
     (func (export "_start") (call $main)))`
 }
+
+/**
+ * A WASI command that loops forever, so that with a huge fuel its compiled-in checks never fire
+ * in time: loop counters are per function call, and neither loop here gets far (the outer one
+ * calls a function whose own loop stops at 1000). Tests of kill backstops use it.
+ */
+export const UNSTOPPABLE_LOOP = wasiCommand(
+  '(loop $l (call $inner) (br $l))',
+  '(func $inner (local $i i32) (loop $k (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $k (i32.lt_u (local.get $i) (i32.const 1000)))))',
+)
+

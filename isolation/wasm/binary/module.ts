@@ -65,6 +65,10 @@ export interface ParsedModule {
   tableCount: number
   hasStart: boolean
   passiveDataSegments: number
+  /** parameter count of each type in the type section */
+  typeParamCounts: number[]
+  /** type index of each defined function */
+  funcTypeIndices: number[]
 }
 
 export const MAGIC = [0x00, 0x61, 0x73, 0x6d]
@@ -115,7 +119,7 @@ export function parseModule(bytes: Uint8Array): ParsedModule {
   const m: ParsedModule = {
     sections: [], imports: [], exports: [], funcImportCount: 0, globalImportCount: 0, memoryImportCount: 0,
     tableImportCount: 0, definedFuncCount: 0, typeCount: 0, memories: [], globals: [], tableCount: 0,
-    hasStart: false, passiveDataSegments: 0,
+    hasStart: false, passiveDataSegments: 0, typeParamCounts: [], funcTypeIndices: [],
   }
   let lastOrder = -1
   while (!r.done) {
@@ -140,9 +144,19 @@ export function parseModule(bytes: Uint8Array): ParsedModule {
 
 function readSectionFacts(m: ParsedModule, id: number, r: Reader): void {
   switch (id) {
-    case SECTION.type:
+    case SECTION.type: {
       m.typeCount = r.u32()
+      for (let i = 0; i < m.typeCount; i++) {
+        const form = r.byte()
+        if (form !== 0x60) throw new WasmFormatError(`type form 0x${form.toString(16)} (GC types) is not supported`, r.pos - 1)
+        const params = r.u32()
+        for (let p = 0; p < params; p++) readValType(r)
+        const results = r.u32()
+        for (let p = 0; p < results; p++) readValType(r)
+        m.typeParamCounts.push(params)
+      }
       return
+    }
     case SECTION.import: {
       const n = r.u32()
       for (let i = 0; i < n; i++) {
@@ -177,6 +191,7 @@ function readSectionFacts(m: ParsedModule, id: number, r: Reader): void {
     }
     case SECTION.function:
       m.definedFuncCount = r.u32()
+      for (let i = 0; i < m.definedFuncCount; i++) m.funcTypeIndices.push(r.u32())
       return
     case SECTION.table:
       m.tableCount = r.u32()

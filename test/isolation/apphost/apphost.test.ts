@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { WasmTier } from '../../../isolation/apphost/wasm-tier.js'
 import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
-import { wasiCommand, wat } from '../../helpers/wat.js'
+import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
 
 /** A WASI command that sleeps `ms` through poll_oneoff (a blocking import), then prints "slept". */
 export const sleeper = (ms: number) => wasiCommand(
@@ -77,7 +77,7 @@ describe('app hosts: the kill backstop', () => {
     // fuel so large that the compiled-in check does not fire within the deadline
     const k = await startKindling({ interruptFuel: 2 ** 31 - 1, timeoutGraceMs: 100 })
     try {
-      await k.deploy('spin', await wat(wasiCommand('(loop $l (br $l))')), { labels: { 'com.kindling.timeout': '200ms' } })
+      await k.deploy('spin', await wat(UNSTOPPABLE_LOOP), { labels: { 'com.kindling.timeout': '200ms' } })
       await waitWarm(k, 'spin')
       const before = hostOf(k, 'spin')!.pid
       const t0 = Date.now()

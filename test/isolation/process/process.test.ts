@@ -12,7 +12,7 @@ import { ProcessTier, type ProcessTierOptions } from '../../../isolation/process
 import type { FunctionArtifact, FunctionLogEntry, Sandbox, TierContext } from '../../../isolation/tier.js'
 import { isKindlingError } from '../../../runtime/errors.js'
 import { exampleModule } from '../../helpers/kindling.js'
-import { wasiCommand, wat } from '../../helpers/wat.js'
+import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
 import { request } from '../wasm/runner-helpers.js'
 
 const never = new AbortController().signal
@@ -139,7 +139,7 @@ describe('process tier: the kill backstop', () => {
   after(() => h.close())
 
   it('kills a process that does not stop a call by deadline + grace, and serves the next call from a new one', async () => {
-    const p = await h.tier.prepare(h.artifact(await wat(wasiCommand('(loop $l (br $l))'))))
+    const p = await h.tier.prepare(h.artifact(await wat(UNSTOPPABLE_LOOP)))
     const sb = await h.tier.spawn(p, { sandboxId: 'spin' })
     const pid = pidOf(h, sb)
     const t0 = Date.now()

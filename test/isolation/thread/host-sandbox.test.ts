@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test'
 import { ThreadSandboxHost, type ThreadFunctionInfo } from '../../../isolation/thread/host-sandbox.js'
 import { WorkerHandle, WorkerSpares } from '../../../isolation/thread/worker-pools.js'
 import { request, wasmFunction } from '../wasm/runner-helpers.js'
-import { wasiCommand, wat } from '../../helpers/wat.js'
+import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
 
 const spares = new WorkerSpares(1)
 const lost: string[] = []
@@ -58,7 +58,7 @@ describe('thread tier: worker sandboxes in an app host', () => {
 
   it('terminates a worker that does not stop by deadline + grace, and replaces it', async () => {
     const lostBefore = lost.length
-    const sb = sandbox(await threadFunction(await wat(wasiCommand('(loop $l (br $l))')), {}, 2 ** 31 - 1))
+    const sb = sandbox(await threadFunction(await wat(UNSTOPPABLE_LOOP), {}, 2 ** 31 - 1))
     await sb.ready()
     const tid = sb.threadId
     const t0 = Date.now()

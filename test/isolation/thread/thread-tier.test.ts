@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { ThreadTier } from '../../../isolation/thread/tier.js'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
-import { wasiCommand, wat } from '../../helpers/wat.js'
+import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
 
 const THREAD = { 'com.kindling.isolation': 'thread' }
 const hostPid = (k: TestKindling, app: string) => (k.tiers.get('thread') as ThreadTier).hosts.running(app)?.pid
@@ -19,7 +19,7 @@ describe('thread tier through the gateway', () => {
   before(async () => {
     // fuel so large that the compiled-in checks do not fire: only the terminate backstop stops the loop
     k = await startKindling({ interruptFuel: 2 ** 31 - 1, timeoutGraceMs: 150 })
-    await k.deploy('spin', await wat(wasiCommand('(loop $l (br $l))')), { labels: { ...THREAD, 'com.kindling.app': 'shared', 'com.kindling.timeout': '300ms' } })
+    await k.deploy('spin', await wat(UNSTOPPABLE_LOOP), { labels: { ...THREAD, 'com.kindling.app': 'shared', 'com.kindling.timeout': '300ms' } })
     await k.deploy('neighbour', exampleModule('cat'), { labels: { ...THREAD, 'com.kindling.app': 'shared' } })
     await warm(k, 'spin')
     await warm(k, 'neighbour')

@@ -11,10 +11,12 @@ export function wasmFunction(source: string | Uint8Array, plan: Partial<WasmPlan
   const bytes = typeof source === 'string' ? fs.readFileSync(exampleModule(source)) : source
   const format = detectCoreFormat(compileModule(bytes))
   const maxMemoryPages = memoryPagesFor(memoryBytes)
-  const ins = instrument(bytes, { interrupt: true, fuel: 4096, memoryMaxPages: maxMemoryPages })
+  // the fuel is compiled into the module: the plan's value must be the one instrumented with
+  const fuel = plan.fuel ?? 4096
+  const ins = instrument(bytes, { interrupt: true, fuel, memoryMaxPages: maxMemoryPages })
   return new WasmFunction(new WebAssembly.Module(ins.bytes as Uint8Array<ArrayBuffer>), {
     key: 'test.ns', version: '1', format, functionName: 'test', argv: ['test'], envVars: {},
-    stateMode: 'fresh', resetMode: 'snapshot', prewarm: true, interruptible: true, fuel: 4096,
+    stateMode: 'fresh', resetMode: 'snapshot', prewarm: true, interruptible: true, fuel,
     stateGlobals: ins.stateGlobals, memoryExport: ins.memoryExport, maxMemoryPages, snapshotSafe: ins.snapshotSafe,
     maxOutputBytes: 1 << 20, preopens: [], ...plan,
   })

@@ -23,12 +23,18 @@ const C = [
   { out: 'read-secret', src: ['read-secret.c'], opt: '-Os' },
   { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
   { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
+  // the image pipeline of the paper's R9 (SAND's four stages), and its kindling.call driver
+  { out: 'pipeline-extract', dir: 'pipeline', src: ['extract.c'], opt: '-O2' },
+  { out: 'pipeline-transform', dir: 'pipeline', src: ['transform.c'], opt: '-O2' },
+  { out: 'pipeline-handler', dir: 'pipeline', src: ['handler.c'], opt: '-O2' },
+  { out: 'pipeline-thumbnail', dir: 'pipeline', src: ['thumbnail.c'], opt: '-O2' },
+  { out: 'pipeline', dir: 'pipeline', src: ['pipeline.c'], opt: '-O2' },
 ]
 const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain']
 
 // sources are named relative to functions/, so the output does not depend on where the checkout is
 for (const f of C) {
-  execFileSync('clang', [...CFLAGS, f.opt, ...f.src.map((s) => path.join('c', s)), '-o', path.join(out, `${f.out}.wasm`)], { stdio: 'inherit', cwd: here })
+  execFileSync('clang', [...CFLAGS, f.opt, ...f.src.map((s) => path.join(f.dir ?? 'c', s)), '-o', path.join(out, `${f.out}.wasm`)], { stdio: 'inherit', cwd: here })
 }
 const asc = path.join(here, '..', 'node_modules', '.bin', 'asc')
 for (const f of AS) {

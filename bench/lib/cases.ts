@@ -5,8 +5,12 @@ import { summarize, shuffled, prng, type Summary } from './stats.js'
 import type { Progress } from './progress.js'
 import type { Row, Unit } from './scope.js'
 
-/** One occurrence: microseconds, plus named phases (also microseconds) when the tier reports them. */
-export type Sample = number | { us: number; parts?: Record<string, number | undefined> }
+/**
+ * One occurrence: microseconds, plus named phases (also microseconds) when the tier reports them.
+ * `excluded` drops the occurrence from the samples (it did not measure what the case measures,
+ * e.g. a call meant to be cold that found a ready instance); the reasons are counted in a note.
+ */
+export type Sample = number | { us: number; parts?: Record<string, number | undefined>; excluded?: string }
 
 export interface Case {
   group: string
@@ -46,6 +50,8 @@ export interface RunOptions {
   /** longest a single sample may take (default 60 s) */
   sampleTimeoutMs?: number
   seed?: number
+  /** before every batch (untimed): e.g. wait for background work of the previous case to end */
+  beforeBatch?: () => Promise<unknown>
 }
 
 export async function runInterleaved(cases: readonly Case[], rounds: number, progress: Progress, shouldStop: () => boolean, opts: RunOptions = {}): Promise<CaseResult[]> {
@@ -66,6 +72,7 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
     return withTimeout(c.sample(), limit, current)
   }
   const results = new Map<Case, CaseResult>()
+  const excluded = new Map<Case, Map<string, number>>()
   for (const c of cases) results.set(c, { group: c.group, name: c.name, baseline: c.baseline, samples: [], blocks: [], parts: new Map(), notes: [] })
   const fail = (c: Case, e: unknown) => {
     const r = results.get(c)!
@@ -94,10 +101,14 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
       if (r.error) continue
       const block: number[] = []
       try {
+        if (opts.beforeBatch) await opts.beforeBatch()
         for (let s = 0; s < c.batch; s++) {
           const v = await sample(c)
           if (typeof v === 'number') block.push(v)
-          else {
+          else if (v.excluded) {
+            const m = excluded.get(c) ?? excluded.set(c, new Map()).get(c)!
+            m.set(v.excluded, (m.get(v.excluded) ?? 0) + 1)
+          } else {
             block.push(v.us)
             for (const [k, pv] of Object.entries(v.parts ?? {})) {
               if (pv === undefined) continue
@@ -119,6 +130,10 @@ export async function runInterleaved(cases: readonly Case[], rounds: number, pro
     }
   }
   clearInterval(heartbeat)
+  for (const [c, m] of excluded) {
+    const r = results.get(c)!
+    for (const [why, n] of m) r.notes.push(`${n} of ${n + r.samples.length} occurrences excluded: ${why}`)
+  }
   return [...results.values()]
 }
 

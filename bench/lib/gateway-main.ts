@@ -72,6 +72,7 @@ function appHostPids(): number[] {
 type Command =
   | { id: number; cmd: 'record'; key: string }
   | { id: number; cmd: 'take'; key: string }
+  | { id: number; cmd: 'drain'; key: string }
   | { id: number; cmd: 'wait-idle'; key: string; timeoutMs: number }
   | { id: number; cmd: 'stats'; key: string }
   | { id: number; cmd: 'pids' }
@@ -87,6 +88,12 @@ process.on('message', (m: Command) => {
         const rec = recorded.get(m.key)
         stopRecording(m.key)
         return reply(rec ? { timings: rec.timings, coldStarts: rec.coldStarts } : { timings: [], coldStarts: [] })
+      }
+      case 'drain': {
+        // what was recorded since the last drain; recording goes on
+        const rec = recorded.get(m.key)
+        const out = rec ? { timings: rec.timings.splice(0), coldStarts: rec.coldStarts.splice(0) } : { timings: [], coldStarts: [] }
+        return reply(out)
       }
       case 'wait-idle':
         return reply(await waitIdle(m.key, m.timeoutMs))

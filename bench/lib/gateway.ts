@@ -100,7 +100,11 @@ export class Gateway {
     return { status: res.status, text: await res.text() }
   }
 
-  /** Uploads the module (when wasm) and deploys; resolves when the API answered (202). */
+  /**
+   * Uploads the module (when wasm) and deploys; resolves when the API answered (202). The CE
+   * autoscaler is off unless the labels say otherwise (com.openfaas.scale.factor=0): it would add
+   * sandboxes in the background after a burst of calls, in the middle of the next measurement.
+   */
   async deploy(name: string, opts: DeployOptions): Promise<void> {
     let image = opts.image
     if (opts.wasm) {
@@ -108,7 +112,8 @@ export class Gateway {
       if (up.status !== 201) throw new Error(`upload of ${name} failed: ${up.status} ${up.text}`)
       image = (JSON.parse(up.text) as { image: string }).image
     }
-    const res = await this.api('POST', '/system/functions', { service: name, image, envProcess: opts.envProcess, labels: opts.labels ?? {} })
+    const labels = { 'com.openfaas.scale.factor': '0', ...opts.labels }
+    const res = await this.api('POST', '/system/functions', { service: name, image, envProcess: opts.envProcess, labels })
     if (res.status !== 202) throw new Error(`deploy of ${name} failed: ${res.status} ${res.text}`)
   }
 
@@ -130,6 +135,11 @@ export class Gateway {
   /** Stops recording and returns what was recorded. */
   take(name: string): Promise<{ timings: (InvokeTimings | null)[]; coldStarts: ColdStart[] }> {
     return this.ipc({ cmd: 'take', key: this.key(name) })
+  }
+
+  /** What was recorded since the last drain, recording on. */
+  drain(name: string): Promise<{ timings: (InvokeTimings | null)[]; coldStarts: ColdStart[] }> {
+    return this.ipc({ cmd: 'drain', key: this.key(name) })
   }
 
   waitIdle(name: string, timeoutMs = 30_000): Promise<boolean> {

@@ -145,7 +145,10 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
       target({ id: 'fresh-70pct', text: 'wasm echo with fresh state per call, 50 connections: >= 70% of the same function on a reused warm instance (naive: ~22%)', value: fresh * 100, limit: 70, unit: 'percent', op: '>=' }),
       target({ id: 'warm-85pct-fastify', text: 'warm wasm echo through the gateway, 50 connections: >= 85% of a raw fastify route', value: ratioOf('wasm-reuse', 'fastify', 50) * 100, limit: 85, unit: 'percent', op: '>=', note: 'the gateway does the fastify work plus a pool lookup, one frame to the app host and one back (another process on the same 2 cores)' }),
     )
-    result.notes.unshift(`autocannon ${durationS} s per run after ${warmupS} s of warm-up, in its own process, POST of ${ECHO_BODY.length} bytes; ${rounds} round(s), cases shuffled per round; all processes share the machine's ${ctx.quick ? '' : ''}cores (no pinning)`)
+    result.notes.unshift(
+      `autocannon ${durationS} s per run after ${warmupS} s of warm-up, in its own process, POST of ${ECHO_BODY.length} bytes; ${rounds} round(s), cases shuffled per round; the generator, the gateway and the app hosts share the machine's cores (no pinning); the CE autoscaler is off, pools grow on demand up to com.openfaas.scale.max (20)`,
+      'latency rows: autocannon records whole milliseconds (a p50 of 0 means under 1 ms); the coldstart scope has the 1-connection latency in microseconds',
+    )
     result.data = { durationS, warmupS, rounds: roundsDone, tools, outcomes: Object.fromEntries(outcomes) }
   } finally {
     await gw.stop()

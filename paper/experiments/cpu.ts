@@ -1,0 +1,75 @@
+// CPU time per start, the way Faasm counts cycles (system-wide, `perf stat -a` around a loop of
+// starts): perf on this VM counts no hardware events (instructions and cycles are "not
+// supported"), so the busy time of all CPUs comes from /proc/stat instead, minus the idle rate
+// measured just before. It includes everything a start costs anywhere: app hosts, OCI runtimes,
+// dockerd and containerd, the kernel.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** Busy CPU time of the whole machine so far, in microseconds (user, nice, system, irq, softirq; not steal). */
+export function machineBusyUs(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!
+  const [, user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).map(Number)
+  return ((user! + nice! + system! + irq! + softirq!) * 1e6) / CLK_TCK
+}
+
+/** Whether perf counts instructions here (it does not in this VM; said in the report). */
+export function perfCountsInstructions(): boolean {
+  try {
+    const out = execFileSync('perf', ['stat', '-x,', '-e', 'instructions', 'true'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
+    return !/not supported|not counted/.test(out)
+  } catch (e) {
+    const err = String((e as { stderr?: string }).stderr ?? '')
+    return err.length > 0 && !/not supported|not counted|not found/i.test(err) && /instructions/.test(err)
+  }
+}
+
+export interface CpuCost {
+  /** starts in the loop */
+  k: number
+  /** busy CPU time of the machine per start, idle rate subtracted */
+  cpuUs: number
+  /** wall time per start */
+  wallUs: number
+  /** CPU time per start as a share of its wall time */
+  utilisation: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The machine's busy rate while this process sleeps, in CPU-µs per µs. */
+async function idleRate(ms: number): Promise<number> {
+  const b0 = machineBusyUs()
+  const t0 = performance.now()
+  await sleep(ms)
+  return (machineBusyUs() - b0) / ((performance.now() - t0) * 1000)
+}
+
+/** Runs `sample` k times back to back and divides the machine's extra busy time by k. */
+export async function cpuPerStart(sample: () => Promise<unknown>, k: number, idleMs = 1000): Promise<CpuCost> {
+  const idle = await idleRate(idleMs)
+  const b0 = machineBusyUs()
+  const t0 = performance.now()
+  for (let i = 0; i < k; i++) await sample()
+  const wall = (performance.now() - t0) * 1000
+  const busy = machineBusyUs() - b0 - idle * wall
+  return { k, cpuUs: Math.max(0, busy) / k, wallUs: wall / k, utilisation: busy / wall }
+}
+
+/** The nominal clock of the first CPU, in Hz (for a cycles estimate). */
+export function cpuHz(): number {
+  try {
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))
+    if (m) return Number(m[1]) * 1e6
+  } catch {}
+  return NaN
+}

@@ -1,0 +1,229 @@
+// The start-up mechanisms, measured once per paper run and shared by R1 (no-op start and its CPU
+// cost), R5 (pre-initialised vs fresh) and R7 (SAND's ladder): kindling's tiers making a new
+// sandbox in-process, the raw primitives they are built on, plain host processes, and the OCI
+// runtimes and engines installed here, all interleaved in shuffled rounds (bench/lib/cases.ts) so
+// that background noise hits them alike and ratios within the run are fair. Then a second pass
+// takes each mechanism's CPU cost (experiments/cpu.ts).
+import fs from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { bareWasi } from '../../bench/lib/bare-wasm.js'
+import { type Case, runInterleaved, timeRow } from '../../bench/lib/cases.js'
+import { forkUs, readyScript, runCommand, workerSpawnUs } from '../../bench/lib/floors.js'
+import { BENCH_FUNCTIONS, wasmPath } from '../../bench/lib/functions.js'
+import { artifactFor, createInProcessTiers, createNoSpareTier, invokeRequest, NEVER } from '../../bench/lib/inproc.js'
+import { which } from '../../isolation/container/runtime.js'
+import type { IsolationTier, Prepared, Sandbox, TierName } from '../../isolation/tier.js'
+import type { ContainerKit, ImageName, OciName } from './containers.js'
+import { cpuHz, cpuPerStart, perfCountsInstructions } from './cpu.js'
+import type { Measured, PaperContext, System } from './types.js'
+
+type Speed = 'fast' | 'medium' | 'slow'
+
+interface Mechanism {
+  key: string
+  label: string
+  system: System
+  speed: Speed
+  /** one start, timed by the mechanism itself; microseconds */
+  sample(): Promise<number>
+}
+
+export interface MechanismResults {
+  rows: Measured[]
+  /** CPU time per start, by mechanism key (`cpu:<key>`) */
+  cpu: Measured[]
+  method: string[]
+  skipped: string[]
+  notes: string[]
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r))
+/** How long a spare takes to be ready again after one was taken (bench/scopes/coldstart.ts uses the same). */
+const SPARE_SETTLE_MS: Partial<Record<TierName, number>> = { thread: 150, process: 400 }
+
+function check(what: string, r: { code: number | null; stderr: string }): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(0, 300)}`)
+}
+
+export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, dir: string): Promise<MechanismResults> {
+  const quick = ctx.quick
+  const out: MechanismResults = { rows: [], cpu: [], method: [], skipped: [], notes: [] }
+  const mechs: Mechanism[] = []
+  const add = (key: string, label: string, system: System, speed: Speed, sample: () => Promise<number>) => mechs.push({ key, label, system, speed, sample })
+  const noop = BENCH_FUNCTIONS.find((f) => f.name === 'noop')!
+  const noopBytes = fs.readFileSync(wasmPath(ctx.repoRoot, noop))
+
+  // ---- kindling's tiers, in this process (the tier API), noop
+  const inproc = await createInProcessTiers(path.join(dir, 'tiers'), { spareAppHosts: 1 })
+  const closers: (() => Promise<unknown>)[] = [() => inproc.close()]
+  const spawnInvoke = (tier: IsolationTier, p: Prepared, before?: () => Promise<void>) => async () => {
+    if (before) await before()
+    await yieldToLoop()
+    const t0 = performance.now()
+    const sb = await tier.spawn(p, { sandboxId: `m-${Math.random()}` })
+    const r = await sb.invoke(invokeRequest(noop.body), NEVER)
+    const us = (performance.now() - t0) * 1000
+    await sb.dispose('replaced')
+    if (r.status !== 200) throw new Error(`${tier.name}: status ${r.status}: ${r.body.toString().slice(0, 200)}`)
+    return us
+  }
+  try {
+    for (const name of ['inline', 'wasm', 'thread', 'process'] as const) {
+      const tier = inproc.tiers.get(name)
+      const why = tier ? tier.unavailableReason() : 'not registered'
+      if (!tier || why) {
+        out.skipped.push(`kindling ${name}: ${why}`)
+        continue
+      }
+      const p = await tier.prepare(artifactFor(inproc.dataDir, { name: `mech-${name}`, tier: name, app: `mech-${name}`, wasm: noopBytes }))
+      const settle = SPARE_SETTLE_MS[name]
+      if (settle === undefined) {
+        add(`k-${name}-new`, `kindling ${name}: new sandbox (spawn + first call)`, 'kindling', 'fast', spawnInvoke(tier, p))
+        let warm: Sandbox | undefined
+        closers.push(async () => warm?.dispose('shutdown'))
+        add(`k-${name}-warm`, `kindling ${name}: call on a clean instance (snapshot restored after the previous call)`, 'kindling', 'fast', async () => {
+          warm ??= await tier.spawn(p, { sandboxId: `m-warm-${name}` })
+          await yieldToLoop()
+          const t0 = performance.now()
+          const r = await warm.invoke(invokeRequest(noop.body), NEVER)
+          if (r.status !== 200) throw new Error(`${name} warm: ${r.status}`)
+          return (performance.now() - t0) * 1000
+        })
+      } else {
+        add(`k-${name}-spare`, `kindling ${name}: new sandbox from a spare ${name === 'thread' ? 'worker' : 'process'} booted ahead`, 'kindling', 'medium', spawnInvoke(tier, p, async () => { await sleep(settle) }))
+        const ns = await createNoSpareTier(name, path.join(dir, `nospare-${name}`))
+        if (ns) {
+          closers.push(() => ns.close())
+          const pn = await ns.prepare(artifactFor(inproc.dataDir, { name: `mech-ns-${name}`, tier: name, app: `mech-ns-${name}`, wasm: noopBytes }))
+          add(`k-${name}-new`, `kindling ${name}: new sandbox, ${name === 'thread' ? 'worker' : 'process'} started on the critical path`, 'kindling', 'medium', spawnInvoke(ns, pn))
+        }
+      }
+    }
+    const ct = kit.tier
+    if (ct) {
+      const p = await ct.prepare(artifactFor(inproc.dataDir, { name: 'mech-container', tier: 'container', image: kit.refs.bb, envProcess: 'true' }))
+      add('k-container-oneshot', 'kindling container: one-shot container (spawn + call, crun)', 'kindling', 'medium', spawnInvoke(ct, p))
+      add('k-container-ahead', 'kindling container: call on a container created ahead (crun start)', 'kindling', 'medium', async () => {
+        const sb = await ct.spawn(p, { sandboxId: 'm-ahead' })
+        await sleep(10)
+        const t0 = performance.now()
+        const r = await sb.invoke(invokeRequest(Buffer.alloc(0)), NEVER)
+        const us = (performance.now() - t0) * 1000
+        await sb.dispose('replaced')
+        if (r.status !== 200) throw new Error(`container ahead: ${r.status}`)
+        return us
+      })
+    } else out.skipped.push(`kindling container: ${kit.unavailable}`)
+
+    // ---- raw primitives and plain host processes
+    const call = bareWasi(new WebAssembly.Module(noopBytes), noop.body)
+    add('p-wasm', 'new WebAssembly.Instance + call (noop, bare)', 'primitive', 'fast', async () => {
+      await yieldToLoop()
+      const t0 = performance.now()
+      call()
+      return (performance.now() - t0) * 1000
+    })
+    add('p-worker', 'new Worker until it posts ready', 'primitive', 'medium', workerSpawnUs)
+    const script = readyScript(dir)
+    add('p-fork', 'child_process.fork of a node script until ready', 'primitive', 'medium', () => forkUs(script))
+    const trueBin = which('busybox') ? [which('busybox')!, 'true'] : ['/bin/true']
+    add('h-spawn-true', 'spawn a native no-op (fork + exec, no isolation)', 'host', 'medium', async () => {
+      const r = await runCommand(trueBin[0]!, trueBin.slice(1))
+      check('spawn true', r)
+      return r.us
+    })
+    add('h-spawn-node', 'spawn `node -e 0` until it exits (no isolation)', 'host', 'medium', async () => {
+      const r = await runCommand(process.execPath, ['-e', '0'])
+      check('node -e 0', r)
+      return r.us
+    })
+
+    // ---- OCI runtimes and engines
+    const ARGS: Record<ImageName, string[]> = { bb: ['/bin/true'], node: ['/usr/bin/node', '-e', '0'] }
+    const what: Record<ImageName, string> = { bb: 'native no-op', node: '`node -e 0`' }
+    for (const rt of Object.keys(kit.oci) as OciName[]) {
+      for (const image of ['bb', 'node'] as const) {
+        const bundle = kit.bundle(rt, image, ARGS[image])
+        add(`c-${rt}-run-${image}`, `${rt} run, ${what[image]} (new container)`, 'container', rt === 'runsc' ? 'slow' : 'medium', async () => {
+          const r = await kit.run(rt, bundle)
+          check(`${rt} run`, r)
+          return r.us
+        })
+        if (rt === 'runsc') continue
+        const id = await kit.startSleeper(rt, image)
+        add(`c-${rt}-exec-${image}`, `${rt} exec, ${what[image]} (process in a running container)`, 'container', 'medium', async () => {
+          const r = await kit.exec(rt, id, ARGS[image])
+          check(`${rt} exec`, r)
+          return r.us
+        })
+      }
+    }
+    for (const e of Object.values(kit.engines)) {
+      for (const image of ['bb', 'node'] as const) {
+        add(`c-${e.name}-run-${image}`, `${e.name} run --rm, ${what[image]} (new container)`, 'container', 'slow', async () => {
+          const r = await e.run(image, ARGS[image])
+          check(`${e.name} run`, r)
+          return r.us
+        })
+        const id = await e.startSleeper(image)
+        add(`c-${e.name}-exec-${image}`, `${e.name} exec, ${what[image]} (process in a running container)`, 'container', 'slow', async () => {
+          const r = await e.exec(id, ARGS[image])
+          check(`${e.name} exec`, r)
+          return r.us
+        })
+      }
+    }
+    out.skipped.push(...kit.missing)
+
+    // ---- timing, interleaved
+    const rounds = Number(ctx.options['rounds'] ?? (quick ? 1 : 10))
+    const BATCH: Record<Speed, number> = quick ? { fast: 50, medium: 2, slow: 1 } : { fast: 200, medium: 10, slow: 3 }
+    const WARM: Record<Speed, number> = quick ? { fast: 10, medium: 1, slow: 0 } : { fast: 50, medium: 2, slow: 1 }
+    const cases: Case[] = mechs.map((m) => ({ group: m.key, name: m.label, batch: BATCH[m.speed], warmup: WARM[m.speed], sample: m.sample }))
+    ctx.progress.step(`start-up mechanisms: ${mechs.length} cases x ${rounds} round(s)`)
+    const results = await runInterleaved(cases, rounds, ctx.progress, ctx.shouldStop, { sampleTimeoutMs: 60_000 })
+    for (const r of results) {
+      const m = mechs.find((x) => x.key === r.group)!
+      if (r.error) {
+        out.skipped.push(`${m.label}: failed: ${r.error.split('\n')[0]}`)
+        continue
+      }
+      const row = timeRow(m.key, m.label, r.samples, r.blocks)
+      out.rows.push({ key: m.key, label: m.label, system: m.system, unit: row.unit, n: row.n, p50: row.p50, p99: row.p99, ci95: row.ci95, rounds: r.blocks.length })
+    }
+    out.method.push(
+      `interleaved: every round runs a batch of every mechanism in a shuffled order (bench/lib/cases.ts); ${rounds} round(s); batch ${BATCH.fast} for µs-scale mechanisms, ${BATCH.medium} for ms-scale, ${BATCH.slow} for engines and gVisor; untimed warm-up first (${WARM.fast} / ${WARM.medium} / ${WARM.slow})`,
+      'median and p99 by nearest rank; 95% CI of the median by a bootstrap that resamples whole rounds, so drift between rounds widens it',
+      'timed: from the call that starts the mechanism to its end: `run`/`exec`/spawn until the process exits (stdout closed), a Worker or fork until its first message, a kindling sandbox from tier.spawn to the first call\'s response; removal and dispose are not timed (as in Faasm)',
+    )
+
+    // ---- CPU cost per start
+    const perf = perfCountsInstructions()
+    const targetMs = quick ? 300 : 2000
+    const idleMs = quick ? 300 : 1000
+    ctx.progress.step('CPU time per start')
+    for (const [i, m] of mechs.entries()) {
+      const row = out.rows.find((r) => r.key === m.key)
+      if (!row || ctx.shouldStop()) continue
+      const wallUs = row.unit === 'ms' ? row.p50 * 1000 : row.p50
+      const k = Math.max(m.speed === 'slow' ? 3 : 5, Math.min(20_000, Math.round((targetMs * 1000) / Math.max(wallUs, 1))))
+      try {
+        const c = await cpuPerStart(m.sample, k, idleMs)
+        out.cpu.push({ key: `cpu:${m.key}`, label: m.label, system: m.system, unit: c.cpuUs >= 10_000 ? 'ms' : 'us', n: k, p50: c.cpuUs >= 10_000 ? c.cpuUs / 1000 : c.cpuUs, note: `${(c.utilisation * 100).toFixed(0)}% of one CPU over ${k} back-to-back starts` })
+      } catch (e) {
+        out.skipped.push(`CPU of ${m.label}: ${(e as Error).message.split('\n')[0]}`)
+      }
+      ctx.progress.tick(i + 1, mechs.length)
+    }
+    const hz = cpuHz()
+    out.method.push(
+      `CPU cost: ${perf ? 'perf counts instructions here, but for one method across every mechanism' : '`perf stat -e instructions true` reports the hardware counters as "not supported" in this VM, so'} the busy time of the whole machine from /proc/stat (user + nice + system + irq + softirq, all CPUs; steal excluded) over K back-to-back starts (K so that the loop lasts ~${targetMs / 1000} s), minus the busy rate measured over ${idleMs / 1000} s of sleep just before, divided by K. Like Faasm's \`perf stat -a\` it counts every process involved (app hosts, crun, dockerd, containerd, the kernel). /proc/stat counts in ticks of 10 ms, so the loop length sets the resolution (~${((10_000 / (targetMs * 1000)) * 100).toFixed(1)}% of the loop).`,
+      Number.isFinite(hz) ? `cycles are estimated as CPU time x the nominal clock (${(hz / 1e9).toFixed(2)} GHz from /proc/cpuinfo); they are not counted` : 'no nominal clock in /proc/cpuinfo: no cycles estimate',
+    )
+  } finally {
+    for (const c of closers.reverse()) await c().catch(() => {})
+  }
+  return out
+}

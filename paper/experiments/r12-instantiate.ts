@@ -1,0 +1,140 @@
+// R12 (wasmtime PR #2900 / #3691, Lucet): the cost of making a WebAssembly instance, the floor of
+// kindling's wasm tiers, on V8 in Node: modules from empty to a real WASI program, a new instance
+// against the reset kindling does instead (copy the initial memory back), and instantiation on
+// one thread against two in parallel.
+import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
+import { bareWasi } from '../../bench/lib/bare-wasm.js'
+import { type Case, runInterleaved, timeRow } from '../../bench/lib/cases.js'
+import { BENCH_FUNCTIONS, wasmPath } from '../../bench/lib/functions.js'
+import { cite, published } from '../published.js'
+import { find, mdTable, measured, num, ratio, ratioOf } from '../report/markdown.js'
+import { emptyData, type Experiment } from './types.js'
+
+/** WAT of the synthetic modules, as wasmtime's benchmark has them (empty, a small memory, data segments). */
+function wats(): Record<string, string> {
+  const seg = 'k'.repeat(1024)
+  const data = Array.from({ length: 16 }, (_, i) => `(data (i32.const ${i * 4096}) "${seg}")`).join(' ')
+  return {
+    empty: '(module)',
+    memory: '(module (memory (export "memory") 1))',
+    data: `(module (memory (export "memory") 1) ${data})`,
+  }
+}
+
+const PARALLEL_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const m = new WebAssembly.Module(workerData.bytes)
+const end = Date.now() + workerData.ms
+let n = 0
+while (Date.now() < end) { new WebAssembly.Instance(m, {}); n++ }
+parentPort.postMessage(n)
+`
+
+/** Instances per second from `threads` worker threads instantiating for `ms`. */
+async function throughput(bytes: Uint8Array, threads: number, ms: number): Promise<number> {
+  const counts = await Promise.all(
+    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+      const w = new Worker(PARALLEL_WORKER, { eval: true, workerData: { bytes, ms } })
+      w.once('message', (n: number) => {
+        resolve(n)
+        void w.terminate()
+      })
+      w.once('error', reject)
+    })),
+  )
+  return counts.reduce((a, b) => a + b, 0) / (ms / 1000)
+}
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r))
+
+export const r12: Experiment = {
+  id: 'R12',
+  title: 'Pure instantiation',
+  origin: 'wasmtime PR #2900 and #3691 (instantiation micro-benchmarks), Fastly Lucet',
+  async run(ctx) {
+    const data = emptyData('R12')
+    const wabt = await (await import('wabt')).default()
+    const mods: Record<string, WebAssembly.Module> = {}
+    const bytes: Record<string, Uint8Array<ArrayBuffer>> = {}
+    for (const [k, wat] of Object.entries(wats())) {
+      bytes[k] = new Uint8Array(wabt.parseWat(`${k}.wat`, wat).toBinary({}).buffer)
+      mods[k] = new WebAssembly.Module(bytes[k]!)
+    }
+    const noop = BENCH_FUNCTIONS.find((f) => f.name === 'noop')!
+    const noopBytes = fs.readFileSync(wasmPath(ctx.repoRoot, noop))
+    const noopCall = bareWasi(new WebAssembly.Module(noopBytes), noop.body)
+    const quick = ctx.quick
+    const batch = quick ? 100 : 500
+    const rounds = quick ? 1 : 10
+    const timed = (fn: () => void) => async () => {
+      await yieldToLoop()
+      const t0 = performance.now()
+      fn()
+      return (performance.now() - t0) * 1000
+    }
+    // kindling's reset: the initial memory copied back over a live instance's memory
+    const live = new WebAssembly.Instance(mods['data']!, {})
+    const mem = new Uint8Array((live.exports.memory as WebAssembly.Memory).buffer)
+    const snapshot = mem.slice()
+    const cases: [string, string, () => Promise<number>][] = [
+      ['empty', 'new Instance: empty module', timed(() => new WebAssembly.Instance(mods['empty']!, {}))],
+      ['memory', 'new Instance: one 64 KiB memory page', timed(() => new WebAssembly.Instance(mods['memory']!, {}))],
+      ['data', 'new Instance: 1 page, 16 data segments of 1 KiB', timed(() => new WebAssembly.Instance(mods['data']!, {}))],
+      ['reset', 'reset instead: copy the 64 KiB initial memory back (kindling\'s snapshot restore)', timed(() => mem.set(snapshot))],
+      ['wasi', 'new Instance + run: WASI no-op (noop.wasm, C)', timed(() => noopCall())],
+    ]
+    const cs: Case[] = cases.map(([key, name, sample]) => ({ group: key, name, batch, warmup: 50, sample }))
+    ctx.progress.step(`instantiation: ${cs.length} cases x ${rounds} round(s) of ${batch}`)
+    for (const r of await runInterleaved(cs, rounds, ctx.progress, ctx.shouldStop)) {
+      if (r.error) {
+        data.skipped.push(`${r.name}: ${r.error}`)
+        continue
+      }
+      const row = timeRow(r.group, r.name, r.samples, r.blocks)
+      data.rows.push({ key: r.group, label: r.name, system: 'primitive', unit: row.unit, n: row.n, p50: row.p50, p99: row.p99, ci95: row.ci95, rounds: r.blocks.length })
+    }
+    const ms = quick ? 300 : 2000
+    ctx.progress.step('instantiation throughput, 1 and 2 threads')
+    for (const threads of [1, 2]) {
+      const reps: number[] = []
+      for (let i = 0; i < (quick ? 1 : 3); i++) reps.push(await throughput(bytes['memory']!, threads, ms))
+      reps.sort((a, b) => a - b)
+      data.rows.push({ key: `tput-${threads}`, label: `instances per second, ${threads} thread(s) in parallel (1-page module)`, system: 'primitive', unit: 'count', n: reps.length, p50: reps[Math.floor((reps.length - 1) / 2)]!, ci95: [reps[0]!, reps[reps.length - 1]!], rounds: reps.length })
+    }
+    data.method.push(
+      `V8 ${process.versions.v8} in Node ${process.version}, modules compiled once (new WebAssembly.Module) and instantiated with new WebAssembly.Instance; synthetic modules assembled from WAT with wabt`,
+      `${rounds} round(s) of ${batch} samples per case, interleaved; each sample timed alone with performance.now() after a turn of the event loop (so garbage collection of earlier instances falls into the samples, as it does in a server)`,
+      `throughput: worker threads instantiating the 1-page module in a loop for ${ms / 1000} s, ${quick ? 1 : 3} repeat(s), median and range`,
+    )
+    return data
+  },
+  render(d) {
+    const row = (k: string) => find(d.rows, k)
+    const pub: Record<string, string> = {
+      empty: cite(published('wasmtime.empty')),
+      memory: cite(published('wasmtime.small-memory')),
+      data: cite(published('wasmtime.data-segments')),
+      reset: cite(published('wasmtime.cow')),
+      wasi: `${cite(published('wasmtime.wasi-hello'))}; Lucet ${cite(published('lucet.instantiate'))}`,
+    }
+    const lines = ['empty', 'memory', 'data', 'reset', 'wasi'].map(row).filter((x) => !!x).map((x) => [x!.label, pub[x!.key] ?? '', measured(x), ratio(ratioOf(x, row('empty')))])
+    const t1 = row('tput-1')
+    const t2 = row('tput-2')
+    const md = [
+      'Everything kindling\'s wasm tiers do per call sits on top of one primitive: making a WebAssembly instance of a module compiled ahead. wasmtime\'s benchmarks put that at 3 µs for an empty module up to ~30 µs for a WASI hello world, and lower with a pooling allocator and copy-on-write memory; Lucet claimed under 50 µs. kindling cannot use wasmtime from Node (no binding here), so this is V8\'s cost, and kindling\'s alternative to a new instance: keep the instance and copy its initial memory back after each call.',
+      '',
+      mdTable(['operation', 'wasmtime / Lucet (published)', 'V8 here: median [95% CI], p99', 'x empty module'], lines, ['l', 'r', 'r', 'r']),
+      '',
+      t1 && t2 ? `Instantiation throughput: ${num(t1.p50)} instances/s on one thread, ${num(t2.p50)}/s on two (${ratio(t2.p50 / t1.p50)}; the machine has 2 cores).` : '',
+    ]
+    return { markdown: md.join('\n'), figures: [] }
+  },
+  disagreements(d) {
+    const e = find(d.rows, 'empty')
+    const out: string[] = []
+    if (e && e.p50 > 3 * 3) out.push(`an empty module instantiates in ${measured(e)} on V8 here against wasmtime's 3.0 µs: V8's instantiation goes through the JavaScript API (an exports object, a JS wrapper per export), and this machine is not wasmtime's CI machine; the ratios between module kinds are the comparable part.`)
+    return out
+  },
+}

@@ -1,0 +1,72 @@
+// Figures as vega-lite specs (data inlined), rendered to SVG headless by vega's View.toSVG()
+// (no canvas needed: text widths are estimated).
+import * as vega from 'vega'
+import * as vl from 'vega-lite'
+
+export type Spec = Record<string, unknown>
+
+const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', background: 'white', config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, labelLimit: 420 } } }
+
+export interface Bar {
+  label: string
+  /** median, microseconds */
+  us: number
+  lo?: number
+  hi?: number
+  /** colour group: kindling, container, primitive, host, published */
+  kind: string
+}
+
+/** Horizontal bars on a log axis with the 95% CI as a rule; one bar per mechanism. */
+export function logBars(title: string, bars: Bar[], axisTitle = 'median (µs, log scale)'): Spec {
+  const values = bars.map((b) => ({ ...b, lo: b.lo ?? b.us, hi: b.hi ?? b.us }))
+  const y = { field: 'label', type: 'nominal', sort: { field: 'us', order: 'descending' }, title: null, axis: { labelLimit: 420 } }
+  return {
+    ...BASE,
+    title,
+    width: 420,
+    height: { step: 18 },
+    data: { values },
+    layer: [
+      { mark: { type: 'bar', height: 12 }, encoding: { y, x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: axisTitle }, color: { field: 'kind', type: 'nominal', title: null } } },
+      { mark: { type: 'rule', color: 'black' }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
+    ],
+  }
+}
+
+export interface Point {
+  series: string
+  x: number
+  y: number
+}
+
+/** Lines over log-log axes, one per series, with points; `marks` are drawn as large crosses (published figures). */
+export function logLines(title: string, points: Point[], xTitle: string, yTitle: string, marks: Point[] = []): Spec {
+  const layers: Spec[] = [
+    {
+      data: { values: points },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', scale: { type: 'log' }, title: xTitle },
+        y: { field: 'y', type: 'quantitative', scale: { type: 'log' }, title: yTitle },
+        color: { field: 'series', type: 'nominal', title: null },
+      },
+    },
+  ]
+  if (marks.length) {
+    layers.push({
+      data: { values: marks },
+      mark: { type: 'point', shape: 'cross', size: 120, filled: true },
+      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'series', type: 'nominal' } },
+    })
+  }
+  return { ...BASE, title, width: 480, height: 300, layer: layers }
+}
+
+export async function toSvg(spec: Spec): Promise<string> {
+  const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' })
+  const svg = await view.toSVG()
+  view.finalize()
+  return svg
+}

@@ -30,7 +30,7 @@ export interface ScopeContext {
 }
 
 /** Units a value can have; times are always in microseconds or milliseconds, said in the unit. */
-export type Unit = 'us' | 'ms' | 'req/s' | 'KiB' | 'MiB' | 'count' | 'ratio' | 'percent'
+export type Unit = 'us' | 'ms' | 'req/s' | '/s' | 'KiB' | 'MiB' | 'count' | 'ratio' | 'percent'
 
 /** One measured quantity: a line of the table and of the CSV. */
 export interface Row {

@@ -5,7 +5,7 @@ import type { Row, ScopeResult, Target, Unit } from './scope.js'
 export function fmt(v: number | undefined, unit?: Unit): string {
   if (v === undefined || Number.isNaN(v)) return ''
   if (!Number.isFinite(v)) return String(v)
-  if (unit === 'count' || unit === 'req/s') return Math.round(v).toLocaleString('en-US')
+  if (unit === 'count' || unit === 'req/s' || unit === '/s') return Math.round(v).toLocaleString('en-US')
   const a = Math.abs(v)
   if (a >= 1000) return Math.round(v).toLocaleString('en-US')
   if (a >= 100) return v.toFixed(0)

@@ -129,7 +129,7 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
       { group: v.label, name: 'RSS per sandbox (hosts total / sandboxes)', unit: 'KiB', n, p50: o.full.rssKiB / n },
       { group: v.label, name: 'PSS per sandbox (hosts total / sandboxes)', unit: 'KiB', n, p50: o.full.pssKiB / n },
       { group: v.label, name: 'RSS of one empty app host (function loaded)', unit: 'MiB', n: o.hosts, p50: o.base.rssKiB / o.hosts / 1024 },
-      { group: v.label, name: 'spawn rate while filling', unit: 'count', n, p50: n / o.seconds, note: 'sandboxes per second, 256 spawn frames in flight' },
+      { group: v.label, name: 'sandboxes spawned per second while filling', unit: '/s', n, p50: n / o.seconds, note: '256 spawn frames in flight' },
     ]
     if (o.afterUse) rows.push({ group: v.label, name: `extra RSS per sandbox after one call (${o.afterUse.used} sandboxes called)`, unit: 'KiB', n: o.afterUse.used, p50: o.afterUse.rssKiBPerSandbox })
     result.rows.push(...rows)

@@ -20,6 +20,7 @@ import { legacyRows } from '../../bench/lib/script-scope.js'
 import { bootstrapMedianCI, median, percentile, summarize } from '../../bench/lib/stats.js'
 import { fmt, rowsTable, targetsTable } from '../../bench/lib/table.js'
 import { parseArgs } from '../../bench/run.js'
+import { scopeMarkdown } from '../../bench/summary.js'
 import { knee } from '../../bench/scopes/churn.js'
 import { REPO_ROOT } from '../../runtime/version.js'
 
@@ -83,6 +84,13 @@ describe('bench tables and result files', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('renders a scope as Markdown for the README, phases left out', () => {
+    const md = scopeMarkdown({ scope: 's', status: 'ok', rows: [timeRow('g', 'total', [1, 2, 3]), timeRow('g', '  phase', [1])], targets: [target({ id: 't', text: 'a | b', value: 3, limit: 2, unit: 'us', op: '<=' })], notes: [] }, false)
+    assert.match(md, /^### s\n\n\| group \| measurement/)
+    assert.doesNotMatch(md, /phase/)
+    assert.match(md, /a \\\| b \| 3.00 us \| <= 2.00 us \| \*\*missed\*\* by 1.50x/)
   })
 
   it('reads the container script\'s own result format', () => {

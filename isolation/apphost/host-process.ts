@@ -19,8 +19,12 @@ export interface HostProcessOptions {
 interface Pending {
   resolve(f: Frame): void
   reject(e: Error): void
-  timer?: NodeJS.Timeout
+  /** Date.now() past which the host counts as stuck on this request */
+  killAt?: number
 }
+
+/** How often a host with calls under way checks them against their deadlines. */
+const STUCK_SWEEP_MS = 20
 
 /** Resolves a sibling module of this file, .ts when running from source under tsx, .js when built. */
 export function siblingEntry(fileUrl: string, name: string): { path: string; execArgv: string[] } {
@@ -71,7 +75,6 @@ export class HostProcess extends EventEmitter {
           const p = this.pending.get(f.id)
           if (!p) return
           this.pending.delete(f.id)
-          if (p.timer) clearTimeout(p.timer)
           if (f.type === FRAME.ERROR) {
             const m = f.meta as ErrorMeta
             const code: ErrorCode = m.code in ERRORS ? (m.code as ErrorCode) : 'KINDLING_ERR_SANDBOX_FAILED'
@@ -100,10 +103,7 @@ export class HostProcess extends EventEmitter {
       this.exitReason ??= signal ? `killed by ${signal}` : `exited with code ${code}`
       readyReject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason} before it was ready`))
       const err = () => new KindlingError('KINDLING_ERR_HOST_DIED', `the app host running this call ${this.exitReason}`)
-      for (const p of this.pending.values()) {
-        if (p.timer) clearTimeout(p.timer)
-        p.reject(err())
-      }
+      for (const p of this.pending.values()) p.reject(err())
       this.pending.clear()
       this.emit('exit', this.exitReason)
     })
@@ -128,8 +128,9 @@ export class HostProcess extends EventEmitter {
     return new Promise<Frame>((resolve, reject) => {
       const p: Pending = { resolve, reject }
       if (deadline) {
-        const ms = Math.max(0, deadline.at - Date.now()) + deadline.graceMs
-        p.timer = setTimeout(() => this.onStuck(id), ms)
+        p.killAt = deadline.at + deadline.graceMs
+        // one sweep timer per host, not a timer per call: calls are many, stuck ones rare
+        this.sweeper ??= setTimeout(this.sweep, STUCK_SWEEP_MS)
       }
       this.pending.set(id, p)
       this.send(encodeFrame(type, id, meta, payload))
@@ -155,9 +156,20 @@ export class HostProcess extends EventEmitter {
     this.socket.write(frame)
   }
 
-  private onStuck(id: number): void {
-    const p = this.pending.get(id)
-    if (!p) return
+  private sweeper: NodeJS.Timeout | undefined
+  private readonly sweep = () => {
+    this.sweeper = undefined
+    const now = Date.now()
+    let watching = false
+    for (const [id, p] of this.pending) {
+      if (p.killAt === undefined) continue
+      if (p.killAt <= now) return this.onStuck(id, p)
+      watching = true
+    }
+    if (watching && this.alive) this.sweeper = setTimeout(this.sweep, STUCK_SWEEP_MS)
+  }
+
+  private onStuck(id: number, p: Pending): void {
     this.pending.delete(id)
     p.reject(new KindlingError('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout; its app host did not stop it and was replaced'))
     this.kill('killed after a call ran past its timeout')

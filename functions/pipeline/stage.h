@@ -51,12 +51,12 @@ static void split_request(buf_t req, char *meta, size_t metaCap, buf_t *image) {
   image->len = req.len - (size_t)(nl + 1 - req.data);
 }
 
-/** The value of " key=" in the metadata line, or def. */
-static long meta_get(const char *meta, const char *key, long def) {
+/** The value of " key=" in the metadata line, or def (64-bit: long is 32 bits on wasm32). */
+static long long meta_get(const char *meta, const char *key, long long def) {
   char pat[32];
   snprintf(pat, sizeof pat, " %s=", key);
   const char *p = strstr(meta, pat);
-  return p ? strtol(p + strlen(pat), NULL, 10) : def;
+  return p ? strtoll(p + strlen(pat), NULL, 10) : def;
 }
 
 typedef struct {

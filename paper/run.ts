@@ -129,7 +129,6 @@ async function main(): Promise<number> {
     interrupted = true
     process.stderr.write('\nstopping after the current step (Ctrl-C again to quit at once)\n')
   })
-  process.once('SIGTERM', () => process.exit(143))
   const load = { before: os.loadavg()[0]!, max: os.loadavg()[0]!, after: 0 }
   const loadTimer = setInterval(() => (load.max = Math.max(load.max, os.loadavg()[0]!)), 5000)
   loadTimer.unref()
@@ -137,6 +136,15 @@ async function main(): Promise<number> {
   const shared = new Map<string, Promise<unknown>>()
   const scopes = new Map<string, Promise<ScopeResult>>()
   const atEnd: (() => Promise<unknown>)[] = []
+  let cleaned: Promise<void> | undefined
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      for (const fn of atEnd.reverse()) await fn().catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`))
+      fs.rmSync(sharedDir, { recursive: true, force: true })
+      clearInterval(loadTimer)
+    })())
+  // stopped from outside: stop the containers, engines and processes started so far, then exit
+  process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)))
   const selected = EXPERIMENTS.filter((e) => !args.only || args.only.includes(e.id))
   // a rerun of some experiments keeps the others' results of the last full run
   const previous: ExperimentData[] = args.only && fs.existsSync(resultsFile) ? ((JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ResultsFile).experiments ?? []) : []
@@ -191,9 +199,7 @@ async function main(): Promise<number> {
       process.stderr.write(`[${exp.id}] ${data.status}${data.reason ? `: ${data.reason.slice(0, 300)}` : ''} (${data.seconds.toFixed(0)} s, ${data.rows.length} rows)\n`)
     }
   } finally {
-    for (const fn of atEnd.reverse()) await fn().catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`))
-    fs.rmSync(sharedDir, { recursive: true, force: true })
-    clearInterval(loadTimer)
+    await cleanup()
   }
   load.after = os.loadavg()[0]!
   const merged = [...results, ...previous.filter((p) => !results.some((r) => r.id === p.id))].sort((a, b) => EXPERIMENTS.findIndex((e) => e.id === a.id) - EXPERIMENTS.findIndex((e) => e.id === b.id))

@@ -3,7 +3,7 @@
 // template kindling's container tier prepares (same rootfs, namespaces and limits), and the
 // engines that are installed (podman; Docker with a dockerd the benchmark starts and stops).
 // Made once per paper run; everything it starts is stopped by close().
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Engine, runscAvailable, startDocker, startPodman } from '../../bench/container/engines.js'
@@ -131,8 +131,13 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
   kit.startSleeper = async (runtime, image) => {
     const id = newId(`${runtime}-sleep`)
     const [b, ...flags] = cli(runtime)
-    const r = await runCommand(b!, [...flags, 'run', '--detach', '--bundle', kit.bundle(runtime, image, ['/bin/sleep', '100000']), id])
-    if (r.code !== 0) throw new Error(`${runtime} run --detach failed: ${r.stderr.slice(0, 300)}`)
+    // a detached container keeps the stdio it was given: give it none, and wait for the exit of the runtime only
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(b!, [...flags, 'run', '--detach', '--bundle', kit.bundle(runtime, image, ['/bin/sleep', '100000']), id], { stdio: 'ignore' })
+      p.on('error', () => resolve(-1))
+      p.on('exit', (c) => resolve(c))
+    })
+    if (code !== 0) throw new Error(`${runtime} run --detach exited ${code}`)
     sleepers.push([runtime, id])
     return id
   }

@@ -3,7 +3,7 @@
 // supported"), so the busy time of all CPUs comes from /proc/stat instead, minus the idle rate
 // measured just before. It includes everything a start costs anywhere: app hosts, OCI runtimes,
 // dockerd and containerd, the kernel.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
@@ -24,13 +24,10 @@ export function machineBusyUs(): number {
 
 /** Whether perf counts instructions here (it does not in this VM; said in the report). */
 export function perfCountsInstructions(): boolean {
-  try {
-    const out = execFileSync('perf', ['stat', '-x,', '-e', 'instructions', 'true'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
-    return !/not supported|not counted/.test(out)
-  } catch (e) {
-    const err = String((e as { stderr?: string }).stderr ?? '')
-    return err.length > 0 && !/not supported|not counted|not found/i.test(err) && /instructions/.test(err)
-  }
+  // perf stat writes its counts to stderr; an uncounted event reads "<not supported>"
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions', 'true'], { encoding: 'utf8', timeout: 5000 })
+  if (r.status !== 0 || !r.stderr) return false
+  return /^\d+,/m.test(r.stderr) && !/not supported|not counted/.test(r.stderr)
 }
 
 export interface CpuCost {

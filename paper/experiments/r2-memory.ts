@@ -62,7 +62,9 @@ async function runDensity(ctx: PaperContext, id: string): Promise<ExperimentData
 /** KiB per sandbox of a memory row (KiB or MiB). */
 function kib(m: Measured | undefined): number | undefined {
   if (!m) return undefined
-  return m.unit === 'MiB' ? m.p50 * 1024 : m.unit === 'KiB' ? m.p50 : undefined
+  const v = m.unit === 'MiB' ? m.p50 * 1024 : m.unit === 'KiB' ? m.p50 : undefined
+  // a MemAvailable drop over a handful of containers can come out negative (other work on the machine)
+  return v !== undefined && v > 0 ? v : undefined
 }
 
 function kibText(v: number | undefined): string {

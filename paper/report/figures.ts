@@ -20,16 +20,19 @@ export interface Bar {
 /** Horizontal bars on a log axis with the 95% CI as a rule; one bar per mechanism. */
 export function logBars(title: string, bars: Bar[], axisTitle = 'median (µs, log scale)'): Spec {
   const values = bars.map((b) => ({ ...b, lo: b.lo ?? b.us, hi: b.hi ?? b.us }))
-  const y = { field: 'label', type: 'nominal', sort: { field: 'us', order: 'descending' }, title: null, axis: { labelLimit: 420 } }
+  // an explicit order (slowest first): a sort by field conflicts between the layers
+  const order = [...values].sort((a, b) => b.us - a.us).map((b) => b.label)
+  const y = { field: 'label', type: 'nominal', sort: order, title: null, axis: { labelLimit: 420 } }
   return {
     ...BASE,
     title,
     width: 420,
     height: { step: 18 },
     data: { values },
+    encoding: { y },
     layer: [
-      { mark: { type: 'bar', height: 12 }, encoding: { y, x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: axisTitle }, color: { field: 'kind', type: 'nominal', title: null } } },
-      { mark: { type: 'rule', color: 'black' }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
+      { mark: { type: 'bar', height: 12 }, encoding: { x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: axisTitle }, color: { field: 'kind', type: 'nominal', title: null } } },
+      { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
     ],
   }
 }

@@ -17,7 +17,7 @@ export interface Bar {
   kind: string
 }
 
-/** Horizontal bars on a log axis with the 95% CI as a rule; one bar per mechanism. */
+/** A dot per mechanism on a log axis with its 95% CI as a rule (a dot plot: bars need a zero a log axis lacks). */
 export function logBars(title: string, bars: Bar[], axisTitle = 'median (µs, log scale)'): Spec {
   const values = bars.map((b) => ({ ...b, lo: b.lo ?? b.us, hi: b.hi ?? b.us }))
   // an explicit order (slowest first): a sort by field conflicts between the layers
@@ -31,8 +31,9 @@ export function logBars(title: string, bars: Bar[], axisTitle = 'median (µs, lo
     data: { values },
     encoding: { y },
     layer: [
-      { mark: { type: 'bar', height: 12 }, encoding: { x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: axisTitle }, color: { field: 'kind', type: 'nominal', title: null } } },
-      { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
+      // a dot per median (bars have no base on a log axis), the CI as a rule through it
+      { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'lo', type: 'quantitative', scale: { type: 'log' }, title: axisTitle }, x2: { field: 'hi' } } },
+      { mark: { type: 'point', filled: true, size: 70, opacity: 1 }, encoding: { x: { field: 'us', type: 'quantitative' }, color: { field: 'kind', type: 'nominal', title: null } } },
     ],
   }
 }

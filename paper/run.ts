@@ -14,6 +14,7 @@ import { locateScope, SCOPES } from '../bench/lib/registry.js'
 import { emptyResult, type ScopeContext, type ScopeResult, type ScopeRun } from '../bench/lib/scope.js'
 import { REPO_ROOT } from '../runtime/version.js'
 import { headline } from './experiments/headline.js'
+import { removeNoisyEnv } from './environment.js'
 import { EXPERIMENTS } from './experiments/index.js'
 import type { ExperimentData, PaperContext } from './experiments/types.js'
 import { toSvg } from './report/figures.js'
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
     process.stdout.write(`rendered ${path.relative(process.cwd(), w.report)} and ${w.figures.length} figure(s) from ${path.relative(process.cwd(), resultsFile)}\n`)
     return 0
   }
+  removeNoisyEnv()
   const command = `npm run paper${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
   const env = environmentRecord(REPO_ROOT, command)
   const started = Date.now()

@@ -18,7 +18,7 @@ export function headline(r1: ExperimentData | undefined): string[] {
   const proto = published('faasm.init.proto')
   const http = row(best.key === 'k-wasm-new' ? 'http:wasm-new' : 'http:inline-new')
   const lines = [
-    `kindling's fastest fresh-sandbox start is the ${best.label.replace(/^kindling /, '')} tier's: ${measured(best)} in-process (the tier API: a new WebAssembly instance, then the first call)${http ? `; ${measured(http)} end to end over HTTP (one keep-alive connection to the gateway, a new instance made on the call's critical path)` : ''}.`,
+    `kindling's fastest fresh-sandbox start is on the \`${best.key.split('-')[1]}\` tier: ${measured(best)} in-process (the tier API: a new WebAssembly instance, then the first call)${http ? `; ${measured(http)} end to end over HTTP (one keep-alive connection to the gateway, a new instance made on the call's critical path)` : ''}.`,
     '',
     `- Faasm's Faaslet (${cite(faaslet)}) / kindling: ${ratio(us({ unit: 'ms', p50: faaslet.value! }) / us(best))} in-process${http ? `, ${ratio(us({ unit: 'ms', p50: faaslet.value! }) / us(http))} over HTTP` : ''}.`,
     `- Faasm's Proto-Faaslet (${cite(proto)}) / kindling: ${ratio(us({ unit: 'ms', p50: proto.value! }) / us(best))} in-process${http ? `, ${ratio(us({ unit: 'ms', p50: proto.value! }) / us(http))} over HTTP` : ''}; kindling's own snapshot-restored start (a call on a clean instance) is ${measured(proto_(r1))}. Above 1x kindling is faster; these cross machines (Faasm: one Xeon E5-2660 at 2.6 GHz), so they say "same order of magnitude or not", no more.`,

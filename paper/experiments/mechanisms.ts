@@ -16,6 +16,7 @@ import { which } from '../../isolation/container/runtime.js'
 import type { IsolationTier, Prepared, Sandbox, TierName } from '../../isolation/tier.js'
 import type { ContainerKit, ImageName, OciName } from './containers.js'
 import { cpuHz, cpuPerStart, perfCountsInstructions } from './cpu.js'
+import { removedEnv } from '../environment.js'
 import type { Measured, PaperContext, System } from './types.js'
 
 type Speed = 'fast' | 'medium' | 'slow'
@@ -139,6 +140,14 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
       check('node -e 0', r)
       return r.us
     })
+    for (const [k, v] of Object.entries(removedEnv)) {
+      out.notes.push(`${k} was set in this machine's environment; the runner removed it before starting anything (Node reads that file at every start). The row "spawn \`node -e 0\` with ${k}" shows what it costs.`)
+      add(`h-spawn-node-${k}`, `spawn \`node -e 0\` with ${k} set (this machine's default environment)`, 'host', 'medium', async () => {
+        const r = await runCommand(process.execPath, ['-e', '0'], undefined, { ...process.env, [k]: v })
+        check('node -e 0', r)
+        return r.us
+      })
+    }
 
     // ---- OCI runtimes and engines
     const ARGS: Record<ImageName, string[]> = { bb: ['/bin/true'], node: ['/usr/bin/node', '-e', '0'] }

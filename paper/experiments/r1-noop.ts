@@ -31,6 +31,7 @@ export const r1: Experiment = {
     const m = await mechanisms(ctx)
     data.rows.push(...m.rows, ...m.cpu)
     data.method.push(...m.method)
+    data.notes.push(...m.notes)
     data.skipped.push(...m.skipped)
     const cs = await ctx.scope('coldstart', { functions: 'noop', tiers: 'inline,wasm' })
     for (const [group, name, key] of HTTP_ROWS) {

@@ -9,7 +9,7 @@ import { mechanisms } from './shared.js'
 import { emptyData, type Experiment, type ExperimentData } from './types.js'
 
 const NATIVE = ['c-docker-run-bb', 'c-podman-run-bb', 'c-runsc-run-bb', 'c-runc-run-bb', 'c-crun-run-bb', 'c-docker-exec-bb', 'c-podman-exec-bb', 'c-runc-exec-bb', 'c-crun-exec-bb', 'h-spawn-true']
-const NODE = ['c-docker-run-node', 'c-podman-run-node', 'c-runsc-run-node', 'c-runc-run-node', 'c-crun-run-node', 'c-docker-exec-node', 'c-podman-exec-node', 'c-runc-exec-node', 'c-crun-exec-node', 'h-spawn-node', 'p-fork', 'k-process-new', 'p-worker', 'k-thread-new']
+const NODE = ['c-docker-run-node', 'c-podman-run-node', 'c-runsc-run-node', 'c-runc-run-node', 'c-crun-run-node', 'c-docker-exec-node', 'c-podman-exec-node', 'c-runc-exec-node', 'c-crun-exec-node', 'h-spawn-node-NODE_EXTRA_CA_CERTS', 'h-spawn-node', 'p-fork', 'k-process-new', 'p-worker', 'k-thread-new']
 const WASM = ['k-wasm-new', 'k-inline-new', 'p-wasm']
 
 const SAND_ROW: Record<string, string> = { run: 'sand.ladder.docker-run', exec: 'sand.ladder.docker-exec' }
@@ -22,7 +22,8 @@ export const r7: Experiment = {
     const data = emptyData('R7')
     const m = await mechanisms(ctx)
     const keys = new Set([...NATIVE, ...NODE, ...WASM])
-    data.rows.push(...m.rows.filter((r) => keys.has(r.key)))
+    data.rows.push(...m.rows.filter((r) => keys.has(r.key) || r.key.startsWith('h-spawn-node-')))
+    data.notes.push(...m.notes)
     data.method.push(...m.method.filter((l) => !l.startsWith('CPU') && !l.startsWith('cycles')))
     data.skipped.push(...m.skipped.filter((s) => !s.startsWith('CPU')))
     if (!data.rows.length) data.status = 'failed'

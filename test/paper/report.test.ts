@@ -65,7 +65,7 @@ test('the headline compares the fastest fresh start with the Faaslet and Proto-F
     ],
   }
   const text = headline(r1).join('\n')
-  assert.match(text, /inline: new sandbox/)
+  assert.match(text, /on the `inline` tier/)
   assert.match(text, /100x in-process/) // 5.2 ms / 52 µs
   assert.match(text, /crun run 13\.0 ms \(250x\)/)
   assert.deepEqual(headline(undefined), ['R1 did not run: no headline.'])

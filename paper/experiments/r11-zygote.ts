@@ -97,7 +97,7 @@ export const r11: Experiment = {
       `libraries: ${LIBS.join(' and ')} from node_modules, bundled by esbuild into one ${(size / 1048576).toFixed(1)} MiB CommonJS file (a user-land V8 snapshot can only hold one script); every variant checks that both libraries work before it counts as started`,
       `snapshot: \`node --snapshot-blob libs.blob --build-snapshot\` of the bundle, built once before the run (${(fs.statSync(f.blob).size / 1048576).toFixed(0)} MiB blob)`,
       'pre-warmed: a forked node process that imported the bundle and said ready (untimed), then timed from sending it a call (parse a YAML document with the imported library) to its answer; a new one per sample, as a spare is consumed per sandbox',
-      `${rounds} round(s) of ${batch} per case, interleaved; spawned processes timed until they exit`,
+      `${rounds} round(s) of ${batch} per case, interleaved, after ${ctx.quick ? 'no' : 'one'} untimed warm-up start each; spawned processes timed until they exit; median, p99 and a 95% CI of the median from a bootstrap over rounds`,
     )
     return data
   },

@@ -105,7 +105,7 @@ export const r12: Experiment = {
     }
     data.method.push(
       `V8 ${process.versions.v8} in Node ${process.version}, modules compiled once (new WebAssembly.Module) and instantiated with new WebAssembly.Instance; synthetic modules assembled from WAT with wabt`,
-      `${rounds} round(s) of ${batch} samples per case, interleaved; each sample timed alone with performance.now() after a turn of the event loop (so garbage collection of earlier instances falls into the samples, as it does in a server)`,
+      `${rounds} round(s) of ${batch} samples per case after 50 untimed warm-up samples, interleaved; each sample timed alone with performance.now() after a turn of the event loop (so garbage collection of earlier instances falls into the samples, as it does in a server)`,
       `throughput: worker threads instantiating the 1-page module in a loop for ${ms / 1000} s, ${quick ? 1 : 3} repeat(s), median and range`,
     )
     return data

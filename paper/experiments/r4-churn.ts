@@ -66,7 +66,7 @@ export const r4: Experiment = {
       data.rows.push({ key: `${sw.variant}|${sw.rate}|achieved`, label: sw.variant, system: sw.variant.startsWith('container') ? 'container' : 'kindling', unit: 'req/s', n: sw.achieved.length, p50: median(sw.achieved) })
     }
     for (const [variant, ks] of knees) data.rows.push({ key: `${variant}|knee`, label: variant, system: variant.startsWith('container') ? 'container' : 'kindling', unit: 'req/s', n: ks.length, p50: median(ks.filter(Number.isFinite)), ci95: [Math.min(...ks), Math.max(...ks)], rounds: ks.length })
-    data.method.push(`${repeats} repeat(s) of the whole sweep; per rate the median over repeats of each run's median latency, the interval is the range over repeats (not a bootstrap: ${repeats} values), p99 the median of the runs' p99s; knee = the highest offered rate at which >= 90% is achieved and the median stays within 3x of the lowest rate's (per repeat; median and range over repeats)`)
+    data.method.push(`${repeats} repeat(s) of the whole sweep; per rate the median over repeats of each run's median latency, the interval is the range over repeats (not a bootstrap: ${repeats} values), p99 the median of the runs' p99s; no separate warm-up (each sweep starts at its lowest rate, and the first calls of each sandbox are in it); knee = the highest offered rate at which >= 90% is achieved and the median stays within 3x of the lowest rate's (per repeat; median and range over repeats)`)
     data.series = { sweep: [...sweeps.values()].map((s) => ({ variant: s.variant, rate: s.rate, achieved: median(s.achieved), p50: median(s.p50s) })) }
     if (!sweeps.size) data.status = 'failed'
     return data

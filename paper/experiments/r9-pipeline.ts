@@ -129,7 +129,7 @@ export const r9: Experiment = {
         for (const s of PIPELINE_STAGES) await gw.deploy(`${prefix}-${s}`, { wasm: wasm[s], labels: { 'com.kindling.isolation': tier, 'com.kindling.app': `r9-${prefix}`, ...labels } })
         modes.push({ key: `http-${prefix}`, label: `${tier} tier, one request per stage${prefix === 'wasmcold' ? ', a new instance per call' : ''}`, system: 'kindling', speed, run: stagesVia(prefix) })
       }
-      if (kit.pipeline !== true) data.skipped.push(`containers: ${kit.pipeline}`)
+      if (kit.pipeline !== true) data.skipped.push(`containers: ${kit.unavailable ?? kit.pipeline}`)
       else if (info.unavailable['container'] || !info.tiers.includes('container')) data.skipped.push(`kindling container tier: ${info.unavailable['container'] ?? 'not registered'}`)
       else {
         for (const s of PIPELINE_STAGES) await gw.deploy(`ct-${s}`, { image: ctrImage, envProcess: `/pipeline/${s}`, labels: { 'com.kindling.isolation': 'container', 'com.kindling.app': 'r9-container' } })
@@ -209,7 +209,7 @@ export const r9: Experiment = {
       data.method.push(
         `input: a ${image.length.toLocaleString('en-US')}-byte binary PPM (256 x 192 RGB); the stages (functions/pipeline, C) are built to wasm32-wasi by functions/build.mjs for kindling and natively (clang -O2 -static, from the same sources) for the containers`,
         'TT: from sending the first request to the last response, as the client sees it; TC: the sum of the four stages\' own compute times, each measured inside the stage with the monotonic clock (after reading its request, before writing its response) and carried to the end in the metadata line; overhead = TT - TC per run (SAND\'s definition); medians of each',
-        `${rounds} round(s), every mode once per round in a shuffled order, ${BATCH.fast} / ${BATCH.medium} / ${BATCH.slow} runs per round for fast / ms-scale / engine modes; the container tier\'s pre-created containers are waited for (untimed) before each run`,
+        `${rounds} round(s), every mode once per round in a shuffled order, ${BATCH.fast} / ${BATCH.medium} / ${BATCH.slow} runs per round for fast / ms-scale / engine modes, after ${ctx.quick ? 1 : '10 (fast modes) or 1'} untimed warm-up run(s) each; the container tier\'s pre-created containers are waited for (untimed) before each run`,
         'the chain: a driver function (functions/pipeline/pipeline.c) calls the four stages of its application in turn with kindling.call and answers with the last response',
       )
     } finally {

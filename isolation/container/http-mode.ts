@@ -22,6 +22,7 @@ import type { FunctionPlan, TierServices } from './plan.js'
 import { errorResult } from './results.js'
 import { ContainerSandboxBase } from './sandbox-base.js'
 import { HTTP_SOCKET_ENV, HTTP_SOCKET_IN_CONTAINER } from './watchdog.js'
+import { hostEnvironment } from '../apphost/host-process.js'
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate'])
 /** Below Node's default server keepAliveTimeout (5 s), so kindling drops an idle connection before the server does. */
@@ -130,7 +131,8 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     const fwd = spawn(
       'nsenter',
       [`--net=/proc/${pid}/ns/net`, '--', process.execPath, this.svc.forwarderScript, this.sockPath, host, String(port), this.svc.naming.idPrefix],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      // the forwarder only pipes bytes: no extra CA bundle to parse at its start
+      { stdio: ['pipe', 'pipe', 'pipe'], env: hostEnvironment() },
     )
     this.forwarder = fwd
     fwd.stdin!.on('error', () => {})

@@ -161,6 +161,7 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
     }
   }
   const engines: Engine[] = []
+  const podmanImages: string[] = []
   if (opts.engines) {
     const tars = { bb: path.join(dir, 'bb.tar'), node: path.join(dir, 'node.tar') }
     if (which('podman') || which('dockerd')) {
@@ -176,6 +177,13 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
       }
       engines.push(e)
       kit.engines[name] = engineKit(name, e, dir)
+      // podman's rmi by tag can leave the imported images behind untagged: remove them by id too
+      if (name === 'podman') {
+        for (const i of ['bb', 'node']) {
+          const r = await runCommand(which('podman')!, ['image', 'inspect', '--format', '{{.Id}}', `localhost/kindling-bench-${i}:1`])
+          if (r.code === 0) podmanImages.push(r.stdout.toString().trim())
+        }
+      }
     }
   } else kit.missing.push('podman, docker, runsc: not run in --quick')
   kit.close = async () => {
@@ -185,6 +193,7 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
     }
     for (const e of Object.values(kit.engines)) await (e as EngineKit & { cleanup(): Promise<void> }).cleanup().catch(() => {})
     for (const e of engines) await e.close().catch(() => {})
+    if (podmanImages.length) await runCommand(which('podman')!, ['rmi', '-f', ...podmanImages]).catch(() => {})
     await inproc.close()
   }
   return kit

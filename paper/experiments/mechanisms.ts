@@ -28,6 +28,8 @@ interface Mechanism {
   speed: Speed
   /** one start, timed by the mechanism itself; microseconds */
   sample(): Promise<number>
+  /** untimed wait inside each sample (a spare being replaced), ms */
+  pauseMs?: number
 }
 
 export interface MechanismResults {
@@ -52,7 +54,7 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
   const quick = ctx.quick
   const out: MechanismResults = { rows: [], cpu: [], method: [], skipped: [], notes: [] }
   const mechs: Mechanism[] = []
-  const add = (key: string, label: string, system: System, speed: Speed, sample: () => Promise<number>) => mechs.push({ key, label, system, speed, sample })
+  const add = (key: string, label: string, system: System, speed: Speed, sample: () => Promise<number>, pauseMs = 0) => mechs.push({ key, label, system, speed, sample, pauseMs })
   const noop = BENCH_FUNCTIONS.find((f) => f.name === 'noop')!
   const noopBytes = fs.readFileSync(wasmPath(ctx.repoRoot, noop))
 
@@ -93,7 +95,7 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
           return (performance.now() - t0) * 1000
         })
       } else {
-        add(`k-${name}-spare`, `kindling ${name}: new sandbox from a spare ${name === 'thread' ? 'worker' : 'process'} booted ahead`, 'kindling', 'medium', spawnInvoke(tier, p, async () => { await sleep(settle) }))
+        add(`k-${name}-spare`, `kindling ${name}: new sandbox from a spare ${name === 'thread' ? 'worker' : 'process'} booted ahead`, 'kindling', 'medium', spawnInvoke(tier, p, async () => { await sleep(settle) }), settle)
         const ns = await createNoSpareTier(name, path.join(dir, `nospare-${name}`))
         if (ns) {
           closers.push(() => ns.close())
@@ -217,7 +219,7 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
       const row = out.rows.find((r) => r.key === m.key)
       if (!row || ctx.shouldStop() || (quick && m.speed === 'slow')) continue
       const wallUs = row.unit === 'ms' ? row.p50 * 1000 : row.p50
-      const k = Math.max(m.speed === 'slow' ? 3 : 5, Math.min(20_000, Math.round((targetMs * 1000) / Math.max(wallUs, 1))))
+      const k = Math.max(m.speed === 'slow' ? 3 : 5, Math.min(20_000, Math.round((targetMs * 1000) / Math.max(wallUs + (m.pauseMs ?? 0) * 1000, 1))))
       try {
         const c = await cpuPerStart(m.sample, k, idleMs)
         out.cpu.push({ key: `cpu:${m.key}`, label: m.label, system: m.system, unit: c.cpuUs >= 10_000 ? 'ms' : 'us', n: k, p50: c.cpuUs >= 10_000 ? c.cpuUs / 1000 : c.cpuUs, note: `${(c.utilisation * 100).toFixed(0)}% of one CPU over ${k} back-to-back starts` })

@@ -176,7 +176,7 @@ export const r9: Experiment = {
       data.skipped.push(...kit.missing)
 
       // ---- interleaved rounds
-      const rounds = ctx.quick ? 1 : 10
+      const rounds = Number(ctx.options['rounds'] ?? (ctx.quick ? 1 : 10))
       const BATCH = ctx.quick ? { fast: 3, medium: 1, slow: 1 } : { fast: 20, medium: 5, slow: 2 }
       const cases: Case[] = modes.map((m) => ({
         group: m.key,

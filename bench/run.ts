@@ -99,7 +99,7 @@ async function main(): Promise<number> {
     console.log(renderTable(['scope', 'what it measures'], SCOPES.map((s) => [s.name, s.about]), ['l', 'l']))
     return 0
   }
-  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()
+  const command = process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : 'npm run bench'
   const env = environmentRecord(REPO_ROOT, command)
   const started = Date.now()
   const budgetEnd = args.quick ? started + QUICK_BUDGET_MS : Infinity

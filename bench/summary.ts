@@ -1,12 +1,14 @@
 // Turns a run's JSON (bench/results/*.json) into the Markdown tables README.md shows: per scope the
 // rows without their phase breakdown (--phases keeps them) and the targets with their verdicts.
-//   node dist/bench/summary.js bench/results/all-latest.json [--phases] [--scope coldstart,load]
+//   node dist/bench/summary.js bench/results/all-latest.json [--compact | --phases] [--scope coldstart,load]
+// --compact is the README's view: the targets, then one line per tier and function, per case, per rate.
 import fs from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { environmentLine } from './lib/env.js'
 import type { RunRecord } from './lib/results.js'
 import type { Row, ScopeResult } from './lib/scope.js'
 import { fmt, missBy } from './lib/table.js'
+import { churnTable, coldstartTable, loadTable, rowsTable, targetsTable } from './lib/compact.js'
 
 function mdTable(header: string[], lines: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|')
@@ -35,6 +37,24 @@ export function runMarkdown(rec: RunRecord, opts: { phases?: boolean; scopes?: s
   return [`Command: \`${rec.environment.command}\` (${rec.environment.date}, ${Math.round(rec.seconds / 60)} min)`, '', environmentLine(rec.environment), '', ...scopes.map((s) => scopeMarkdown(s, opts.phases ?? false) + '\n')].join('\n')
 }
 
+/** The README view: every target, then one compact table per scope. */
+export function compactMarkdown(rec: RunRecord): string {
+  const by = (n: string) => rec.scopes.find((s) => s.scope === n && s.rows.length)
+  const out = [`Command: \`${rec.environment.command}\` (${rec.environment.date.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(rec.seconds / 60)} min)`, '', environmentLine(rec.environment), '', '#### Targets', '', targetsTable(rec.scopes)]
+  const cs = by('coldstart')
+  if (cs) out.push('', '#### coldstart', '', coldstartTable(cs))
+  const load = by('load')
+  if (load) out.push('', '#### load (autocannon, 5 s per run, median of 3 rounds)', '', loadTable(load))
+  const dens = by('density')
+  if (dens) out.push('', '#### density', '', rowsTable(dens, (r) => !/hosts total|empty app host/.test(r.name)))
+  const churn = by('churn')
+  if (churn) out.push('', '#### churn (open loop, every request needs a new sandbox)', '', churnTable(churn))
+  const chain = by('chain')
+  if (chain) out.push('', '#### chain', '', rowsTable(chain))
+  for (const s of rec.scopes) if (s.status !== 'ok') out.push('', `${s.scope}: ${s.status}${s.reason ? ` (${s.reason.split('\n')[0]})` : ''}`)
+  return out.join('\n') + '\n'
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const file = process.argv[2]
   if (!file) {
@@ -43,5 +63,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   const i = process.argv.indexOf('--scope')
   const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord
-  process.stdout.write(runMarkdown(rec, { phases: process.argv.includes('--phases'), scopes: i > 0 ? process.argv[i + 1]?.split(',') : undefined }))
+  process.stdout.write(process.argv.includes('--compact') ? compactMarkdown(rec) : runMarkdown(rec, { phases: process.argv.includes('--phases'), scopes: i > 0 ? process.argv[i + 1]?.split(',') : undefined }))
 }

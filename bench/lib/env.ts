@@ -18,6 +18,8 @@ export interface EnvironmentRecord {
   packages: Record<string, string>
   tools: Record<string, string | null>
   loadAverage: number[]
+  /** environment variables that change how node starts or runs (NODE_OPTIONS, NODE_EXTRA_CA_CERTS, ...) */
+  nodeEnv: Record<string, string>
   /** 'root' or a uid: container runtimes behave differently */
   user: string
 }
@@ -102,6 +104,7 @@ export function environmentRecord(repoRoot: string, command: string): Environmen
       wrk: firstLine(tryRun('wrk', ['--version'])),
     },
     loadAverage: os.loadavg(),
+    nodeEnv: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^(NODE_|UV_)/.test(e[0]) && e[1] !== undefined)),
     user: process.getuid?.() === 0 ? 'root' : String(process.getuid?.() ?? 'unknown'),
   }
 }

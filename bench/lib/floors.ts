@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
+import { hostEnvironment } from '../../isolation/apphost/host-process.js'
 
 /** new Worker(...) until its first message arrives; the worker is terminated afterwards (not timed). */
 export async function workerSpawnUs(): Promise<number> {
@@ -28,10 +29,15 @@ export function readyScript(dir: string): string {
   return file
 }
 
-/** child_process.fork of a node script until its ready message; killed afterwards (not timed). */
+/**
+ * child_process.fork of a node script until its ready message; killed afterwards (not timed). The
+ * child gets the environment kindling gives its own processes (no NODE_EXTRA_CA_CERTS, whose
+ * parsing alone costs ~60 ms per node start here), so the floor is what kindling could reach.
+ */
 export async function forkUs(script: string): Promise<number> {
+  const env = hostEnvironment()
   const t0 = performance.now()
-  const child = fork(script, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] })
+  const child = fork(script, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [], env })
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve())
     child.once('error', reject)

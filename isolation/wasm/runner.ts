@@ -13,6 +13,7 @@ import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from 
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
 import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
+import { MemorySnapshot } from './snapshot.js'
 import { type Preopen, treeFromFiles } from './wasi-fs.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
@@ -37,9 +38,6 @@ interface LiveInstance {
   memory: WebAssembly.Memory | undefined
   wasi?: WasiPreview1
   as?: AsExports
-  /** bytes of memory right after instantiation */
-  memorySnapshot?: Uint8Array
-  globalsSnapshot?: (number | bigint)[]
   /** current call's stderr for AssemblyScript trace() */
   stderr?: OutputBuffer
 }
@@ -57,6 +55,8 @@ export class WasmFunction {
   directory: ChainDirectory | undefined
   /** sandboxes lent to chained calls from other functions */
   private readonly chainSpares: WasmSandboxCore[] = []
+  /** initial state shared by every sandbox of this function (snapshot reset), taken once */
+  snapshot: MemorySnapshot | undefined
   private chainCleanupScheduled = false
   constructor(
     readonly module: WebAssembly.Module,
@@ -169,43 +169,55 @@ export class WasmSandboxCore {
     return this.plan.fuel
   }
 
-  private instantiate(): LiveInstance {
+  /** what instances of this sandbox import: built once, reused by every instance it makes */
+  private imports: WebAssembly.Imports | undefined
+  private wasi: WasiPreview1 | undefined
+  /** the live instance the AssemblyScript trace import writes for */
+  private traceTarget: LiveInstance | undefined
+
+  private importsFor(): WebAssembly.Imports {
+    if (this.imports) return this.imports
     const plan = this.plan
     const imports: WebAssembly.Imports = {}
     imports[CHAIN_MODULE] = { call: this.chainCall, result_read: this.chainResultRead }
     if (plan.interruptible) (imports[INTERRUPT_IMPORT.module] as Record<string, unknown>)[INTERRUPT_IMPORT.field] = this.interrupt
-    let importedMemory: WebAssembly.Memory | undefined
-    if (plan.importedMemory) {
-      importedMemory = new WebAssembly.Memory({ initial: plan.importedMemory.initial, maximum: plan.importedMemory.maximum })
-      imports[plan.importedMemory.module] = { ...(imports[plan.importedMemory.module] ?? {}), [plan.importedMemory.field]: importedMemory }
-    }
-    let live: LiveInstance
     if (plan.format === 'wasi-command') {
-      const wasi = new WasiPreview1()
-      imports.wasi_snapshot_preview1 = wasi.imports as unknown as WebAssembly.ModuleImports
-      const instance = new WebAssembly.Instance(this.fn.module, imports)
-      const memory = importedMemory ?? (instance.exports[plan.memoryExport ?? 'memory'] as WebAssembly.Memory | undefined)
-      if (memory) wasi.bindMemory(memory)
-      live = { exports: instance.exports, memory, wasi }
+      this.wasi = new WasiPreview1()
+      imports.wasi_snapshot_preview1 = this.wasi.imports as unknown as WebAssembly.ModuleImports
     } else {
-      const holder: { live?: LiveInstance } = {}
       imports.env = {
-        ...(imports.env as object),
         trace: (msg: number, n: number, ...args: number[]) => {
-          const l = holder.live
+          const l = this.traceTarget
           if (!l?.as || !l.stderr) return
           const text = `trace: ${l.as.__getString(msg)}${n ? ' ' : ''}${args.slice(0, n).join(', ')}\n`
           l.stderr.push(Buffer.from(text))
         },
       }
-      const result = instantiateSync(this.fn.module, imports as AsImports)
+    }
+    return (this.imports = imports)
+  }
+
+  private instantiate(): LiveInstance {
+    const plan = this.plan
+    let imports = this.importsFor()
+    let importedMemory: WebAssembly.Memory | undefined
+    if (plan.importedMemory) {
+      importedMemory = new WebAssembly.Memory({ initial: plan.importedMemory.initial, maximum: plan.importedMemory.maximum })
+      imports = { ...imports, [plan.importedMemory.module]: { ...(imports[plan.importedMemory.module] ?? {}), [plan.importedMemory.field]: importedMemory } }
+    }
+    let live: LiveInstance
+    if (plan.format === 'wasi-command') {
+      const instance = new WebAssembly.Instance(this.fn.module, imports)
+      const memory = importedMemory ?? (instance.exports[plan.memoryExport ?? 'memory'] as WebAssembly.Memory | undefined)
+      live = { exports: instance.exports, memory, wasi: this.wasi }
+    } else {
+      // the loader adds its own env.abort / env.seed to the object it is given: give it a copy
+      const result = instantiateSync(this.fn.module, { ...imports, env: { ...(imports.env as object) } } as AsImports)
       const exports = result.instance.exports
       live = { exports, memory: exports.memory as WebAssembly.Memory, as: result.exports as unknown as AsExports }
-      holder.live = live
     }
     if (plan.stateMode === 'fresh' && plan.resetMode === 'snapshot' && plan.snapshotSafe && live.memory) {
-      live.memorySnapshot = new Uint8Array(live.memory.buffer).slice()
-      live.globalsSnapshot = plan.stateGlobals.map((g) => (live.exports[g] as WebAssembly.Global).value as number | bigint)
+      this.fn.snapshot ??= MemorySnapshot.take(live.memory, live.exports, plan.stateGlobals)
     }
     return live
   }
@@ -249,6 +261,8 @@ export class WasmSandboxCore {
 
   private runCommand(live: LiveInstance, req: InvokeRequest, stdout: OutputBuffer, stderr: OutputBuffer): InvokeResult {
     const wasi = live.wasi!
+    // one WASI object serves every instance this sandbox makes: point it at this one's memory
+    if (live.memory) wasi.bindMemory(live.memory)
     wasi.begin({
       args: this.plan.argv,
       env: cgiEnvironment(req, this.plan.functionName, this.plan.envVars),
@@ -278,6 +292,7 @@ export class WasmSandboxCore {
   private runAssemblyScript(live: LiveInstance, req: InvokeRequest, stderr: OutputBuffer): InvokeResult {
     const as = live.as!
     live.stderr = stderr
+    this.traceTarget = live
     let body: Buffer
     let contentType: string
     if (as.handle) {
@@ -326,12 +341,8 @@ export class WasmSandboxCore {
     const live = this.live
     if (!live) return
     if (this.plan.stateMode === 'reuse' && !this.failed) return
-    if (live.memorySnapshot && !this.failed && live.memory && live.memory.buffer.byteLength === live.memorySnapshot.length) {
-      new Uint8Array(live.memory.buffer).set(live.memorySnapshot)
-      const snap = live.globalsSnapshot!
-      this.plan.stateGlobals.forEach((g, i) => {
-        ;(live.exports[g] as WebAssembly.Global).value = snap[i]
-      })
+    const snapshot = this.fn.snapshot
+    if (snapshot && !this.failed && live.memory && snapshot.restore(live.memory, live.exports, this.plan.stateGlobals)) {
       this.stats.resets++
       return
     }

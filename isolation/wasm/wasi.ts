@@ -105,6 +105,7 @@ export class WasiPreview1 {
   }
 
   bindMemory(memory: WebAssembly.Memory): void {
+    if (this.memory === memory) return
     this.memory = memory
     this.view = undefined
   }

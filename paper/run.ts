@@ -18,6 +18,7 @@ import { removeNoisyEnv } from './environment.js'
 import { EXPERIMENTS } from './experiments/index.js'
 import type { ExperimentData, PaperContext } from './experiments/types.js'
 import { toSvg } from './report/figures.js'
+import { otherBenchmarks } from './report/others.js'
 import { machineLine, renderContext, renderReport } from './report/report.js'
 
 /** --quick must finish within a few minutes on a quiet machine: experiments stop early past this. */
@@ -64,6 +65,8 @@ interface ResultsFile {
   environment: EnvironmentRecord
   seconds: number
   load: { before: number; max: number; after: number }
+  /** other benchmarks seen running on the machine during the run */
+  others?: string[]
   experiments: ExperimentData[]
 }
 
@@ -104,7 +107,7 @@ async function writeReport(file: ResultsFile, outDir: string): Promise<{ report:
     }
     experiments.push({ exp, data, section })
   }
-  const report = renderReport({ env: file.environment, quick: file.quick, seconds: file.seconds, load: file.load, experiments, headline: headline(file.experiments.find((d) => d.id === 'R1')), command: file.command })
+  const report = renderReport({ env: file.environment, quick: file.quick, seconds: file.seconds, load: file.load, others: file.others, experiments, headline: headline(file.experiments.find((d) => d.id === 'R1')), command: file.command })
   const reportFile = path.join(outDir, 'report.md')
   fs.writeFileSync(reportFile, report)
   return { report: reportFile, figures }
@@ -132,7 +135,11 @@ async function main(): Promise<number> {
     process.stderr.write('\nstopping after the current step (Ctrl-C again to quit at once)\n')
   })
   const load = { before: os.loadavg()[0]!, max: os.loadavg()[0]!, after: 0 }
-  const loadTimer = setInterval(() => (load.max = Math.max(load.max, os.loadavg()[0]!)), 5000)
+  const others = new Set<string>(otherBenchmarks())
+  const loadTimer = setInterval(() => {
+    load.max = Math.max(load.max, os.loadavg()[0]!)
+    for (const o of otherBenchmarks()) others.add(o)
+  }, 5000)
   loadTimer.unref()
   const sharedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-paper-'))
   const shared = new Map<string, Promise<unknown>>()
@@ -206,7 +213,7 @@ async function main(): Promise<number> {
   load.after = os.loadavg()[0]!
   const merged = [...results, ...previous.filter((p) => !results.some((r) => r.id === p.id))].sort((a, b) => EXPERIMENTS.findIndex((e) => e.id === a.id) - EXPERIMENTS.findIndex((e) => e.id === b.id))
   const seconds = (Date.now() - started) / 1000
-  const file: ResultsFile = { kind: 'kindling-paper', version: 1, quick: args.quick, command, environment: env, seconds, load, experiments: merged }
+  const file: ResultsFile = { kind: 'kindling-paper', version: 1, quick: args.quick, command, environment: env, seconds, load, others: [...others], experiments: merged }
   fs.writeFileSync(resultsFile, JSON.stringify(file, null, 1) + '\n')
   const w = await writeReport(file, args.outDir)
   const failed = results.filter((r) => r.status === 'failed')

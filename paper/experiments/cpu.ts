@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { descendants } from '../../bench/lib/procmem.js'
 
 const CLK_TCK = (() => {
   try {
@@ -30,9 +31,30 @@ export function perfCountsInstructions(): boolean {
   return /^\d+,/m.test(r.stderr) && !/not supported|not counted/.test(r.stderr)
 }
 
+/**
+ * CPU time of this process and everything below it, in microseconds: user + system time of each
+ * live process plus what its children that it already reaped used (so a process counts once,
+ * whether it is still running or was reaped in between). Other work on the machine is not in it,
+ * nor are daemons outside the tree (dockerd, containerd, podman's conmon).
+ */
+export function treeCpuUs(root = process.pid): number {
+  let ticks = 0
+  for (const pid of [root, ...descendants(root)]) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // fields 14-17 of stat: utime stime cutime cstime (11-14 after the command name)
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+    } catch {}
+  }
+  return (ticks * 1e6) / CLK_TCK
+}
+
 export interface CpuCost {
   /** starts in the loop */
   k: number
+  /** CPU time of the benchmark's process tree per start (kindling's processes, the OCI runtime and the containers; not daemons) */
+  treeUs: number
   /** busy CPU time of the machine per start, idle rate subtracted */
   cpuUs: number
   /** wall time per start */
@@ -54,12 +76,14 @@ async function idleRate(ms: number): Promise<number> {
 /** Runs `sample` k times back to back and divides the machine's extra busy time by k. */
 export async function cpuPerStart(sample: () => Promise<unknown>, k: number, idleMs = 1000): Promise<CpuCost> {
   const idle = await idleRate(idleMs)
+  const c0 = treeCpuUs()
   const b0 = machineBusyUs()
   const t0 = performance.now()
   for (let i = 0; i < k; i++) await sample()
   const wall = (performance.now() - t0) * 1000
   const busy = machineBusyUs() - b0 - idle * wall
-  return { k, cpuUs: Math.max(0, busy) / k, wallUs: wall / k, utilisation: busy / wall }
+  const tree = treeCpuUs() - c0
+  return { k, treeUs: tree / k, cpuUs: Math.max(0, busy) / k, wallUs: wall / k, utilisation: busy / wall }
 }
 
 /** The nominal clock of the first CPU, in Hz (for a cycles estimate). */

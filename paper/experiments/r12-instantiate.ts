@@ -89,8 +89,8 @@ export const r12: Experiment = {
     ctx.progress.step(`instantiation: ${cs.length} cases x ${rounds} round(s) of ${batch}`)
     for (const r of await runInterleaved(cs, rounds, ctx.progress, ctx.shouldStop)) {
       if (r.error) {
-        data.skipped.push(`${r.name}: ${r.error}`)
-        continue
+        data.notes.push(`${r.name}: FAILED in round ${r.blocks.length + 1}: ${r.error.split('\n')[0]}`)
+        if (!r.blocks.length) continue
       }
       const row = timeRow(r.group, r.name, r.samples, r.blocks)
       data.rows.push({ key: r.group, label: r.name, system: 'primitive', unit: row.unit, n: row.n, p50: row.p50, p99: row.p99, ci95: row.ci95, rounds: r.blocks.length })

@@ -20,6 +20,7 @@ export const r5: Experiment = {
     const m = await mechanisms(ctx)
     const keys = new Set([...FRESH, ...PREINIT])
     data.rows.push(...m.rows.filter((r) => keys.has(r.key)))
+    data.notes.push(...m.notes.filter((n) => [...keys].some((k) => n.startsWith(m.rows.find((r) => r.key === k)?.label ?? '\u0000')) || n.includes('FAILED')))
     data.method.push(...m.method.filter((l) => !l.startsWith('CPU') && !l.startsWith('cycles')))
     data.skipped.push(...m.skipped.filter((s) => !s.startsWith('CPU')))
     if (!data.rows.length) data.status = 'failed'

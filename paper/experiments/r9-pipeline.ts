@@ -196,8 +196,9 @@ export const r9: Experiment = {
       for (const r of await runInterleaved(cases, rounds, ctx.progress, ctx.shouldStop, { sampleTimeoutMs: 120_000 })) {
         const m = modes.find((x) => x.key === r.group)!
         if (r.error) {
-          data.skipped.push(`${m.label}: failed: ${r.error.split('\n')[0]}`)
-          continue
+          const done = r.blocks.length
+          data.notes.push(`${m.label}: FAILED in round ${done + 1}: ${r.error.split('\n')[0]}${done ? `; its rows have the ${done} round(s) before` : ''}`)
+          if (!done) continue
         }
         const tt = timeRow(m.key, m.label, r.samples, r.blocks)
         data.rows.push({ key: m.key, label: m.label, system: m.system, unit: tt.unit, n: tt.n, p50: tt.p50, p99: tt.p99, ci95: tt.ci95, rounds: r.blocks.length })

@@ -12,6 +12,8 @@ export interface ReportInput {
   seconds: number
   /** 1-minute load average before the run, its maximum during it, and after */
   load: { before: number; max: number; after: number }
+  /** other benchmarks seen running during the run (undefined: not recorded) */
+  others?: string[]
   experiments: { exp: Experiment; data: ExperimentData; section: Section }[]
   headline: string[]
   command: string
@@ -61,6 +63,8 @@ export function renderReport(x: ReportInput): string {
     ),
   )
   out.push('')
+  if (x.others?.length) out.push(`**This run shared the machine with another benchmark** (seen during the run: ${[...new Set(x.others.map((o) => o.replace(/\{.*$/, '').trim()))].slice(0, 4).map((o) => `\`${o}\``).join(', ')}). Ratios within one experiment are measured interleaved and hold up better than absolute times; CPU times from the whole machine are unreliable in such a run.`, '')
+  else if (x.others) out.push('No other benchmark was seen running on the machine during the run (checked every 5 s).', '')
   out.push('The paper testbeds had 8 to 20 cores (Faasm\'s micro-benchmarks: one Xeon E5-2660 at 2.6 GHz, 32 GB). This machine has 2, so the load generator and the system under test share them; no experiment pins cores.')
   out.push('')
   out.push('## Headline')

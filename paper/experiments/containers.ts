@@ -48,6 +48,10 @@ export interface ContainerKit {
   /** `<runtime> run` of a bundle until it exits; the container is gone afterwards */
   run(runtime: OciName, bundle: string, input?: Buffer): Promise<CommandRun>
   startSleeper(runtime: OciName, image: ImageName): Promise<string>
+  /** kills and deletes a container startSleeper made */
+  stopSleeper(runtime: OciName, id: string): Promise<void>
+  /** the host pid of a running container's first process */
+  pidOf(runtime: OciName, id: string): Promise<number | undefined>
   exec(runtime: OciName, id: string, args: string[]): Promise<CommandRun>
   close(): Promise<void>
 }
@@ -86,6 +90,8 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
     startSleeper: async () => {
       throw new Error('no container runtime')
     },
+    stopSleeper: async () => {},
+    pidOf: async () => undefined,
     exec: async () => {
       throw new Error('no container runtime')
     },
@@ -140,6 +146,20 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
     if (code !== 0) throw new Error(`${runtime} run --detach exited ${code}`)
     sleepers.push([runtime, id])
     return id
+  }
+  kit.stopSleeper = async (runtime, id) => {
+    await runCommand(kit.oci[runtime]!, ['kill', id, 'KILL']).catch(() => {})
+    await runCommand(kit.oci[runtime]!, ['delete', '-f', id]).catch(() => {})
+    const i = sleepers.findIndex(([, s]) => s === id)
+    if (i >= 0) sleepers.splice(i, 1)
+  }
+  kit.pidOf = async (runtime, id) => {
+    const r = await runCommand(kit.oci[runtime]!, ['state', id])
+    try {
+      return (JSON.parse(r.stdout.toString()) as { pid?: number }).pid
+    } catch {
+      return undefined
+    }
   }
   kit.exec = async (runtime, id, args) => {
     const [b, ...flags] = cli(runtime)

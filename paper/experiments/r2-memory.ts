@@ -6,6 +6,8 @@ import { cite, published, RECALLED_MARK } from '../published.js'
 import { logBars } from '../report/figures.js'
 import { find, mdTable, num, ratio } from '../report/markdown.js'
 import type { ScopeResult } from '../../bench/lib/scope.js'
+import { descendants, sumMemory } from '../../bench/lib/procmem.js'
+import { containerKit } from './shared.js'
 import { emptyData, type Experiment, type ExperimentData, type Measured, type PaperContext } from './types.js'
 
 const GUARD = 'guard regions'
@@ -42,10 +44,43 @@ function densityRows(s: ScopeResult): Measured[] {
   return out
 }
 
+/**
+ * Idle containers as Faasm held them (a container whose process sleeps), run by crun straight
+ * from the kit's busybox bundle: PSS and RSS of each container's processes from smaps_rollup.
+ * crun leaves no daemon or shim behind, so that is all a container costs besides kernel objects.
+ */
+function crunIdleMemory(ctx: PaperContext): Promise<Measured[]> {
+  return ctx.shared('crun-idle-memory', async () => {
+    const kit = await containerKit(ctx)
+    if (!kit.oci.crun) return []
+    const n = ctx.quick ? 3 : 50
+    const ids: string[] = []
+    try {
+      ctx.progress.step(`${n} idle crun containers`)
+      for (let i = 0; i < n; i++) ids.push(await kit.startSleeper('crun', 'bb'))
+      await new Promise((r) => setTimeout(r, 1000))
+      const pids: number[] = []
+      for (const id of ids) {
+        const pid = await kit.pidOf('crun', id)
+        if (pid) pids.push(pid, ...descendants(pid))
+      }
+      const m = sumMemory(pids)
+      const label = 'crun container, idle (busybox sleep), its processes'
+      return [
+        { key: 'crun:pss', label, system: 'container' as const, unit: 'KiB' as const, n: ids.length, p50: m.pssKiB / ids.length, note: `${pids.length} processes in ${ids.length} containers` },
+        { key: 'crun:rss', label, system: 'container' as const, unit: 'KiB' as const, n: ids.length, p50: m.rssKiB / ids.length },
+        { key: 'crun:count', label, system: 'container' as const, unit: 'count' as const, n: 1, p50: ids.length },
+      ]
+    } finally {
+      for (const id of ids) await kit.stopSleeper('crun', id)
+    }
+  })
+}
+
 async function runDensity(ctx: PaperContext, id: string): Promise<ExperimentData> {
   const data = emptyData(id)
   const s = await ctx.scope('density', densityOptions(ctx))
-  data.rows = densityRows(s)
+  data.rows = [...densityRows(s), ...(await crunIdleMemory(ctx))]
   if (s.status !== 'ok') {
     data.status = data.rows.length ? 'partial' : 'failed'
     data.reason = `density scope: ${s.status} ${s.reason ?? ''}`.trim()
@@ -54,7 +89,7 @@ async function runDensity(ctx: PaperContext, id: string): Promise<ExperimentData
   data.method.push(
     `bench scope \`density\` (${Object.entries(densityOptions(ctx)).map(([k, v]) => `--${k} ${v}`).join(' ')}): the AssemblyScript echo function; wasm sandboxes are spawned into kindling's app host program over its own protocol (256 in flight) until the target, a limit of the process (address space, vm.max_map_count) or the MemAvailable safety margin; thread, process and container sandboxes are spawned one after another through the tier API (${ctx.quick ? '1' : '100 / 50 / 50'})`,
     'memory: RSS and PSS summed over the processes that hold the sandboxes, from /proc/<pid>/smaps_rollup, marginal = (full - the same processes with the function loaded and no sandbox) / sandboxes, measured once the sandboxes are idle (Faasm sampled at 50/75/90% of a 25 s sleep; here the sandboxes are idle, not sleeping inside a call)',
-    'containers are not children of the benchmark (crun hands them to init), so their cost is the drop of MemAvailable per container; Faasm summed PSS over dockerd and its children',
+    'containers: kindling\'s container tier (the density scope) counts the drop of MemAvailable per idle container (its containers are not children of the benchmark); besides, idle crun containers (busybox sleep, the kit\'s bundle, as Faasm held `docker run -di` containers) measured by the PSS and RSS of their processes. Faasm summed PSS over dockerd and its children',
   )
   return data
 }
@@ -79,7 +114,7 @@ export const r2: Experiment = {
   run: (ctx) => runDensity(ctx, 'R2'),
   render(d) {
     const row = (k: string) => find(d.rows, k)
-    const ctr = kib(row('container:avail'))
+    const ctr = kib(row('crun:pss')) ?? kib(row('container:avail'))
     const lines: string[][] = []
     const line = (key: string, label: string, pubPss: string, pubRss: string, pssKey = `${key}:pss`) => {
       const pss = kib(row(pssKey))
@@ -90,7 +125,8 @@ export const r2: Experiment = {
     lines.push(['Faasm: Docker container', cite(published('faasm.pss.docker')), cite(published('faasm.rss.docker')), '', '', ''])
     lines.push(['Faasm: Faaslet', cite(published('faasm.pss.faaslet')), cite(published('faasm.pss.faaslet')), '', '', ''])
     lines.push(['Faasm: Proto-Faaslet', cite(published('faasm.pss.proto')), cite(published('faasm.pss.proto')), '', '', ''])
-    line('container', 'container tier, idle container (MemAvailable drop)', '', '', 'container:avail')
+    line('crun', 'crun container, idle (PSS of its processes)', '', '')
+    line('container', 'kindling container tier, idle container (MemAvailable drop)', '', '', 'container:avail')
     line('process', 'process tier, idle Node process', '', '')
     line('thread', 'thread tier, idle worker thread', '', '')
     line('wasm-guard', `wasm tier, idle instance (${GUARD}, V8's default)`, '', '')
@@ -123,7 +159,7 @@ export const r2: Experiment = {
   },
   disagreements(d) {
     const guard = kib(find(d.rows, 'wasm-guard:pss'))
-    const ctr = kib(find(d.rows, 'container:avail'))
+    const ctr = kib(find(d.rows, 'crun:pss')) ?? kib(find(d.rows, 'container:avail'))
     const out: string[] = []
     if (guard !== undefined && ctr !== undefined && ctr / guard > 15 * 3) out.push(`the memory gap between a container and a wasm sandbox is ${ratio(ctr / guard)} here against Faasm's 15x (READ-secondary): a kindling wasm sandbox idles at ${kibText(guard)} PSS (V8 allocates its linear memory lazily), while a crun container with its own processes costs ${kibText(ctr)} of MemAvailable; Faasm's containers shared one dockerd and its PSS was split among them.`)
     return out
@@ -147,10 +183,11 @@ export const r3: Experiment = {
   render(d) {
     const row = (k: string) => find(d.rows, k)
     const per = (key: string) => kib(row(`${key}:${key === 'container' ? 'avail' : 'pss'}`))
-    const ctrPer = per('container')
+    const ctrPer = per('crun') ?? per('container')
     const lines: string[][] = []
     for (const [key, label, pub] of [
-      ['container', 'container tier (crun)', cite(published('faasm.cap.docker'))],
+      ['crun', 'crun container (PSS of its processes)', cite(published('faasm.cap.docker'))],
+      ['container', 'kindling container tier (MemAvailable drop)', ''],
       ['process', 'process tier', ''],
       ['thread', 'thread tier', ''],
       ['wasm-bounds', `wasm tier (${BOUNDS})`, cite(published('faasm.cap.faaslet'))],
@@ -168,8 +205,7 @@ export const r3: Experiment = {
       mdTable(['sandbox', 'Faasm on 32 GB (published)', 'held at once here (why it stopped)', 'extrapolated to 32 GB (from PSS)', 'x containers'], lines, ['l', 'r', 'r', 'r', 'r']),
       '',
       mdTable(['ratio', 'Faasm', 'here (extrapolated)'], [
-        ['Faaslet-like / containers', cite(published('faasm.cap.faaslet-ratio')), ratio(ctrPer && per('wasm-bounds') ? ctrPer / per('wasm-bounds')! : undefined)],
-        ['Proto-Faaslet-like / containers', cite(published('faasm.cap.proto-ratio')), ratio(ctrPer && per('wasm-guard') ? ctrPer / per('wasm-guard')! : undefined)],
+        ['wasm sandboxes / containers', `Faaslets ${cite(published('faasm.cap.faaslet-ratio'))}, Proto-Faaslets ${cite(published('faasm.cap.proto-ratio'))}`, `guard regions ${ratio(ctrPer && per('wasm-guard') ? ctrPer / per('wasm-guard')! : undefined)}, bounds checks ${ratio(ctrPer && per('wasm-bounds') ? ctrPer / per('wasm-bounds')! : undefined)}`],
       ], ['l', 'r', 'r']),
     ]
     return { markdown: md.join('\n'), figures: [] }

@@ -104,6 +104,8 @@ export const r8: Experiment = {
       '',
       mdTable(['caller tier', 'one chained call: median [95% CI], p99'], tiers.map((t) => [t!.label, measured(t)]), ['l', 'r']),
       '',
+      d.notes.some((n) => n.includes('does not reach')) ? `kindling.call found no callee from the ${[...new Set(d.notes.filter((n) => n.includes('does not reach')).map((n) => n.split(' tier')[0]))].join(' and ')} tier (it answered -1, not found): in the bench's set-up the chain reaches other functions only from the wasm-instance tiers.` : '',
+      '',
       row('http:chain') ? `End to end, a request whose function makes one chained call takes ${measured(row('http:chain'))} against ${measured(row('http:echo-warm'))} for the callee called directly.` : '',
     ]
     return { markdown: md.join('\n'), figures: [] }
@@ -114,8 +116,6 @@ export const r8: Experiment = {
     const gc = find(d.rows, 'http:noop-cold')
     const r = ratioOf(gc, lc)
     if (r !== undefined && r < 562 / 5) out.push(`cold, the gap between kindling's global and local paths (${ratio(r)}) is far below SAND's 562x over OpenWhisk: a cold call through kindling's gateway still finds a warm app host with the module compiled and only makes a new instance, whereas OpenWhisk's cold path starts a container. Both of kindling's paths pay the same instantiation; SAND's cold comparison measures container start-up.`)
-    const notReached = d.notes.filter((n) => n.includes('does not reach'))
-    if (notReached.length) out.push(`kindling.call reached no other function from ${[...new Set(notReached.map((n) => n.split(' tier')[0]))].join(', ')} in the chain scope's in-process set-up (it answered -1, not found); see the notes of R8.`)
     return out
   },
 }

@@ -5,10 +5,10 @@
 // fprocess with the body on stdin, and writes fprocess's exit status to fd 3: `crun create` exits
 // once the container exists, so kindling is not the parent of the container's processes and could
 // not learn the exit status otherwise. A container serves exactly one call (alive turns false).
-import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type { ChildLike } from '../spawner/launcher.js'
 import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
 import { cgiEnvironment } from '../wasm/cgi.js'
 import { closeQuietly, makeStdinFifo, writeAndClose } from './fifo.js'
@@ -46,7 +46,7 @@ export function callEnvironment(req: InvokeRequest, functionName: string): strin
 }
 
 export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
-  private child: ChildProcess | undefined
+  private child: ChildLike | undefined
   private stdinWrite: number | undefined
   private live = false
   private used = false
@@ -94,15 +94,26 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     const cap = this.svc.ctx.settings.maxBodyBytes
     this.stdout = new CappedBuffer(cap)
     this.stderr = new CappedBuffer(cap)
-    let child: ChildProcess
+    let child: ChildLike
     try {
-      child = this.svc.runtime.spawnCreate(this.containerId, bundle, [fifo.readFd, 'pipe', 'pipe', 'pipe'], {
+      child = this.svc.runtime.spawnCreate(this.containerId, bundle, { stdinFifo: fifo.path, outputs: 3 }, {
         pidFile: path.join(this.dir, 'pid'),
         preserveFds: 1,
       })
-    } finally {
-      closeQuietly(fifo.readFd) // the child (and then the container) has its own copy
+    } catch (e) {
+      closeQuietly(fifo.keepFd)
+      throw e
     }
+    // once the child has its read end, only kindling's write end may remain; close exactly once:
+    // a closed fd number is soon reused, and a second close would hit someone else's file
+    let keepOpen = true
+    const dropKeep = () => {
+      if (keepOpen) closeQuietly(fifo.keepFd)
+      keepOpen = false
+    }
+    child.once('spawn', dropKeep)
+    child.once('error', dropKeep)
+    child.once('exit', dropKeep)
     this.child = child
     const ends = [child.stdout!, child.stderr!, child.stdio[3]!].map(
       (s) => new Promise<void>((resolve) => {
@@ -127,7 +138,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     })
     const code = await new Promise<number | null>((resolve) => {
       child.on('error', () => resolve(127))
-      child.on('exit', (c) => resolve(c))
+      child.on('exit', (c: number | null) => resolve(c))
     })
     this.created = code === 0
     if (code !== 0) {

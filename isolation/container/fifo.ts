@@ -8,13 +8,18 @@ import net from 'node:net'
 import { promisify } from 'node:util'
 
 const execFileAsync = promisify(execFile)
-const { O_RDONLY, O_RDWR, O_WRONLY, O_NONBLOCK } = fs.constants
+const { O_RDWR, O_WRONLY, O_NONBLOCK } = fs.constants
 
 export interface StdinFifo {
-  /** read end, to hand to `crun create` as fd 0 (close it here once the child has it) */
-  readFd: number
+  /** the FIFO: whoever starts `crun create` opens its read end by this path */
+  path: string
   /** write end, kept by kindling */
   writeFd: number
+  /**
+   * a read-write end held until the child has opened its read end (so that open does not block);
+   * close it then: the container must be left with no writer but kindling's
+   */
+  keepFd: number
 }
 
 /**
@@ -49,20 +54,18 @@ export class FifoPool {
   }
 }
 
-/** Opens both ends of the FIFO at `file`, made by the pool (or by mkfifo when no pool is given). */
+/**
+ * Makes the FIFO at `file` (from the pool, or with mkfifo when no pool is given) and opens
+ * kindling's write end. A temporary read-write end lets the write end, and later the child's read
+ * end, open without blocking; the container must get a read-only end: if it held a writer too, it
+ * would never see end of file.
+ */
 export async function makeStdinFifo(file: string, pool?: FifoPool): Promise<StdinFifo> {
   if (pool) await pool.take(file)
   else await execFileAsync('mkfifo', ['-m', '600', file])
-  // A temporary read-write end lets both real ends open without blocking. The container must get
-  // a read-only end: if it held a writer too, it would never see end of file.
-  const keep = fs.openSync(file, O_RDWR)
-  try {
-    const readFd = fs.openSync(file, O_RDONLY)
-    const writeFd = fs.openSync(file, O_WRONLY | O_NONBLOCK)
-    return { readFd, writeFd }
-  } finally {
-    fs.closeSync(keep)
-  }
+  const keepFd = fs.openSync(file, O_RDWR)
+  const writeFd = fs.openSync(file, O_WRONLY | O_NONBLOCK)
+  return { path: file, writeFd, keepFd }
 }
 
 /** Writes the body into the FIFO and closes it (the function then sees end of file). */

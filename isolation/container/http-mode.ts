@@ -8,13 +8,12 @@
 //    with nsenter; it listens on the socket and pipes to 127.0.0.1:PORT. No veth, no IPs.
 // The sandbox is ready once the server accepts a connection (and ready_path answers 2xx if set).
 // An idle container is frozen with the cgroup freezer and thawed by the next call.
-import type { ChildProcess } from 'node:child_process'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type { ChildLike } from '../spawner/launcher.js'
 import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
 import { freeze, hasFreezer, thaw } from './cgroups.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
@@ -37,8 +36,8 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private agent = newAgent()
   private sockPath = ''
   private sockDir = ''
-  private runner: ChildProcess | undefined
-  private forwarder: ChildProcess | undefined
+  private runner: ChildLike | undefined
+  private forwarder: ChildLike | undefined
   private died: Promise<void> = new Promise(() => {})
   private hasDied = false
   /** time the last call spent thawing the container, in µs (0 when it was not paused) */
@@ -67,7 +66,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     const env = w.upstream.kind === 'unix' ? [...this.plan.env, `${HTTP_SOCKET_ENV}=${HTTP_SOCKET_IN_CONTAINER}`] : this.plan.env
     const bundle = await this.writeBundle(this.plan.argv, env, [{ destination: '/run/kindling', source: this.sockDir, readonly: false }])
     const pidFile = path.join(this.dir, 'pid')
-    const runner = this.svc.runtime.spawnRunDetached(this.containerId, bundle, ['ignore', 'pipe', 'pipe'], { pidFile })
+    const runner = this.svc.runtime.spawnRunDetached(this.containerId, bundle, { pidFile })
     this.runner = runner
     let startErr = ''
     const outLines = new LineSplitter((l) => this.log('stdout', l))
@@ -85,7 +84,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     })
     const code = await new Promise<number | null>((resolve) => {
       runner.on('error', () => resolve(127))
-      runner.on('exit', (c) => resolve(c))
+      runner.on('exit', (c: number | null) => resolve(c))
     })
     this.created = code === 0
     if (code !== 0) {
@@ -128,11 +127,11 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   }
 
   private async startForwarder(pid: number, host: string, port: number, t0: number): Promise<void> {
-    const fwd = spawn(
+    // the forwarder only pipes bytes: no extra CA bundle to parse at its start
+    const fwd = this.svc.runtime.spawnHelper(
       'nsenter',
       [`--net=/proc/${pid}/ns/net`, '--', process.execPath, this.svc.forwarderScript, this.sockPath, host, String(port), this.svc.naming.idPrefix],
-      // the forwarder only pipes bytes: no extra CA bundle to parse at its start
-      { stdio: ['pipe', 'pipe', 'pipe'], env: hostEnvironment() },
+      hostEnvironment(),
     )
     this.forwarder = fwd
     fwd.stdin!.on('error', () => {})

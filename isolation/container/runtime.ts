@@ -1,46 +1,17 @@
 // Drives an OCI runtime (crun, or runc as the drop-in fallback) through its command line. Both
 // take the same config.json and the same verbs; only crun is needed by the tier.
-import { type ChildProcess, execFileSync, spawn, type StdioOptions } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { performance } from 'node:perf_hooks'
+import { type ChildLike, type CommandResult, type Launcher, localLauncher } from '../spawner/launcher.js'
+
+export type { CommandResult } from '../spawner/launcher.js'
 
 export type RuntimeName = 'crun' | 'runc'
 
-export interface CommandResult {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-/** Runs a command to completion and collects its output (no shell). */
+/** Runs a command to completion in this process and collects its output (no shell). */
 export function runCommand(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const t0 = performance.now()
-    let stdout = ''
-    let stderr = ''
-    let child: ChildProcess
-    try {
-      child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
-    } catch (e) {
-      resolve({ code: 127, signal: null, stdout: '', stderr: (e as Error).message, ms: 0 })
-      return
-    }
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', (e) => (stderr += e.message))
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {})
-      child.stdin!.end(opts.input)
-    }
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 })
-    })
-  })
+  return localLauncher.run(cmd, args, opts)
 }
 
 function crunRundir(bin: string): string | undefined {
@@ -93,8 +64,14 @@ export class OciRuntime {
   constructor(
     readonly name: RuntimeName,
     readonly bin: string,
+    /** where crun processes are started: the tier passes its spawner, so no fork blocks the gateway */
+    private launcher: Launcher = localLauncher,
   ) {
     this.stateRoot = name === 'crun' ? crunRundir(bin) : undefined
+  }
+
+  useLauncher(launcher: Launcher): void {
+    this.launcher = launcher
   }
 
   /**
@@ -123,51 +100,59 @@ export class OciRuntime {
     return 'cli'
   }
 
-  /** Starts `create`; the caller owns the child's stdio (the container inherits it). */
-  spawnCreate(id: string, bundle: string, stdio: StdioOptions, opts: { pidFile?: string; preserveFds?: number } = {}): ChildProcess {
+  /**
+   * Starts `create` with the FIFO's read end as stdin and `outputs` pipes (stdout, stderr, fd 3...);
+   * the container inherits them.
+   */
+  spawnCreate(id: string, bundle: string, io: { stdinFifo: string; outputs: number }, opts: { pidFile?: string; preserveFds?: number } = {}): ChildLike {
     const args = ['create', '--bundle', bundle]
     if (opts.pidFile) args.push('--pid-file', opts.pidFile)
     if (opts.preserveFds) args.push('--preserve-fds', String(opts.preserveFds))
     args.push(id)
-    return spawn(this.bin, args, { stdio })
+    return this.launcher.spawn(this.bin, args, { stdin: { fifo: io.stdinFifo }, outputs: io.outputs })
   }
 
-  /** Starts `run --detach`: create and start in one process, stdio inherited by the container. */
-  spawnRunDetached(id: string, bundle: string, stdio: StdioOptions, opts: { pidFile?: string } = {}): ChildProcess {
+  /** Starts `run --detach`: create and start in one process, stdout and stderr inherited by the container. */
+  spawnRunDetached(id: string, bundle: string, opts: { pidFile?: string } = {}): ChildLike {
     const args = ['run', '--detach', '--bundle', bundle]
     if (opts.pidFile) args.push('--pid-file', opts.pidFile)
     args.push(id)
-    return spawn(this.bin, args, { stdio })
+    return this.launcher.spawn(this.bin, args, { stdin: 'ignore', outputs: 2 })
+  }
+
+  /** Any other program the tier starts on the call path (nsenter for the HTTP forwarder). */
+  spawnHelper(cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildLike {
+    return this.launcher.spawn(cmd, args, { stdin: 'pipe', outputs: 2, env })
   }
 
   async start(id: string): Promise<CommandResult> {
-    const r = await runCommand(this.bin, ['start', id])
+    const r = await this.launcher.run(this.bin, ['start', id])
     if (r.code !== 0) throw new RuntimeError('start', r)
     return r
   }
 
   /** Sends a signal to the container's init (SIGKILL ends the whole PID namespace). */
   async kill(id: string, signal = 'KILL'): Promise<CommandResult> {
-    return runCommand(this.bin, ['kill', id, signal])
+    return this.launcher.run(this.bin, ['kill', id, signal])
   }
 
   /** Deletes the container, killing it first when it still runs; removes its cgroup. */
   async delete(id: string): Promise<CommandResult> {
-    return runCommand(this.bin, this.name === 'runc' ? ['delete', '--force', id] : ['delete', '-f', id])
+    return this.launcher.run(this.bin, this.name === 'runc' ? ['delete', '--force', id] : ['delete', '-f', id])
   }
 
   async pause(id: string): Promise<void> {
-    const r = await runCommand(this.bin, ['pause', id])
+    const r = await this.launcher.run(this.bin, ['pause', id])
     if (r.code !== 0) throw new RuntimeError('pause', r)
   }
 
   async resume(id: string): Promise<void> {
-    const r = await runCommand(this.bin, ['resume', id])
+    const r = await this.launcher.run(this.bin, ['resume', id])
     if (r.code !== 0) throw new RuntimeError('resume', r)
   }
 
   async list(): Promise<ContainerListEntry[]> {
-    const r = await runCommand(this.bin, ['list', '--format', 'json'])
+    const r = await this.launcher.run(this.bin, ['list', '--format', 'json'])
     if (r.code !== 0) return []
     const text = r.stdout.trim()
     if (!text || text === 'null') return []

@@ -25,6 +25,7 @@ import { type OciRuntime, which } from './runtime.js'
 import { checkSecretNames } from './secrets.js'
 import { buildSpec } from './spec.js'
 import { envRecord, watchdogSettings } from './watchdog.js'
+import { Spawner } from '../spawner/spawner.js'
 
 export type { ContainerTierOptions } from './plan.js'
 
@@ -64,6 +65,8 @@ export class ContainerTier implements IsolationTier {
   private readonly sandboxes = new Set<AnySandbox>()
   private readonly shimBusybox: string | undefined
   private readonly svc: TierServices | undefined
+  /** starts crun and helpers off the gateway's thread: a fork from the gateway blocks every call */
+  private readonly spawner = new Spawner()
   private closed = false
 
   constructor(
@@ -80,6 +83,8 @@ export class ContainerTier implements IsolationTier {
     this.probeNotes = probe.notes
     const forwarderScript = forwarderScriptPath()
     if (this.runtime) {
+      this.spawner.warm() // while the gateway is still small: its own start is a fork too
+      this.runtime.useLauncher(this.spawner)
       const rest = { ...CONTAINER_DEFAULTS, ...stripUndefined(options) }
       this.svc = {
         ctx,
@@ -209,6 +214,7 @@ export class ContainerTier implements IsolationTier {
     await this.ready
     await Promise.all([...this.sandboxes].map((s) => s.dispose('shutdown').catch(() => {})))
     this.lastCleanup = await cleanupOrphans(this.naming, forwarderScriptPath(), knownRuntimes())
+    this.spawner.close()
   }
 }
 

@@ -136,7 +136,7 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       assert.equal(good.body, c.okOutput)
     })
 
-    it('replaces a sandbox whose worker or process was killed: the next call runs on a new one', { todo: row.killTodo }, async (t) => {
+    it('replaces a sandbox whose worker or process was killed: the next call runs on a new one', async (t) => {
       if (skipped(t, skip ?? (typeof row.kill === 'string' ? row.kill : undefined))) return
       const c = await kit.crashOrEcho()
       const fn = await deploy(k, name('killed'), row.tier, c.spec)

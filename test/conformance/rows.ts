@@ -26,8 +26,6 @@ export interface TierRow {
   kill: ((k: TestKindling, fn: FunctionRef) => Promise<void>) | string
   /** the OS processes whose threads run the function's calls, or why there are none to watch */
   pids: ((k: TestKindling, fn: FunctionRef) => number[]) | string
-  /** a known defect outside the tier that makes the kill case fail (reported as TODO, not hidden) */
-  killTodo?: string
 }
 
 /** Waits until `check` holds (bounded). */
@@ -77,7 +75,6 @@ export const ROWS: TierRow[] = [
       await until(() => appHostPid(k, fn.app) !== pid, 10_000, 'the app host to be gone')
     },
     pids: (k, fn) => [appHostPid(k, fn.app)].filter((p): p is number => !!p),
-    killTodo: 'runtime/pool/pool.ts hands out an idle sandbox whose app host died (it does not check sandbox.alive), so the first call after the kill answers 502',
   },
   {
     tier: 'thread',

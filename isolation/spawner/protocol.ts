@@ -1,0 +1,27 @@
+// Messages between the gateway and its spawner process (Node IPC, advanced serialisation, so
+// Buffers travel as bytes).
+
+export interface SpawnRequest {
+  op: 'spawn'
+  id: number
+  cmd: string
+  args: string[]
+  /** stdin: not connected, a pipe the gateway writes through the spawner, or a FIFO to open for reading */
+  stdin: 'ignore' | 'pipe' | { fifo: string }
+  /** how many output pipes: 1 = stdout, 2 = + stderr, 3 = + fd 3, ... */
+  outputs: number
+  env?: Record<string, string>
+}
+
+export type ToSpawner =
+  | SpawnRequest
+  | { op: 'write'; id: number; data: Buffer }
+  | { op: 'end'; id: number }
+  | { op: 'kill'; id: number; signal: NodeJS.Signals | number }
+
+export type FromSpawner =
+  | { op: 'spawned'; id: number; pid: number }
+  | { op: 'data'; id: number; fd: number; data: Buffer }
+  | { op: 'closed'; id: number; fd: number }
+  | { op: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
+  | { op: 'error'; id: number; message: string }

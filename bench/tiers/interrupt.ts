@@ -1,8 +1,13 @@
-// What the compiled-in interruption checks cost on a hot loop: the same add loop, plain and
-// instrumented with several fuel values, the interrupt import doing what the runner's does (read
-// the clock and a cancel flag, hand back fuel).
+// What the compiled-in interruption checks cost: on a hot loop (the same add loop, plain and
+// instrumented with several fuel values, the interrupt import doing what the runner's does: read
+// the clock and a cancel flag, hand back fuel), and on real functions run through the runner with
+// and without the checks (everything else, memory limit and snapshot reset included, the same).
+import fs from 'node:fs'
+import path from 'node:path'
 import wabtInit from 'wabt'
+import { REPO_ROOT } from '../../runtime/version.js'
 import { INTERRUPT_IMPORT, instrument } from '../../isolation/wasm/binary/instrument.js'
+import { standaloneWasmFunction } from '../../isolation/wasm/standalone.js'
 
 export interface InterruptResult {
   iterations: number
@@ -10,6 +15,21 @@ export interface InterruptResult {
   plainMs: number
   instrumented: { fuel: number; ms: number; overheadPct: number; interruptCalls: number }[]
 }
+
+export interface RealWorkCost {
+  name: string
+  calls: number
+  /** microseconds per call (run + reset), median; without and with the checks (default fuel) */
+  plainUs: number
+  checkedUs: number
+  overheadPct: number
+}
+
+/** example functions with real work, and the request body each gets */
+const REAL_WORK = [
+  { name: 'sha256-64k', module: 'sha256-64k.wasm', body: '' },
+  { name: 'fib 25 (recursive, AssemblyScript)', module: 'fib.wasm', body: '25' },
+]
 
 const LOOP_WAT = `(module
   (func (export "run") (param $n i32) (result i32) (local $i i32) (local $acc i32)
@@ -62,4 +82,28 @@ export async function measureInterrupt(iterations: number, repeats: number, fuel
     instrumented.push({ fuel, ms, overheadPct: ((ms - plainMs) / plainMs) * 100, interruptCalls: Math.round(calls / repeats) })
   }
   return { iterations, plainMs, instrumented }
+}
+
+/** The checks on real work: each function with and without them, calls interleaved in rounds. */
+export function measureRealWork(calls: number): RealWorkCost[] {
+  return REAL_WORK.map(({ name, module, body }) => {
+    const bytes = fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', module))
+    const variants = [false, true].map((interrupt) => standaloneWasmFunction(bytes, { interrupt }).createSandbox())
+    const samples: number[][] = [[], []]
+    const once = (i: number) => {
+      const t0 = performance.now()
+      const r = variants[i]!.run({ callId: 'bench', method: 'POST', path: '/', query: '', headers: {}, body: Buffer.from(body), deadline: Date.now() + 60_000 })
+      variants[i]!.cleanup()
+      samples[i]!.push((performance.now() - t0) * 1000)
+      if (r.status !== 200) throw new Error(`${name} answered ${r.status}: ${r.body.toString().slice(0, 200)}`)
+    }
+    for (let w = 0; w < 20; w++) for (const i of [0, 1]) once(i)
+    samples[0] = []
+    samples[1] = []
+    // alternate which goes first, so drift in the machine's speed falls on both alike
+    for (let c = 0; c < calls; c++) for (const i of c % 2 ? [1, 0] : [0, 1]) once(i)
+    const plainUs = median(samples[0]!)
+    const checkedUs = median(samples[1]!)
+    return { name, calls, plainUs, checkedUs, overheadPct: ((checkedUs - plainUs) / plainUs) * 100 }
+  })
 }

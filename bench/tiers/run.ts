@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { readVersion, REPO_ROOT } from '../../runtime/version.js'
 import { measureHttp } from './http.js'
-import { measureInterrupt } from './interrupt.js'
+import { measureInterrupt, measureRealWork } from './interrupt.js'
 import { measurePrimitives } from './primitives.js'
 import { fmtUs, type Summary, table } from './stats.js'
 import { measureTier, type TierResults, VARIANTS } from './tiers.js'
@@ -20,8 +20,8 @@ import { measureTier, type TierResults, VARIANTS } from './tiers.js'
 const quick = process.argv.includes('--quick')
 const fromSources = import.meta.url.endsWith('.ts')
 const N = quick
-  ? { spawnFast: 200, spawnSlow: 10, invoke: 2000, http: 2000, prim: { spawn: 10, roundTrip: 2000, instance: 2000 }, loop: 1e8, repeats: 3 }
-  : { spawnFast: 1000, spawnSlow: 40, invoke: 10000, http: 10000, prim: { spawn: 40, roundTrip: 10000, instance: 10000 }, loop: 1e8, repeats: 5 }
+  ? { spawnFast: 200, spawnSlow: 10, invoke: 2000, http: 2000, prim: { spawn: 10, roundTrip: 2000, instance: 2000 }, loop: 1e8, repeats: 3, realWork: 100 }
+  : { spawnFast: 1000, spawnSlow: 40, invoke: 10000, http: 10000, prim: { spawn: 40, roundTrip: 10000, instance: 10000 }, loop: 1e8, repeats: 5, realWork: 500 }
 const FUELS = [1024, 4096, 65536]
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-bench-tiers-'))
@@ -43,6 +43,7 @@ try {
   const http = await measureHttp(dataDir, ['inline', 'wasm', 'thread', 'process'], N.http)
   log('interruption checks on a hot loop')
   const interrupt = await measureInterrupt(N.loop, N.repeats, FUELS)
+  const realWork = measureRealWork(N.realWork)
 
   const s = (x: Summary | undefined) => (x ? `${fmtUs(x.p50)} / ${fmtUs(x.p99)}` : '-')
   const ratio = (a: Summary | undefined, b: Summary) => (a ? `${(a.p50 / b.p50).toFixed(2)}x` : '-')
@@ -72,6 +73,9 @@ try {
     ['plain (no checks)', interrupt.plainMs.toFixed(1), '-', '0'],
     ...interrupt.instrumented.map((i) => [`fuel ${i.fuel}`, i.ms.toFixed(1), `${i.overheadPct >= 0 ? '+' : ''}${i.overheadPct.toFixed(1)} %`, String(i.interruptCalls)]),
   ]))
+  out.push('')
+  out.push(`interruption checks on real work: a warm sandbox, run + snapshot reset per call, fuel ${4096}, median of ${N.realWork} calls each, interleaved`)
+  out.push(table(['function', 'no checks', 'with checks', 'overhead'], realWork.map((r) => [r.name, fmtUs(r.plainUs), fmtUs(r.checkedUs), `${r.overheadPct >= 0 ? '+' : ''}${r.overheadPct.toFixed(1)} %`])))
   const text = out.join('\n')
   process.stdout.write(`${text}\n`)
 
@@ -89,6 +93,7 @@ try {
     tiers,
     http,
     interrupt,
+    realWork,
     table: text,
   }, null, 2)
   fs.writeFileSync(path.join(resultsDir, `tiers-${stamp}.json`), json)

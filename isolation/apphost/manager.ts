@@ -17,6 +17,8 @@ export interface HostExit {
 export class AppHostManager extends EventEmitter {
   private readonly hosts = new Map<string, HostProcess>()
   private readonly spares: HostProcess[] = []
+  /** the functions (of any tier) deployed in each application; its host lives while one is left */
+  private readonly members = new Map<string, Set<string>>()
   private closed = false
   /** app hosts that died unexpectedly */
   restarts = 0
@@ -71,8 +73,21 @@ export class AppHostManager extends EventEmitter {
     return [...this.hosts.keys()]
   }
 
-  /** Stops an application's host (its last function was removed). */
-  async release(app: string): Promise<void> {
+  /**
+   * A function of `app` was prepared. Tiers join at prepare, before an update retires the old
+   * version, so replacing a version never leaves the application empty for a moment.
+   */
+  join(app: string, fnId: string): void {
+    let m = this.members.get(app)
+    if (!m) this.members.set(app, (m = new Set()))
+    m.add(fnId)
+  }
+
+  /** A function of `app` was released; when it was the last one, the app's host is stopped. */
+  async leave(app: string, fnId: string): Promise<void> {
+    const m = this.members.get(app)
+    if (!m?.delete(fnId) || m.size > 0) return
+    this.members.delete(app)
     const h = this.hosts.get(app)
     this.hosts.delete(app)
     await h?.stop()

@@ -65,9 +65,11 @@ export class WasmTier implements IsolationTier {
       const { prepareComponent } = await import('../component/prepare.js')
       const c = await prepareComponent(artifact, this.ctx)
       if (c.notInterruptibleBecause) this.ctx.log({ key: artifact.key, instance: 'gateway', stream: 'system', text: `no interruption checks in ${c.notInterruptibleBecause}; a runaway call is stopped by killing the app host` })
+      this.hosts.join(artifact.app, fnId)
       return { artifact, prepareUs: c.prepareUs, fnId, load: { kind: 'component', plan: c.plan } }
     }
     const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    this.hosts.join(artifact.app, fnId)
     return { artifact, prepareUs: wasm.prepareUs, fnId, load: { kind: 'wasm', plan: wasm.plan, modulePath: wasm.modulePath } }
   }
 
@@ -75,9 +77,11 @@ export class WasmTier implements IsolationTier {
     const p = prepared as WasmPrepared
     const host = this.hosts.running(p.artifact.app)
     const loaded = host && this.loaded.get(host)
-    if (!host || !loaded?.has(p.fnId)) return
-    loaded.delete(p.fnId)
-    await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+    if (host && loaded?.has(p.fnId)) {
+      loaded.delete(p.fnId)
+      await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+    }
+    await this.hosts.leave(p.artifact.app, p.fnId)
   }
 
   private ensureLoaded(host: HostProcess, p: WasmPrepared): Promise<void> {

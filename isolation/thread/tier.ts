@@ -93,16 +93,20 @@ export class ThreadTier implements IsolationTier {
   async prepare(artifact: FunctionArtifact): Promise<ThreadPrepared> {
     const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
     const heapMiB = Math.max(THREAD_DEFAULTS.minHeapMiB, Math.ceil(artifact.memoryBytes / MiB))
-    return { artifact, prepareUs: wasm.prepareUs, fnId: `thread:${artifact.key}@${artifact.version}`, wasm, heapMiB }
+    const fnId = `thread:${artifact.key}@${artifact.version}`
+    this.hosts.join(artifact.app, fnId)
+    return { artifact, prepareUs: wasm.prepareUs, fnId, wasm, heapMiB }
   }
 
   async release(prepared: Prepared): Promise<void> {
     const p = prepared as ThreadPrepared
     const host = this.hosts.running(p.artifact.app)
     const loaded = host && this.loaded.get(host)
-    if (!host || !loaded?.has(p.fnId)) return
-    loaded.delete(p.fnId)
-    await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+    if (host && loaded?.has(p.fnId)) {
+      loaded.delete(p.fnId)
+      await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
+    }
+    await this.hosts.leave(p.artifact.app, p.fnId)
   }
 
   private ensureLoaded(host: HostProcess, p: ThreadPrepared): Promise<void> {

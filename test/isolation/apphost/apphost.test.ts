@@ -93,3 +93,48 @@ describe('app hosts: the kill backstop', () => {
     }
   })
 })
+
+describe('app hosts: an application without functions has no process', () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  it('keeps the host through an update and while one function is left, and stops it with the last one', async () => {
+    const k = await startKindling()
+    try {
+      const labels = (tier: string) => ({ labels: { 'com.kindling.app': 'shared', 'com.kindling.isolation': tier } })
+      await k.deploy('w', exampleModule('cat'), labels('wasm'))
+      await k.deploy('t', exampleModule('cat'), labels('thread'))
+      for (const name of ['w', 't']) assert.equal((await k.app.inject({ method: 'POST', url: `/function/${name}`, payload: name })).body, name)
+      const pid = hostOf(k, 'shared')!.pid!
+
+      const image = await k.upload(exampleModule('echo'))
+      const put = await k.app.inject({ method: 'PUT', url: '/system/functions', headers: k.auth, payload: { service: 'w', image, ...labels('wasm') } })
+      assert.equal(put.statusCode, 202, put.body)
+      assert.equal((await k.app.inject({ method: 'POST', url: '/function/w', payload: 'new version' })).body, 'new version')
+      assert.equal(hostOf(k, 'shared')?.pid, pid, 'an update does not restart the application')
+
+      const del = (name: string) => k.app.inject({ method: 'DELETE', url: '/system/functions', headers: k.auth, payload: { functionName: name } })
+      assert.equal((await del('w')).statusCode, 202)
+      assert.equal(hostOf(k, 'shared')?.pid, pid, 'the thread function still lives there')
+      assert.equal((await k.app.inject({ method: 'POST', url: '/function/t', payload: 'still' })).body, 'still')
+
+      assert.equal((await del('t')).statusCode, 202)
+      assert.equal(hostOf(k, 'shared'), undefined)
+      const t0 = Date.now()
+      while (alive(pid) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(alive(pid), false, 'the app host process has exited')
+
+      await k.deploy('again', exampleModule('cat'), { labels: { 'com.kindling.app': 'shared' } })
+      assert.equal((await k.app.inject({ method: 'POST', url: '/function/again', payload: 'back' })).body, 'back')
+      assert.notEqual(hostOf(k, 'shared')?.pid, pid)
+    } finally {
+      await k.cleanup()
+    }
+  })
+})

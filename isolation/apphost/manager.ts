@@ -3,6 +3,7 @@
 // critical path, as SOCK's zygotes avoid re-initialising a runtime.
 import { EventEmitter } from 'node:events'
 import { HostProcess, type HostProcessOptions } from './host-process.js'
+import { FRAME } from './protocol.js'
 
 export interface AppHostManagerOptions extends HostProcessOptions {
   spares: number
@@ -19,6 +20,8 @@ export class AppHostManager extends EventEmitter {
   private readonly spares: HostProcess[] = []
   /** the functions (of any tier) deployed in each application; its host lives while one is left */
   private readonly members = new Map<string, Set<string>>()
+  /** per host: the functions loaded (or loading) there */
+  private readonly loads = new WeakMap<HostProcess, Map<string, Promise<void>>>()
   private closed = false
   /** app hosts that died unexpectedly */
   restarts = 0
@@ -64,6 +67,21 @@ export class AppHostManager extends EventEmitter {
     return host
   }
 
+  /** The application's live host with the function loaded in it (one LOAD per host and function). */
+  async hostWith(app: string, fnId: string, load: object): Promise<HostProcess> {
+    const host = await this.acquire(app)
+    let loads = this.loads.get(host)
+    if (!loads) this.loads.set(host, (loads = new Map()))
+    let done = loads.get(fnId)
+    if (!done) {
+      done = host.request(FRAME.LOAD, { fnId, ...load }).then(() => undefined)
+      done.catch(() => loads!.delete(fnId))
+      loads.set(fnId, done)
+    }
+    await done
+    return host
+  }
+
   running(app: string): HostProcess | undefined {
     const h = this.hosts.get(app)
     return h?.alive ? h : undefined
@@ -83,8 +101,10 @@ export class AppHostManager extends EventEmitter {
     m.add(fnId)
   }
 
-  /** A function of `app` was released; when it was the last one, the app's host is stopped. */
+  /** A function of `app` was released: unloaded from the host, which stops with the app's last one. */
   async leave(app: string, fnId: string): Promise<void> {
+    const host = this.running(app)
+    if (host && this.loads.get(host)?.delete(fnId)) await host.request(FRAME.UNLOAD, { fnId }).catch(() => {})
     const m = this.members.get(app)
     if (!m?.delete(fnId) || m.size > 0) return
     this.members.delete(app)

@@ -33,8 +33,6 @@ export class WasmTier implements IsolationTier {
   readonly name = 'wasm' as const
   readonly capabilities = WASM_TIER_CAPABILITIES
   readonly hosts: AppHostManager
-  /** per host: function ids loaded (or loading) there */
-  private readonly loaded = new WeakMap<HostProcess, Map<string, Promise<void>>>()
 
   /** a manager passed in is shared with other tiers and closed by its owner */
   private readonly ownsHosts: boolean
@@ -75,32 +73,13 @@ export class WasmTier implements IsolationTier {
 
   async release(prepared: Prepared): Promise<void> {
     const p = prepared as WasmPrepared
-    const host = this.hosts.running(p.artifact.app)
-    const loaded = host && this.loaded.get(host)
-    if (host && loaded?.has(p.fnId)) {
-      loaded.delete(p.fnId)
-      await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
-    }
     await this.hosts.leave(p.artifact.app, p.fnId)
-  }
-
-  private ensureLoaded(host: HostProcess, p: WasmPrepared): Promise<void> {
-    let loaded = this.loaded.get(host)
-    if (!loaded) this.loaded.set(host, (loaded = new Map()))
-    let done = loaded.get(p.fnId)
-    if (!done) {
-      done = host.request(FRAME.LOAD, { fnId: p.fnId, ...p.load }).then(() => undefined)
-      done.catch(() => loaded!.delete(p.fnId))
-      loaded.set(p.fnId, done)
-    }
-    return done
   }
 
   async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
     const p = prepared as WasmPrepared
     const t0 = performance.now()
-    const host = await this.hosts.acquire(p.artifact.app)
-    await this.ensureLoaded(host, p)
+    const host = await this.hosts.hostWith(p.artifact.app, p.fnId, p.load)
     const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })
     const { instantiateUs } = reply.meta as { instantiateUs: number }
     const startup: StartupTimings = { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs }

@@ -11,7 +11,8 @@ import { HostSandbox } from '../apphost/wasm-tier.js'
 import type {
   DisposeReason, FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
-import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
+import type { WasmPlan } from '../wasm/plan.js'
+import { prepareWasm } from '../wasm/prepare.js'
 import type { ThreadLoadOptions } from './host-threads.js'
 
 /** The module app hosts import to run worker-thread sandboxes (a file URL; .ts under tsx, .js built). */
@@ -44,8 +45,8 @@ export const THREAD_CAPABILITIES: TierCapabilities = {
 
 interface ThreadPrepared extends Prepared {
   readonly fnId: string
-  readonly wasm: Omit<PreparedWasm, 'module'>
-  readonly heapMiB: number
+  /** the LOAD frame's meta besides fnId */
+  readonly load: ThreadLoadOptions & { kind: 'thread'; plan: WasmPlan; modulePath: string }
 }
 
 /** A worker-thread sandbox: frames go to the app host, which runs the call on the sandbox's worker. */
@@ -65,7 +66,6 @@ export class ThreadTier implements IsolationTier {
   readonly capabilities = THREAD_CAPABILITIES
   readonly hosts: AppHostManager
   private readonly ownsHosts: boolean
-  private readonly loaded = new WeakMap<HostProcess, Map<string, Promise<void>>>()
   private readonly sandboxes = new Map<string, ThreadSandbox>()
   private readonly spareWorkers: number
 
@@ -91,42 +91,23 @@ export class ThreadTier implements IsolationTier {
   }
 
   async prepare(artifact: FunctionArtifact): Promise<ThreadPrepared> {
-    const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    const { plan, modulePath, prepareUs } = prepareWasm(artifact, this.ctx)
     const heapMiB = Math.max(THREAD_DEFAULTS.minHeapMiB, Math.ceil(artifact.memoryBytes / MiB))
     const fnId = `thread:${artifact.key}@${artifact.version}`
     this.hosts.join(artifact.app, fnId)
-    return { artifact, prepareUs: wasm.prepareUs, fnId, wasm, heapMiB }
+    const load = { kind: 'thread' as const, plan, modulePath, heapMiB, graceMs: this.ctx.settings.timeoutGraceMs, spareWorkers: this.spareWorkers }
+    return { artifact, prepareUs, fnId, load }
   }
 
   async release(prepared: Prepared): Promise<void> {
     const p = prepared as ThreadPrepared
-    const host = this.hosts.running(p.artifact.app)
-    const loaded = host && this.loaded.get(host)
-    if (host && loaded?.has(p.fnId)) {
-      loaded.delete(p.fnId)
-      await host.request(FRAME.UNLOAD, { fnId: p.fnId }).catch(() => {})
-    }
     await this.hosts.leave(p.artifact.app, p.fnId)
-  }
-
-  private ensureLoaded(host: HostProcess, p: ThreadPrepared): Promise<void> {
-    let loaded = this.loaded.get(host)
-    if (!loaded) this.loaded.set(host, (loaded = new Map()))
-    let done = loaded.get(p.fnId)
-    if (!done) {
-      const opts: ThreadLoadOptions = { heapMiB: p.heapMiB, graceMs: this.ctx.settings.timeoutGraceMs, spareWorkers: this.spareWorkers }
-      done = host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'thread', plan: p.wasm.plan, modulePath: p.wasm.modulePath, ...opts }).then(() => undefined)
-      done.catch(() => loaded!.delete(p.fnId))
-      loaded.set(p.fnId, done)
-    }
-    return done
   }
 
   async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
     const p = prepared as ThreadPrepared
     const t0 = performance.now()
-    const host = await this.hosts.acquire(p.artifact.app)
-    await this.ensureLoaded(host, p)
+    const host = await this.hosts.hostWith(p.artifact.app, p.fnId, p.load)
     const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })
     const { instantiateUs } = reply.meta as { instantiateUs: number }
     const startup: StartupTimings = { prepareUs: p.prepareUs, spawnUs: (performance.now() - t0) * 1000, instantiateUs }

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { environmentLine, environmentRecord } from './lib/env.js'
+import { parseFlags } from './lib/flags.js'
 import './lib/children.js'
 import { createProgress } from './lib/progress.js'
 import { locateScope, SCOPES } from './lib/registry.js'
@@ -32,20 +33,7 @@ interface Args {
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const options: Record<string, string | boolean> = {}
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a} (flags are --name value or --name=value)`)
-    const eq = a.indexOf('=')
-    if (eq > 0) options[a.slice(2, eq)] = a.slice(eq + 1)
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) options[a.slice(2)] = argv[++i]!
-    else options[a.slice(2)] = true
-  }
-  const take = (k: string) => {
-    const v = options[k]
-    delete options[k]
-    return v
-  }
+  const { options, take } = parseFlags(argv)
   const scopeArg = take('scope')
   const known = SCOPES.map((s) => s.name)
   const scopes = scopeArg === undefined || scopeArg === true || scopeArg === 'all' ? known : String(scopeArg).split(',').map((s) => s.trim()).filter(Boolean)

@@ -20,6 +20,7 @@ import type { ExperimentData, PaperContext } from './experiments/types.js'
 import { toSvg } from './report/figures.js'
 import { otherBenchmarks } from './report/others.js'
 import { machineLine, renderContext, renderReport } from './report/report.js'
+import { parseFlags } from '../bench/lib/flags.js'
 
 /** --quick must finish within a few minutes on a quiet machine: experiments stop early past this. */
 const QUICK_BUDGET_MS = 150_000
@@ -33,20 +34,7 @@ export interface PaperArgs {
 }
 
 export function parsePaperArgs(argv: readonly string[], repoRoot: string): PaperArgs {
-  const options: Record<string, string | boolean> = {}
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a} (flags are --name value or --name=value)`)
-    const eq = a.indexOf('=')
-    if (eq > 0) options[a.slice(2, eq)] = a.slice(eq + 1)
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) options[a.slice(2)] = argv[++i]!
-    else options[a.slice(2)] = true
-  }
-  const take = (k: string) => {
-    const v = options[k]
-    delete options[k]
-    return v
-  }
+  const { options, take } = parseFlags(argv)
   const quick = take('quick') === true
   const render = take('render') === true
   const onlyArg = take('only')

@@ -34,3 +34,45 @@ export function registerHostKind(kind: string, loader: HostKindLoader): void {
 export function hostKind(kind: string): HostKindLoader | undefined {
   return kinds.get(kind)
 }
+
+/** What a sync in-process sandbox (a wasm instance, a component instance) does for a host function. */
+export interface InstanceSandbox {
+  ensureInstance(): number
+  run(req: InvokeRequest): InvokeResult
+  cleanup(): void
+  dispose(): void
+}
+
+/**
+ * A HostFunction over sandboxes that live in the app host's own thread: a table of them by id,
+ * each made by `create`; `onUnload` runs before they are dropped.
+ */
+export function instanceHostFunction(key: string, create: () => InstanceSandbox, onUnload?: () => void): HostFunction {
+  const sandboxes = new Map<string, InstanceSandbox>()
+  const get = (id: string) => {
+    const sb = sandboxes.get(id)
+    if (!sb) throw new Error(`no sandbox ${id} for ${key}`)
+    return sb
+  }
+  return {
+    spawn(id) {
+      const sb = create()
+      sandboxes.set(id, sb)
+      return sb.ensureInstance()
+    },
+    invoke: (id, req) => get(id).run(req),
+    cleanup: (id) => sandboxes.get(id)?.cleanup(),
+    dispose(id) {
+      sandboxes.get(id)?.dispose()
+      sandboxes.delete(id)
+    },
+    unload() {
+      onUnload?.()
+      for (const sb of sandboxes.values()) sb.dispose()
+      sandboxes.clear()
+    },
+    get sandboxCount() {
+      return sandboxes.size
+    },
+  }
+}

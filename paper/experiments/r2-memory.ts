@@ -151,7 +151,7 @@ export const r2: Experiment = {
         ['l', 'r', 'r'],
       ),
       '',
-      'A kindling wasm sandbox keeps a private copy of its initial memory for the reset (a Proto-Faaslet maps one shared snapshot copy-on-write), so in memory it is a Faaslet rather than a Proto-Faaslet.',
+      'The sandboxes of one function share a single snapshot of its initial memory, and after a call only the pages that differ from it are rewritten, as Proto-Faaslets restore from one shared snapshot; what an idle sandbox holds on its own is its instance: V8\'s objects and the linear memory pages it has touched.',
       '',
       `After one call, a wasm sandbox holds ${kibText(kib(row('wasm-guard:after-use')))} more (RSS): its memory pages are touched.`,
     ]
@@ -197,7 +197,7 @@ export const r3: Experiment = {
       const p = per(key)
       if (!count && p === undefined) continue
       const extrapolated = p ? GB32_KIB / p : undefined
-      lines.push([label, pub, count ? `${num(count.p50)} (${count.note ?? ''})` : '–', p ? num(extrapolated) : '–', ctrPer && p ? ratio(ctrPer / p) : '–'])
+      lines.push([label, pub, count ? `${num(count.p50)}${count.note ? ` (${count.note})` : ''}` : '–', p ? num(extrapolated) : '–', ctrPer && p ? ratio(ctrPer / p) : '–'])
     }
     const md = [
       'Capacity is memory per sandbox turned around: how many idle sandboxes one host holds before it runs out of memory or of a kernel limit. Faasm ramped Faaslets up in batches until the 32 GB host gave out, and reports up to 10x more Faaslets than containers (12x with Proto-Faaslets). This machine has 24 GiB and two cores; the count held here is bounded by the run\'s own limits (target count, a 4 GiB MemAvailable margin, a time limit, and per-process limits of V8: address space and vm.max_map_count), so the table also extrapolates each tier\'s per-sandbox memory to Faasm\'s 32 GB.',

@@ -35,18 +35,20 @@ export interface GatewayDeps {
   extraRoutes?: { public?: (app: FastifyInstance) => void; system?: (app: FastifyInstance) => void }
 }
 
-function mapFastifyError(err: FastifyError): KindlingError {
+function mapFastifyError(err: FastifyError, contentType: string | undefined): KindlingError {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new KindlingError('KINDLING_ERR_PAYLOAD_TOO_LARGE', 'the body is larger than allowed')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new KindlingError('KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE', `content type ${JSON.stringify(err.message.replace(/^Unsupported Media Type: ?/, ''))} is not accepted here`)
+      return new KindlingError('KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE', `content type ${JSON.stringify(contentType ?? '(none)')} is not accepted here`)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new KindlingError('KINDLING_ERR_INVALID_JSON', 'the body is empty')
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new KindlingError('KINDLING_ERR_BAD_REQUEST', 'Content-Length does not match the body')
   }
-  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new KindlingError('KINDLING_ERR_INVALID_JSON', `the body is not valid JSON: ${err.message}`)
+  // fastify's own message names the content type application/json, which the request may not have sent
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new KindlingError('KINDLING_ERR_INVALID_JSON', 'the body is not valid JSON')
+  if (err instanceof SyntaxError) return new KindlingError('KINDLING_ERR_INVALID_JSON', `the body is not valid JSON: ${err.message}`)
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new KindlingError('KINDLING_ERR_BAD_REQUEST', err.message)
   return new KindlingError('KINDLING_ERR_INTERNAL', err.message)
 }
@@ -59,8 +61,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     keepAliveTimeout: 75_000,
   })
 
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
-    const k = err instanceof KindlingError ? err : mapFastifyError(err)
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const k = err instanceof KindlingError ? err : mapFastifyError(err, req.headers['content-type'])
     if (k.status >= 500) process.stderr.write(`kindling: ${err.stack ?? err.message}\n`)
     return sendError(reply, k)
   })
@@ -71,6 +73,9 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   deps.extraRoutes?.public?.(app)
 
   app.register(async (sys) => {
+    // the OpenFaaS gateway reads these bodies as JSON whatever their Content-Type says (curl -d
+    // sends form encoding); routes with other bodies (artifacts) set their own parsers
+    sys.addContentTypeParser('*', { parseAs: 'string' }, sys.getDefaultJsonParser('error', 'error'))
     const creds = deps.credentials
     if (creds) {
       sys.addHook('onRequest', async (req, reply) => {

@@ -37,7 +37,9 @@ describe('bad input gets a clear 4xx with a code, and the gateway stays up', () 
     await expectError(none, 400, 'KINDLING_ERR_UNSUPPORTED_FORMAT')
     assert.match((none.json() as { message: string }).message, /WASI preview1 commands.*AssemblyScript/)
     await expectError(await upload(Buffer.alloc(100 * 1024, 1)), 413, 'KINDLING_ERR_PAYLOAD_TOO_LARGE')
-    await expectError(await upload(cat, 'text/plain'), 415, 'KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE')
+    const mistyped = await upload(cat, 'text/plain')
+    await expectError(mistyped, 415, 'KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE')
+    assert.match((mistyped.json() as { message: string }).message, /"text\/plain"/)
     await expectError(await upload(Buffer.alloc(0)), 400, 'KINDLING_ERR_NOT_WASM')
   })
 
@@ -59,8 +61,16 @@ describe('bad input gets a clear 4xx with a code, and the gateway stays up', () 
     await expectError(await deploy({ service: 'x', image, secrets: ['missing'] }), 400, 'KINDLING_ERR_INVALID_FIELD')
     await expectError(await deploy({ service: 'x', image, labels: { 'com.kindling.state': 'reuse' } }), 400, 'KINDLING_ERR_INVALID_LABEL')
     await expectError(await deploy({ service: 'x', image: 'functions/alpine:latest', labels: { 'com.kindling.isolation': 'wasm' } }), 400, 'KINDLING_ERR_INVALID_IMAGE')
-    await expectError(await deploy('<xml/>', 'application/xml'), 415, 'KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE')
+    // read as JSON whatever the Content-Type, as OpenFaaS does
+    await expectError(await deploy('<xml/>', 'application/xml'), 400, 'KINDLING_ERR_INVALID_JSON')
     assert.deepEqual((await k.app.inject({ method: 'GET', url: '/system/functions', headers: k.auth })).json(), [], 'nothing half-deployed')
+  })
+
+  it('reads a deployment as JSON whatever its Content-Type says, as OpenFaaS does (curl -d sends form encoding)', async () => {
+    const image = await k.upload(exampleModule('cat'))
+    const res = await k.app.inject({ method: 'POST', url: '/system/functions', headers: { ...k.auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: JSON.stringify({ service: 'formy', image }) })
+    assert.equal(res.statusCode, 202, res.body)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/formy', payload: 'via curl -d' })).body, 'via curl -d')
   })
 
   it('answers unknown functions and routes with 404', async () => {

@@ -8,6 +8,8 @@
 //   headers  content-type (the request's when its body is echoed, else text/plain), x-method,
 //            x-path (path with query), x-header-count, and every x-echo-* request header
 //   body     the request body when there is one, else "hello from a wasi:http component: GET /path\n"
+// and for a path /secret/NAME: the secret NAME, read through wasi:filesystem from the preopened
+// directory /var/openfaas/secrets (200), or 404 when the deployment does not mount it.
 #include <stdint.h>
 
 typedef uint32_t handle;
@@ -15,6 +17,7 @@ typedef uint32_t handle;
 #define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
 #define HTTP "wasi:http/types@0.2.0"
 #define STREAMS "wasi:io/streams@0.2.0"
+#define FS "wasi:filesystem/types@0.2.0"
 
 // wasi:http/types
 IMPORT(HTTP, "[method]incoming-request.method") void req_method(handle, void *ret);
@@ -43,6 +46,13 @@ IMPORT(STREAMS, "[resource-drop]input-stream") void drop_input(handle);
 IMPORT(STREAMS, "[method]output-stream.blocking-write-and-flush") void stream_write(handle, const uint8_t *, uint32_t, void *ret);
 IMPORT(STREAMS, "[resource-drop]output-stream") void drop_output(handle);
 IMPORT("wasi:io/error@0.2.0", "[resource-drop]error") void drop_error(handle);
+
+// wasi:filesystem
+IMPORT("wasi:filesystem/preopens@0.2.0", "get-directories") void get_directories(void *ret);
+IMPORT(FS, "[method]descriptor.open-at")
+void open_at(handle dir, int32_t path_flags, const char *, uint32_t, int32_t open_flags, int32_t flags, void *ret);
+IMPORT(FS, "[method]descriptor.read") void descriptor_read(handle, uint64_t len, uint64_t offset, void *ret);
+IMPORT(FS, "[resource-drop]descriptor") void drop_descriptor(handle);
 
 // ---- memory ----
 
@@ -89,6 +99,8 @@ typedef struct { uint8_t tag; uint8_t err; } result_header;         // result<_,
 typedef struct { uint8_t tag; union { str ok; struct { uint8_t kind; handle error; } err; } u; } result_list;  // result<list<u8>, stream-error>
 typedef struct { uint8_t tag; struct { uint8_t kind; handle error; } err; } result_stream;  // result<_, stream-error>
 typedef struct { uint64_t words[5]; } result_error_code;            // result<_, error-code>: 40 bytes, align 8
+typedef struct { uint8_t tag; union { struct { str data; uint8_t eof; } ok; uint8_t err; } u; } result_read;  // result<tuple<list<u8>, bool>, fs error-code>
+typedef struct { handle dir; str path; } preopen;                   // tuple<descriptor, string>
 
 static uint32_t length(const char *s) {
   uint32_t n = 0;
@@ -164,6 +176,43 @@ static uint32_t status_of(str path) {
   return v >= 100 && v <= 599 ? v : 200;
 }
 
+#define SECRETS_DIR "/var/openfaas/secrets"
+#define DESCRIPTOR_READ 1
+
+// The secret `name` (its first 64 KiB), read from the preopened secrets directory; found = 0 when
+// there is no such directory or file.
+static str read_secret(str name, int *found) {
+  struct { preopen *ptr; uint32_t len; } dirs;
+  get_directories(&dirs);
+  str out = {0, 0};
+  *found = 0;
+  for (uint32_t i = 0; i < dirs.len; i++) {
+    if (!*found && same_name(dirs.ptr[i].path, SECRETS_DIR)) {
+      result_handle f;
+      open_at(dirs.ptr[i].dir, 0, name.ptr, name.len, 0, DESCRIPTOR_READ, &f);
+      if (!f.tag) {
+        result_read r;
+        descriptor_read(f.value, 65536, 0, &r);
+        if (!r.tag) {
+          out = r.u.ok.data;
+          *found = 1;
+        }
+        drop_descriptor(f.value);
+      }
+    }
+    drop_descriptor(dirs.ptr[i].dir);
+  }
+  return out;
+}
+
+// NAME of a path /secret/NAME[?query], or an empty str
+static str secret_name(str path) {
+  if (!starts_with(path, "/secret/")) return (str){0, 0};
+  uint32_t end = 8;
+  while (end < path.len && path.ptr[end] != '?') end++;
+  return (str){path.ptr + 8, end - 8};
+}
+
 static void fail(handle outparam) {
   // error-code internal-error(none): case 38, no string
   outparam_set(outparam, 1, 38, 0, 0, 0, 0, 0, 0);
@@ -209,8 +258,12 @@ void handle_request(handle request, handle outparam) {
   add_header(headers, "x-path", path);
   add_header(headers, "x-header-count", digits(list.len));
 
+  str secret = secret_name(path);
+  int found = 0;
+  str secret_value = secret.len ? read_secret(secret, &found) : (str){0, 0};
+
   handle response = response_new(headers);
-  response_set_status(response, status_of(path));
+  response_set_status(response, secret.len ? (found ? 200 : 404) : status_of(path));
   result_handle out_body_r;
   response_body(response, &out_body_r);
   if (out_body_r.tag) return fail(outparam);
@@ -222,7 +275,16 @@ void handle_request(handle request, handle outparam) {
   // the response (status and headers) goes out before the body is streamed
   outparam_set(outparam, 0, (int32_t)response, 0, 0, 0, 0, 0, 0);
 
-  if (!first.len) {
+  if (secret.len) {
+    static const char missing[] = "no secret ";
+    if (found) {
+      write_all(out, (const uint8_t *)secret_value.ptr, secret_value.len);
+    } else {
+      write_all(out, (const uint8_t *)missing, sizeof missing - 1);
+      write_all(out, (const uint8_t *)secret.ptr, secret.len);
+      write_all(out, (const uint8_t *)"\n", 1);
+    }
+  } else if (!first.len) {
     static const char hello[] = "hello from a wasi:http component: ";
     write_all(out, (const uint8_t *)hello, sizeof hello - 1);
     write_all(out, (const uint8_t *)method.ptr, method.len);

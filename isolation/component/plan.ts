@@ -1,6 +1,7 @@
 // What a process needs to run one prepared component: plain data, so it travels by message to app
 // hosts. The files live in the transpile cache of the data dir.
 import type { StateMode } from '../tier.js'
+import type { PlannedPreopen } from '../wasm/wasi-fs.js'
 
 export interface ComponentPlan {
   key: string
@@ -20,4 +21,6 @@ export interface ComponentPlan {
   fuel: number
   maxMemoryPages: number
   maxOutputBytes: number
+  /** read-only directories the component sees through wasi:filesystem (secrets) */
+  preopens: PlannedPreopen[]
 }

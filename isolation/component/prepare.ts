@@ -11,7 +11,7 @@ import { KindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, TierContext } from '../tier.js'
 import { WasmFormatError } from '../wasm/binary/bytes.js'
 import { INSTRUMENT_VERSION, instrument, MemoryTooSmallError, memoryPagesFor } from '../wasm/binary/instrument.js'
-import { writeAtomic } from '../wasm/prepare.js'
+import { secretPreopens, writeAtomic } from '../wasm/prepare.js'
 import { toolchainFailure } from './classify.js'
 import { HANDLER_EXPORT, HANDLER_INTERFACE } from './interfaces.js'
 import type { ComponentPlan } from './plan.js'
@@ -138,6 +138,7 @@ export async function prepareComponent(artifact: FunctionArtifact, ctx: TierCont
     fuel,
     maxMemoryPages,
     maxOutputBytes: ctx.settings.maxBodyBytes,
+    preopens: secretPreopens(artifact, ctx),
   }
   return { plan, prepareUs: (performance.now() - t0) * 1000, cached, notInterruptibleBecause }
 }

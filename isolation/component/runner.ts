@@ -15,6 +15,7 @@ import { ComponentHost, type HostCall } from './host/imports.js'
 import type { ErrorCode, ResponseSlot } from './host/http.js'
 import { ComponentExit } from './host/system.js'
 import type { ComponentPlan } from './plan.js'
+import { type Preopen, preopenFromPlan } from '../wasm/wasi-fs.js'
 
 type InstantiateCore = (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance
 type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: object, instantiateCore?: InstantiateCore) => Record<string, unknown>
@@ -29,11 +30,16 @@ const latin1 = new TextDecoder('latin1')
 
 /** One component version loaded in this process. */
 export class ComponentFunction {
+  /** built once, shared read-only by every sandbox of the function */
+  readonly preopens: Preopen[]
+
   private constructor(
     readonly plan: ComponentPlan,
     readonly instantiate: Instantiate,
     readonly cores: Map<string, WebAssembly.Module>,
-  ) {}
+  ) {
+    this.preopens = plan.preopens.map(preopenFromPlan)
+  }
 
   static async load(plan: ComponentPlan): Promise<ComponentFunction> {
     const bindings = (await import(pathToFileURL(plan.jsPath).href)) as { instantiate: Instantiate }
@@ -56,12 +62,13 @@ export class ComponentSandboxCore {
   private dirty = false
   private failed = false
   private deadline = Infinity
-  private readonly host = new ComponentHost()
+  private readonly host: ComponentHost
   private readonly plan: ComponentPlan
   readonly stats = { instantiations: 0, calls: 0 }
 
   constructor(private readonly fn: ComponentFunction) {
     this.plan = fn.plan
+    this.host = new ComponentHost(fn.preopens)
   }
 
   private interrupt = (): number => {

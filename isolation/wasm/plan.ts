@@ -1,6 +1,7 @@
 // What a process needs to run one prepared WebAssembly function: everything here is plain data, so
 // the plan travels by message to app hosts and worker threads beside the instrumented bytes.
 import type { ResetMode, StateMode, WasmFormat } from '../tier.js'
+import type { PlannedPreopen } from './wasi-fs.js'
 
 export interface WasmPlan {
   key: string
@@ -25,7 +26,7 @@ export interface WasmPlan {
   snapshotSafe: boolean
   maxOutputBytes: number
   /** read-only directories the function sees through WASI (secrets) */
-  preopens: { guestPath: string; files: Record<string, string> }[]
+  preopens: PlannedPreopen[]
 }
 
 /** Where the instrumented module of a plan lives, and its plan. */

@@ -11,6 +11,7 @@ import { WasmFormatError } from './binary/bytes.js'
 import { INSTRUMENT_VERSION, instrument, MemoryTooSmallError, memoryPagesFor } from './binary/instrument.js'
 import { compileModule, detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
+import type { PlannedPreopen } from './wasi-fs.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
 
@@ -49,16 +50,7 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
   if (!fs.existsSync(modulePath)) writeAtomic(modulePath, result.bytes)
   const module = compileModule(result.bytes)
 
-  const preopens: WasmPlan['preopens'] = []
-  if (artifact.secrets.length) {
-    const files: Record<string, string> = {}
-    for (const name of artifact.secrets) {
-      const value = ctx.readSecret(artifact.namespace, name)
-      if (!value) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in namespace ${artifact.namespace}`)
-      files[name] = value.toString('base64')
-    }
-    preopens.push({ guestPath: SECRETS_GUEST_PATH, files })
-  }
+  const preopens = secretPreopens(artifact, ctx)
 
   const plan: WasmPlan = {
     key: artifact.key,
@@ -83,6 +75,18 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     preopens,
   }
   return { plan, modulePath, module, prepareUs: (performance.now() - t0) * 1000 }
+}
+
+/** The deployment's secrets as a read-only directory at /var/openfaas/secrets (none: no preopen). */
+export function secretPreopens(artifact: FunctionArtifact, ctx: TierContext): PlannedPreopen[] {
+  if (!artifact.secrets.length) return []
+  const files: Record<string, string> = {}
+  for (const name of artifact.secrets) {
+    const value = ctx.readSecret(artifact.namespace, name)
+    if (!value) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in namespace ${artifact.namespace}`)
+    files[name] = value.toString('base64')
+  }
+  return [{ guestPath: SECRETS_GUEST_PATH, files }]
 }
 
 /** Writes a file so that readers see either nothing or all of it. */

@@ -14,7 +14,7 @@ import { cgiEnvironment, parseCgiOutput } from './cgi.js'
 import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
 import { MemorySnapshot } from './snapshot.js'
-import { type Preopen, treeFromFiles } from './wasi-fs.js'
+import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -62,10 +62,7 @@ export class WasmFunction {
     readonly module: WebAssembly.Module,
     readonly plan: WasmPlan,
   ) {
-    this.preopens = plan.preopens.map((p) => ({
-      guestPath: p.guestPath,
-      root: treeFromFiles(Object.fromEntries(Object.entries(p.files).map(([k, v]) => [k, Buffer.from(v, 'base64')]))),
-    }))
+    this.preopens = plan.preopens.map(preopenFromPlan)
   }
 
   createSandbox(cancelFlag?: Int32Array): WasmSandboxCore {

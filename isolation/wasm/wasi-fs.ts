@@ -37,6 +37,17 @@ export function treeFromFiles(files: Record<string, Uint8Array | string>): FsNod
   return root
 }
 
+/** A preopened directory as plain data, for plans that travel by message (file contents base64). */
+export interface PlannedPreopen {
+  guestPath: string
+  files: Record<string, string>
+}
+
+/** The guest-visible tree of a planned preopen. */
+export function preopenFromPlan(p: PlannedPreopen): Preopen {
+  return { guestPath: p.guestPath, root: treeFromFiles(Object.fromEntries(Object.entries(p.files).map(([k, v]) => [k, Buffer.from(v, 'base64')]))) }
+}
+
 export interface Preopen {
   /** the absolute path the guest sees, e.g. /var/openfaas/secrets */
   guestPath: string

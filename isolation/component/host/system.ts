@@ -1,6 +1,6 @@
 // The rest of what a wasi:http component may import from WASI 0.2: cli (environment, exit, stdio,
-// terminals), clocks, random and filesystem. stdout and stderr go to the function's logs; there
-// are no preopened directories, so no host file is reachable.
+// terminals), clocks and random (filesystem is filesystem.ts). stdout and stderr go to the
+// function's logs.
 import { randomBytes, randomFillSync } from 'node:crypto'
 import type { OutputBuffer } from '../../wasm/wasi.js'
 import { type CallClock, InputStream, OutputStream, Pollable, type Result } from './io.js'
@@ -39,9 +39,6 @@ type Datetime = { seconds: bigint; nanoseconds: number }
 
 class TerminalInput {}
 class TerminalOutput {}
-class DirectoryEntryStream {}
-/** never handed out: there are no preopens */
-class Descriptor {}
 
 export function systemImports(call: () => SystemCall): Record<string, Record<string, unknown>> {
   return {
@@ -82,11 +79,5 @@ export function systemImports(call: () => SystemCall): Record<string, Record<str
     'wasi:random/random': { getRandomBytes: randomOf, getRandomU64: randomU64 },
     'wasi:random/insecure': { getInsecureRandomBytes: randomOf, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
-    'wasi:filesystem/preopens': { getDirectories: () => [] },
-    'wasi:filesystem/types': {
-      Descriptor,
-      DirectoryEntryStream,
-      filesystemErrorCode: () => undefined,
-    },
   }
 }

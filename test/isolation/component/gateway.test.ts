@@ -66,6 +66,26 @@ describe('wasi:http components through the gateway', () => {
     })
   }
 
+  it('mounts the deployment\'s secrets read-only for components (wasi:filesystem), and an update reaches new calls', async () => {
+    const secret = (method: 'POST' | 'PUT', value: string) =>
+      k.app.inject({ method, url: '/system/secrets', headers: k.auth, payload: { name: 'component-token', value } })
+    assert.equal((await secret('POST', 's3cr3t-for-components')).statusCode, 201)
+    for (const tier of TIERS) {
+      const res = await k.app.inject({ method: 'POST', url: '/system/functions', headers: k.auth, payload: { service: `secretive-${tier}`, image, labels: tierLabel(tier), secrets: ['component-token'] } })
+      assert.equal(res.statusCode, 202, res.body)
+      const got = await k.app.inject({ method: 'GET', url: `/function/secretive-${tier}/secret/component-token` })
+      assert.equal(got.statusCode, 200, got.body)
+      assert.equal(got.body, 's3cr3t-for-components')
+      const missing = await k.app.inject({ method: 'GET', url: `/function/secretive-${tier}/secret/other` })
+      assert.equal(missing.statusCode, 404)
+      assert.equal(missing.body, 'no secret other\n')
+      const unmounted = await k.app.inject({ method: 'GET', url: `/function/echo-${tier}/secret/component-token` })
+      assert.equal(unmounted.statusCode, 404, 'a deployment that does not name the secret does not see it')
+    }
+    assert.equal((await secret('PUT', 'rotated')).statusCode, 202)
+    for (const tier of TIERS) assert.equal((await k.app.inject({ method: 'GET', url: `/function/secretive-${tier}/secret/component-token` })).body, 'rotated')
+  })
+
   it('lists wasi:http components only on the tiers that run them, and refuses the others at deploy', async () => {
     for (const tier of k.tiers.values()) {
       const runs = tier.capabilities.artifactKinds.includes('wasm-component')

@@ -10,6 +10,7 @@ import { GRANTED_INTERFACES } from '../../../isolation/component/interfaces.js'
 import { parseWorld } from '../../../isolation/component/world.js'
 import { KindlingError } from '../../../runtime/errors.js'
 import { OutputBuffer } from '../../../isolation/wasm/wasi.js'
+import { treeFromFiles } from '../../../isolation/wasm/wasi-fs.js'
 
 // as `wasm-tools component wit` prints a componentize-js (StarlingMonkey) component
 const JS_COMPONENT_WIT = `package root:component;
@@ -124,5 +125,63 @@ describe('the component host', () => {
   it('refuses every outgoing request: functions have no network', () => {
     const handle = host.imports['wasi:http/outgoing-handler']!.handle as () => never
     assert.deepEqual(errOf(handle), { tag: 'HTTP-request-denied' })
+  })
+})
+
+describe('the component host: wasi:filesystem over the secrets preopen', () => {
+  const host = new ComponentHost([{ guestPath: '/var/openfaas/secrets', root: treeFromFiles({ token: 'abc123', 'nested/key': 'k' }) }])
+  host.begin({ deadline: Date.now() + 60_000, maxBodyBytes: 1024, env: [], args: ['f'], logs: new OutputBuffer(1024) })
+  type Dir = {
+    openAt(pf: object, path: string, of: object, f: object): Dir
+    read(len: bigint, off: bigint): [Uint8Array, boolean]
+    stat(): { type: string; size: bigint }
+    getType(): string
+    readDirectory(): { readDirectoryEntry(): { type: string; name: string } | undefined }
+    write(b: Uint8Array, off: bigint): void
+  }
+  const [[root, guestPath]] = (host.imports['wasi:filesystem/preopens']!.getDirectories as () => [Dir, string][])()
+  const errOf = (f: () => unknown) => {
+    try {
+      f()
+    } catch (e) {
+      assert.ok(e instanceof WitError)
+      return e.payload
+    }
+    assert.fail('expected an err result')
+  }
+  const read = { read: true }
+
+  it('opens and reads a secret file, in pieces and at an offset', () => {
+    assert.equal(guestPath, '/var/openfaas/secrets')
+    const f = root.openAt({}, 'token', {}, read)
+    assert.equal(f.getType(), 'regular-file')
+    assert.equal(f.stat().size, 6n)
+    const [head, headEnd] = f.read(4n, 0n)
+    assert.equal(Buffer.from(head).toString(), 'abc1')
+    assert.equal(headEnd, false)
+    const [tail, tailEnd] = f.read(100n, 4n)
+    assert.equal(Buffer.from(tail).toString(), '23')
+    assert.equal(tailEnd, true)
+    assert.equal(Buffer.from(root.openAt({}, 'nested/key', {}, read).read(10n, 0n)[0]).toString(), 'k')
+  })
+
+  it('lists the directory', () => {
+    const entries = []
+    const stream = root.readDirectory()
+    for (let e = stream.readDirectoryEntry(); e; e = stream.readDirectoryEntry()) entries.push(`${e.type} ${e.name}`)
+    assert.deepEqual(entries.sort(), ['directory nested', 'regular-file token'])
+  })
+
+  it('refuses writes, missing files, absolute paths and escapes from the preopen', () => {
+    assert.equal(errOf(() => root.openAt({}, 'new', { create: true }, { write: true })), 'read-only')
+    assert.equal(errOf(() => root.openAt({}, 'token', {}, { write: true })), 'read-only')
+    assert.equal(errOf(() => root.openAt({}, 'token', { truncate: true }, read)), 'read-only')
+    assert.equal(errOf(() => root.openAt({}, 'token', {}, read).write(new Uint8Array(1), 0n)), 'read-only')
+    assert.equal(errOf(() => root.openAt({}, 'missing', {}, read)), 'no-entry')
+    assert.equal(errOf(() => root.openAt({}, '/etc/passwd', {}, read)), 'not-permitted')
+    assert.equal(errOf(() => root.openAt({}, '../../etc/passwd', {}, read)), 'not-permitted')
+    assert.equal(errOf(() => root.openAt({}, 'token', { directory: true }, read)), 'not-directory')
+    assert.equal(errOf(() => root.openAt({}, 'token', {}, read).openAt({}, 'x', {}, read)), 'not-directory')
+    assert.equal(errOf(() => root.read(1n, 0n)), 'is-directory')
   })
 })

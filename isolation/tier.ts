@@ -120,9 +120,18 @@ export interface InvokeTimings {
   totalUs: number
 }
 
+/** Lower-case names; a header a function sent more than once (set-cookie) keeps every value. */
+export type ResponseHeaders = Record<string, string | string[]>
+
+/** Adds a header a function sent, keeping earlier values of the same name. */
+export function addResponseHeader(headers: ResponseHeaders, name: string, value: string): void {
+  const had = headers[name]
+  headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value]
+}
+
 export interface InvokeResult {
   status: number
-  headers: Record<string, string>
+  headers: ResponseHeaders
   body: Buffer
   /** what the function wrote to stderr (logs) */
   stderr?: string

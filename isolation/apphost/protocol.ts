@@ -3,6 +3,7 @@
 // carry bodies as raw bytes and let many frames go out in one write under load.
 //
 //   u32 length of the rest | u8 type | u32 id | u32 meta length | meta (JSON) | payload (bytes)
+import type { ResponseHeaders } from '../tier.js'
 
 export const FRAME = {
   // gateway -> host
@@ -89,7 +90,7 @@ export interface InvokeMeta {
 /** Result metadata of a RESULT frame (the body travels as the payload). */
 export interface ResultMeta {
   status: number
-  headers: Record<string, string>
+  headers: ResponseHeaders
   stderr?: string
   errorCode?: string
   timings?: { instantiateUs: number; runUs: number; totalUs: number }

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import type { InvokeRequest, InvokeResult } from '../tier.js'
+import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
 import { InterruptedError } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
@@ -168,12 +168,8 @@ export class ComponentSandboxCore {
       const why = v ? `the component answered with error-code ${describe(v.val)}` : 'the component returned without setting a response (response-outparam.set)'
       return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(`${why}\n${stderr ?? ''}`), stderr, errorCode: 'KINDLING_ERR_FUNCTION_FAILED' }
     }
-    const headers: Record<string, string> = {}
-    for (const [name, value] of v.val.headers) {
-      if (HOP_BY_HOP.has(name)) continue
-      const text = latin1.decode(value)
-      headers[name] = name in headers ? `${headers[name]}, ${text}` : text
-    }
+    const headers: ResponseHeaders = {}
+    for (const [name, value] of v.val.headers) if (!HOP_BY_HOP.has(name)) addResponseHeader(headers, name, latin1.decode(value))
     return { status: v.val.status, headers, body: v.val.body.toBuffer(), stderr }
   }
 

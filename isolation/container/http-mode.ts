@@ -14,7 +14,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
-import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
+import type { InvokeRequest, InvokeResult, ResponseHeaders, Sandbox } from '../tier.js'
 import { freeze, hasFreezer, thaw } from './cgroups.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
 import type { FunctionPlan, TierServices } from './plan.js'
@@ -274,10 +274,10 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
             if (body.overflowed) r.destroy(new Error('response too large'))
           })
           res.on('end', () => {
-            const out: Record<string, string> = {}
+            const out: ResponseHeaders = {}
             for (const [k, v] of Object.entries(res.headers)) {
               if (HOP_BY_HOP.has(k) || k === 'content-length' || v === undefined) continue
-              out[k] = Array.isArray(v) ? v.join(', ') : v
+              out[k] = v
             }
             const totalUs = (performance.now() - t0) * 1000
             out['x-duration-seconds'] = (totalUs / 1e6).toFixed(6)

@@ -1,6 +1,6 @@
 // The CGI contract of WASI command functions, as OpenFaaS's classic watchdog and WAGI define it:
 // the request becomes environment variables, and stdout may start with a CGI header block.
-import type { InvokeRequest } from '../tier.js'
+import { addResponseHeader, type InvokeRequest, type ResponseHeaders } from '../tier.js'
 
 /** Go's canonical header form: "x-call-id" -> "X-Call-Id". */
 export function canonicalHeaderName(name: string): string {
@@ -44,7 +44,7 @@ function safeDecode(path: string): string {
 
 export interface CgiResponse {
   status: number
-  headers: Record<string, string>
+  headers: ResponseHeaders
   body: Buffer
 }
 
@@ -77,16 +77,17 @@ export function parseCgiOutput(stdout: Buffer, fallbackContentType: string): Cgi
     }
   }
   if (end < 0) return plain()
-  const headers: Record<string, string> = {}
+  const headers: ResponseHeaders = {}
   for (const raw of stdout.subarray(0, end).toString('latin1').split('\n')) {
     const line = raw.replace(/\r$/, '')
     const m = HEADER_LINE.exec(line)
     if (!m) return plain()
     const name = m[1]!.toLowerCase()
     if (HOP_BY_HOP.has(name)) continue
-    headers[name] = m[2]!
+    addResponseHeader(headers, name, m[2]!)
   }
-  const status = headers['status']
+  const statusHeader = headers['status']
+  const status = Array.isArray(statusHeader) ? statusHeader[0] : statusHeader
   if (headers['content-type'] === undefined && status === undefined && headers['location'] === undefined) return plain()
   delete headers['status']
   let code = 200

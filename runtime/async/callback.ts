@@ -1,5 +1,6 @@
 // Delivers the result of an asynchronous call to its X-Callback-Url, as OpenFaaS's queue worker
 // does: a POST with the function's response body and headers plus the X-* call headers.
+import type { ResponseHeaders } from '../../isolation/tier.js'
 import type { CallRow } from './store.js'
 
 const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'content-length', 'host', 'proxy-connection'])
@@ -14,17 +15,21 @@ export interface CallbackOutcome {
 }
 
 /** The headers of the callback POST for a call whose final result is stored in its row. */
-export function callbackHeaders(row: CallRow): Record<string, string> {
-  const out: Record<string, string> = {}
-  const fromFunction = row.result_headers ? (JSON.parse(row.result_headers) as Record<string, string>) : {}
-  for (const [k, v] of Object.entries(fromFunction)) if (!DROP.has(k.toLowerCase())) out[k] = v
-  out['X-Call-Id'] = row.id
-  out['X-Function-Name'] = row.name
-  out['X-Function-Status'] = String(row.last_status ?? 503)
-  out['X-Duration-Seconds'] = (row.duration_s ?? 0).toFixed(6)
-  out['X-Retry'] = String(Math.max(0, row.attempts - 1))
-  out['X-Retry-Max'] = String(row.retry_max ?? 0)
-  out['User-Agent'] = 'kindling-async'
+export function callbackHeaders(row: CallRow): Headers {
+  const out = new Headers()
+  const fromFunction = row.result_headers ? (JSON.parse(row.result_headers) as ResponseHeaders) : {}
+  for (const [k, v] of Object.entries(fromFunction)) {
+    if (DROP.has(k.toLowerCase())) continue
+    // a header sent more than once (set-cookie) goes out once per value
+    for (const value of Array.isArray(v) ? v : [v]) out.append(k, value)
+  }
+  out.set('X-Call-Id', row.id)
+  out.set('X-Function-Name', row.name)
+  out.set('X-Function-Status', String(row.last_status ?? 503))
+  out.set('X-Duration-Seconds', (row.duration_s ?? 0).toFixed(6))
+  out.set('X-Retry', String(Math.max(0, row.attempts - 1)))
+  out.set('X-Retry-Max', String(row.retry_max ?? 0))
+  out.set('User-Agent', 'kindling-async')
   return out
 }
 

@@ -2,6 +2,7 @@
 // accepted call survives a restart or a kill -9 of kindling. Every state change is one statement
 // or one transaction. States: queued -> running -> (queued again for a retry) -> delivering (a
 // result waits for its callback) -> done | failed; queued -> cancelled.
+import type { ResponseHeaders } from '../../isolation/tier.js'
 import type { Db } from '../store/db.js'
 import { migrate } from '../store/db.js'
 
@@ -91,7 +92,7 @@ export interface CallRow {
 /** The outcome of the last run of a call. */
 export interface RunResult {
   status: number
-  headers: Record<string, string>
+  headers: ResponseHeaders
   body: Buffer
   durationS: number
   error: string | undefined

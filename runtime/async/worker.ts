@@ -6,7 +6,7 @@ import { asKindlingError, KindlingError } from '../errors.js'
 import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { InvokeRequest } from '../../isolation/tier.js'
+import type { InvokeRequest, ResponseHeaders } from '../../isolation/tier.js'
 import { postCallback } from './callback.js'
 import type { GroupCommit } from './group-commit.js'
 import type { PendingCounts } from './pending.js'
@@ -127,7 +127,7 @@ export class AsyncWorker {
     const policy = retryPolicy(settings.retryDefaults, fn?.settings.retry ?? {})
     const t0 = performance.now()
     let status: number
-    let headers: Record<string, string>
+    let headers: ResponseHeaders
     let body: Buffer
     let error: string | undefined
     try {
@@ -212,7 +212,12 @@ export class AsyncWorker {
   }
 }
 
-function headerOf(headers: Record<string, string>, name: string): string | undefined {
-  for (const k in headers) if (k.toLowerCase() === name) return headers[k]
+/** The first value of a header, whatever the case of its name. */
+function headerOf(headers: ResponseHeaders, name: string): string | undefined {
+  for (const k in headers) {
+    if (k.toLowerCase() !== name) continue
+    const v = headers[k]!
+    return Array.isArray(v) ? v[0] : v
+  }
   return undefined
 }

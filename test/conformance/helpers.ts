@@ -47,6 +47,9 @@ export async function undeploy(k: TestKindling, name: string): Promise<number> {
   return res.statusCode
 }
 
+/** milliseconds per tick of /proc/<pid>/task/<tid>/stat times (USER_HZ is 100 on Linux) */
+export const TICK_MS = 10
+
 /** CPU ticks (user + system) of every thread of the given processes, by "pid/tid". */
 export function threadTicks(pids: number[]): Map<string, number> {
   const out = new Map<string, number>()

@@ -65,7 +65,7 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     } catch (e) {
       return sendError(reply, e)
     }
-    const headers: Record<string, string | number> = { ...result.headers }
+    const headers: Record<string, string | string[] | number> = { ...result.headers }
     headers['x-call-id'] = callId
     headers['x-start-time'] = startTime
     headers['x-served-by'] = opts.servedBy

@@ -22,6 +22,12 @@ describe('CGI output', () => {
     }
   })
 
+  it('keeps every value of a header sent more than once (set-cookie)', () => {
+    const r = parse('Content-Type: text/plain\nSet-Cookie: a=1; Path=/\nSet-Cookie: b=2\nX-One: x\n\nbody')
+    assert.deepEqual(r.headers['set-cookie'], ['a=1; Path=/', 'b=2'])
+    assert.equal(r.headers['x-one'], 'x')
+  })
+
   it('answers 302 for Location unless Status says otherwise, and 502 for a bad Status', () => {
     assert.equal(parse('Location: /x\n\n').status, 302)
     assert.equal(parse('Location: /x\nStatus: 301\n\n').status, 301)

@@ -89,6 +89,16 @@ describe('gateway routes (OpenFaaS API)', () => {
     assert.equal(none.body, 'no type')
   })
 
+  it('sends every value of a header a function set more than once (set-cookie), across the app host', async () => {
+    const catImage = await k.upload(exampleModule('cat'))
+    await sys('POST', '/system/functions', { service: 'cookies', image: catImage })
+    // cat writes its stdin back, so this body becomes the function's CGI header block
+    const r = await k.app.inject({ method: 'POST', url: '/function/cookies', payload: 'Content-Type: text/plain\nSet-Cookie: a=1; Path=/\nSet-Cookie: b=2\n\nbody' })
+    assert.equal(r.statusCode, 200)
+    assert.deepEqual(r.headers['set-cookie'], ['a=1; Path=/', 'b=2'])
+    assert.equal(r.body, 'body')
+  })
+
   it('scales with serviceName in the body and the namespace in the query or body, 0 included', async () => {
     await sys('POST', '/system/functions', { service: 'sc', image, labels: { 'com.openfaas.scale.min': '2' } })
     assert.equal((await sys('GET', '/system/function/sc')).json().replicas, 2, 'min is the initial replica count')

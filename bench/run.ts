@@ -10,6 +10,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { environmentLine, environmentRecord } from './lib/env.js'
 import { parseFlags } from './lib/flags.js'
+import { stopOnInterrupt } from './lib/interrupt.js'
 import './lib/children.js'
 import { createProgress } from './lib/progress.js'
 import { locateScope, SCOPES } from './lib/registry.js'
@@ -91,12 +92,7 @@ async function main(): Promise<number> {
   const env = environmentRecord(REPO_ROOT, command)
   const started = Date.now()
   const budgetEnd = args.quick ? started + QUICK_BUDGET_MS : Infinity
-  let interrupted = false
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(130)
-    interrupted = true
-    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit at once)\n')
-  })
+  const interrupted = stopOnInterrupt()
   // stopped from outside: the 'exit' hook of lib/children.ts ends every process the run started
   process.once('SIGTERM', () => process.exit(143))
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-bench-'))
@@ -104,7 +100,7 @@ async function main(): Promise<number> {
   const results: ScopeResult[] = []
   try {
     for (const name of args.scopes) {
-      if (interrupted) break
+      if (interrupted()) break
       const scopeStart = Date.now()
       // in quick mode each scope gets an equal share of what is left, so one slow scope cannot starve the rest
       const left = args.scopes.length - results.length
@@ -117,7 +113,7 @@ async function main(): Promise<number> {
         workDir: path.join(workDir, name),
         options: args.options,
         log: (m: string) => process.stderr.write(`[${name}] ${m}\n`),
-        shouldStop: () => interrupted || Date.now() > scopeEnd,
+        shouldStop: () => interrupted() || Date.now() > scopeEnd,
       }
       fs.mkdirSync(base.workDir, { recursive: true })
       const loadBefore = os.loadavg()

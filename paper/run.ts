@@ -21,6 +21,7 @@ import { toSvg } from './report/figures.js'
 import { otherBenchmarks } from './report/others.js'
 import { machineLine, renderContext, renderReport } from './report/report.js'
 import { parseFlags } from '../bench/lib/flags.js'
+import { stopOnInterrupt } from '../bench/lib/interrupt.js'
 
 /** --quick must finish within a few minutes on a quiet machine: experiments stop early past this. */
 const QUICK_BUDGET_MS = 150_000
@@ -116,12 +117,7 @@ async function main(): Promise<number> {
   const env = environmentRecord(REPO_ROOT, command)
   const started = Date.now()
   const deadline = args.quick ? started + QUICK_BUDGET_MS : Infinity
-  let interrupted = false
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(130)
-    interrupted = true
-    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit at once)\n')
-  })
+  const interrupted = stopOnInterrupt()
   const load = { before: os.loadavg()[0]!, max: os.loadavg()[0]!, after: 0 }
   const others = new Set<string>(otherBenchmarks())
   const loadTimer = setInterval(() => {
@@ -149,11 +145,11 @@ async function main(): Promise<number> {
   const results: ExperimentData[] = []
   try {
     for (const exp of selected) {
-      if (interrupted) break
+      if (interrupted()) break
       const progress = createProgress(exp.id)
       const workDir = path.join(sharedDir, exp.id)
       fs.mkdirSync(workDir, { recursive: true })
-      const shouldStop = () => interrupted || Date.now() > deadline
+      const shouldStop = () => interrupted() || Date.now() > deadline
       const ctx: PaperContext = {
         quick: args.quick,
         repoRoot: REPO_ROOT,

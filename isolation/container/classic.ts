@@ -46,7 +46,6 @@ export function callEnvironment(req: InvokeRequest, functionName: string): strin
 }
 
 export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
-  private child: ChildLike | undefined
   private stdinWrite: number | undefined
   private live = false
   private used = false
@@ -114,7 +113,6 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     child.once('spawn', dropKeep)
     child.once('error', dropKeep)
     child.once('exit', dropKeep)
-    this.child = child
     const ends = [child.stdout!, child.stderr!, child.stdio[3]!].map(
       (s) => new Promise<void>((resolve) => {
         s.on('end', resolve)

@@ -36,7 +36,6 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private agent = newAgent()
   private sockPath = ''
   private sockDir = ''
-  private runner: ChildLike | undefined
   private forwarder: ChildLike | undefined
   private died: Promise<void> = new Promise(() => {})
   private hasDied = false
@@ -67,7 +66,6 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     const bundle = await this.writeBundle(this.plan.argv, env, [{ destination: '/run/kindling', source: this.sockDir, readonly: false }])
     const pidFile = path.join(this.dir, 'pid')
     const runner = this.svc.runtime.spawnRunDetached(this.containerId, bundle, { pidFile })
-    this.runner = runner
     let startErr = ''
     const outLines = new LineSplitter((l) => this.log('stdout', l))
     const errLines = new LineSplitter((l) => this.log('stderr', l))

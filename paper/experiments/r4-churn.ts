@@ -4,7 +4,7 @@
 import { cite, published, RECALLED_MARK } from '../published.js'
 import { logLines, type Point } from '../report/figures.js'
 import { mdTable, num, ratio } from '../report/markdown.js'
-import { emptyData, type Experiment, type ExperimentData, type Measured } from './types.js'
+import { emptyData, type Experiment, type ExperimentData } from './types.js'
 
 interface Sweep {
   variant: string

@@ -13,7 +13,7 @@ import { Reader, Writer, WasmFormatError } from './bytes.js'
 import { copyConstExpr, copyExpr, type ExprRewrite, newFacts } from './instructions.js'
 import {
   CORE_VERSION, EXTERNAL_KIND, MAGIC, SECTION, SECTION_ORDER, parseModule, readLimits, readValType,
-  type Limits, type ParsedModule, type Section,
+  type Limits, type Section,
 } from './module.js'
 
 /** Bumped whenever instrument()'s output changes, so cached instrumented modules are rebuilt. */

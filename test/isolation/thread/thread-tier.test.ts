@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { ThreadTier } from '../../../isolation/thread/tier.js'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
-import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
+import { UNSTOPPABLE_LOOP, wat } from '../../helpers/wat.js'
 
 const THREAD = { 'com.kindling.isolation': 'thread' }
 const hostPid = (k: TestKindling, app: string) => (k.tiers.get('thread') as ThreadTier).hosts.running(app)?.pid

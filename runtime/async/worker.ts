@@ -7,7 +7,10 @@ import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { InvokeRequest, ResponseHeaders } from '../../isolation/tier.js'
-import { postCallback } from './callback.js'
+import { CallbackSender } from './callback.js'
+import type { CallbackPolicy } from './callback-policy.js'
+import { DeliveryLeases, HOLD_MS } from './delivery-lease.js'
+import { FairSlots } from './fair-slots.js'
 import type { GroupCommit } from './group-commit.js'
 import type { PendingCounts } from './pending.js'
 import { backoffMs, retryAfterMs, retryPolicy, type RetryPolicy } from './retry.js'
@@ -19,12 +22,18 @@ export interface WorkerSettings {
   callbackAttempts: number
   callbackTimeoutMs: number
   callbackRetryMs: number
+  /** callback POSTs under way at once, all origins together */
+  callbackConcurrency: number
+  /** callback POSTs under way at once to one origin */
+  callbackPerHost: number
   retentionMs: number
 }
 
 export interface WorkerDeps {
   store: AsyncStore
   commit: GroupCommit
+  leases: DeliveryLeases
+  policy: CallbackPolicy
   counts: PendingCounts
   functions: FunctionManager
   metrics: Metrics
@@ -33,10 +42,22 @@ export interface WorkerDeps {
 }
 
 const PRUNE_EVERY_MS = 60_000
+/** Due deliveries moved from the store to the per-origin queues in one pump (ids only). */
+const LEASE_BATCH = 256
+
+/** The key deliveries are shared by: scheme, host and port of the callback URL. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}
 
 export class AsyncWorker {
   private running = 0
-  private delivering = 0
+  private readonly slots: FairSlots
+  private readonly sender: CallbackSender
   private pumpQueued = false
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
@@ -45,7 +66,10 @@ export class AsyncWorker {
   private readonly inflight = new Set<Promise<void>>()
   private readonly never = new AbortController().signal
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.slots = new FairSlots(deps.settings.callbackConcurrency, deps.settings.callbackPerHost)
+    this.sender = new CallbackSender(deps.policy)
+  }
 
   start(): void {
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
@@ -80,19 +104,36 @@ export class AsyncWorker {
         this.track(this.run(row).finally(() => this.running--))
       }
     }
-    const freeDeliveries = settings.concurrency - this.delivering
-    if (freeDeliveries > 0) for (const row of store.leaseDeliveries(now, freeDeliveries, this.leaseEnd(now))) this.startDelivery(row)
+    // due deliveries join their origin's line (ids only); a full batch means more may be due
+    const due = this.deps.leases.holdDue(now, LEASE_BATCH)
+    for (const d of due) this.slots.enqueue(originOf(d.callback_url), d.id)
+    this.startReady()
+    if (due.length === LEASE_BATCH) this.wake()
     this.arm(now)
   }
 
-  /** Until then a delivery belongs to whoever leased it; after a crash it is due again at start. */
-  private leaseEnd(now: number): number {
-    return now + this.deps.settings.callbackTimeoutMs + 5_000
+  /** Starts the waiting deliveries that have a slot, origins in turn. */
+  private startReady(): void {
+    if (this.closing) return
+    for (const { origin, id } of this.slots.takeReady()) {
+      const row = this.deps.store.get(id)
+      if (row?.state === 'delivering') this.startDelivery(row, origin)
+      else this.slots.end(origin)
+    }
   }
 
-  private startDelivery(row: CallRow): void {
-    this.delivering++
-    this.track(this.deliver(row).finally(() => this.delivering--))
+  /** A result to call back: it starts now when its origin has a slot and nobody waits, else it waits its turn. */
+  private offer(row: CallRow): void {
+    const origin = originOf(row.callback_url!)
+    if (this.slots.tryStart(origin)) this.startDelivery(row, origin)
+    else this.slots.enqueue(origin, row.id)
+  }
+
+  private startDelivery(row: CallRow, origin: string): void {
+    this.track(this.deliver(row).finally(() => {
+      this.slots.end(origin)
+      this.startReady()
+    }))
   }
 
   private track(p: Promise<void>): void {
@@ -164,16 +205,16 @@ export class AsyncWorker {
     }
     const hasCallback = row.callback_url !== null
     const now = Date.now()
-    // deliver at once when a delivery slot is free (leased: no pump picks it up meanwhile), else queue it
-    const direct = hasCallback && !this.closing && this.delivering < settings.concurrency
-    const deliverAt = direct ? this.leaseEnd(now) : now
+    // held for this worker's per-origin line (no pump picks it up meanwhile); when closing, left due for the next start
+    const direct = hasCallback && !this.closing
+    const deliverAt = direct ? now + HOLD_MS : now
     const result = { status, headers, body, durationS, error, retryMax: policy.attempts }
     await commit.run(() => store.finishRun(row.id, result, hasCallback ? { deliverAt } : undefined, now))
     counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
     if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
     if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
     if (direct) {
-      this.startDelivery({
+      this.offer({
         ...row, state: 'delivering', body: null, last_status: status, last_error: error ?? null, duration_s: durationS, retry_max: policy.attempts,
         result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt,
       })
@@ -182,7 +223,7 @@ export class AsyncWorker {
 
   private async deliver(row: CallRow): Promise<void> {
     const { store, counts, settings, metrics, commit } = this.deps
-    const out = await postCallback(row, settings.callbackTimeoutMs)
+    const out = await this.sender.post(row, settings.callbackTimeoutMs)
     const runStatus = row.last_status ?? 503
     const tries = row.callback_attempts + 1
     if (!out.delivered && out.retry && tries < settings.callbackAttempts) {
@@ -209,6 +250,7 @@ export class AsyncWorker {
     if (this.timer) clearTimeout(this.timer)
     if (this.pruneTimer) clearInterval(this.pruneTimer)
     while (this.inflight.size) await Promise.all([...this.inflight])
+    this.sender.close()
   }
 }
 

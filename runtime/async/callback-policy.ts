@@ -64,8 +64,9 @@ function embeddedV4(addr: string): string | undefined {
   return undefined
 }
 
+/** A host as grants and checks compare it: no IPv6 brackets, no trailing dot of a rooted name. */
 function stripBrackets(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host.replace(/\.$/, '')
 }
 
 /** Grants of KINDLING_CALLBACK_ALLOW: addresses and CIDRs (any port), host:port, names and *.domain. */

@@ -67,7 +67,10 @@ export class CallbackSender {
   post(row: CallRow, timeoutMs: number): Promise<CallbackOutcome> {
     const denied = (e: Error): CallbackOutcome => ({ delivered: false, retry: false, status: null, error: `the callback was not sent: ${e.message}` })
     let url: URL
+    let headers: Record<string, string | string[]>
+    const body = row.result_body ?? Buffer.alloc(0)
     try {
+      headers = { ...callbackHeaders(row), 'content-length': String(body.length) }
       url = new URL(row.callback_url!)
       // the accept-time check again: the policy may have changed since (a restart with other settings)
       this.policy.checkUrl(url.href)
@@ -76,8 +79,6 @@ export class CallbackSender {
     } catch (e) {
       return Promise.resolve(denied(e as Error))
     }
-    const body = row.result_body ?? Buffer.alloc(0)
-    const headers = { ...callbackHeaders(row), 'content-length': String(body.length) }
     const secure = url.protocol === 'https:'
     return new Promise<CallbackOutcome>((resolve) => {
       let settled = false

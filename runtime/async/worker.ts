@@ -44,6 +44,7 @@ export interface WorkerDeps {
 const PRUNE_EVERY_MS = 60_000
 /** Due deliveries moved from the store to the per-origin queues in one pump (ids only). */
 const LEASE_BATCH = 256
+const STORE_RETRY_MS = 1_000
 
 /** The key deliveries are shared by: scheme, host and port of the callback URL. */
 function originOf(url: string): string {
@@ -62,6 +63,7 @@ export class AsyncWorker {
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
   private pruneTimer: NodeJS.Timeout | undefined
+  private storeRetry: NodeJS.Timeout | undefined
   private closing = false
   private readonly inflight = new Set<Promise<void>>()
   private readonly never = new AbortController().signal
@@ -94,6 +96,25 @@ export class AsyncWorker {
 
   private pump(): void {
     if (this.closing) return
+    try {
+      this.pumpOnce()
+    } catch (e) {
+      this.storeFailed(e)
+    }
+  }
+
+  /** The store could not be read or written (a full disk, say): look again soon rather than die. */
+  private storeFailed(e: unknown): void {
+    process.stderr.write(`kindling: async worker: ${(e as Error).message}; trying again in ${STORE_RETRY_MS} ms\n`)
+    if (this.storeRetry || this.closing) return
+    this.storeRetry = setTimeout(() => {
+      this.storeRetry = undefined
+      this.pump()
+    }, STORE_RETRY_MS)
+    this.storeRetry.unref()
+  }
+
+  private pumpOnce(): void {
     const { store, settings } = this.deps
     const now = Date.now()
     const free = settings.concurrency - this.running
@@ -101,7 +122,7 @@ export class AsyncWorker {
       for (const row of store.claimDue(now, free)) {
         this.running++
         this.deps.counts.move(row.fn_key, 'queued', 'running')
-        this.track(this.run(row).finally(() => this.running--))
+        this.track(this.run(row).catch((e: unknown) => this.rerunLater(row, e)).finally(() => this.running--))
       }
     }
     // due deliveries join their origin's line (ids only); a full batch means more may be due
@@ -112,11 +133,40 @@ export class AsyncWorker {
     this.arm(now)
   }
 
+  /**
+   * A run whose outcome could not be stored is still 'running' in the store: it goes back to the
+   * queue once the store takes writes again, and runs again (at least once). Nothing accepted is lost.
+   */
+  private rerunLater(row: CallRow, e: unknown): void {
+    this.storeFailed(e)
+    setTimeout(() => {
+      // when closing, the next start puts running calls back in the queue
+      if (this.closing) return
+      try {
+        if (this.deps.store.get(row.id)?.state !== 'running') return
+        this.deps.store.requeue(row.id, Date.now(), { status: null, error: 'its result could not be stored' }, false)
+        this.deps.counts.move(row.fn_key, 'running', 'queued')
+        this.wake()
+      } catch (again) {
+        this.rerunLater(row, again)
+      }
+    }, STORE_RETRY_MS).unref()
+  }
+
   /** Starts the waiting deliveries that have a slot, origins in turn. */
   private startReady(): void {
     if (this.closing) return
     for (const { origin, id } of this.slots.takeReady()) {
-      const row = this.deps.store.get(id)
+      let row: CallRow | undefined
+      try {
+        row = this.deps.store.get(id)
+      } catch (e) {
+        // it keeps its place in the line (at the back) until the store answers again
+        this.slots.end(origin)
+        this.slots.enqueue(origin, id)
+        this.storeFailed(e)
+        continue
+      }
       if (row?.state === 'delivering') this.startDelivery(row, origin)
       else this.slots.end(origin)
     }
@@ -130,7 +180,16 @@ export class AsyncWorker {
   }
 
   private startDelivery(row: CallRow, origin: string): void {
-    this.track(this.deliver(row).finally(() => {
+    const delivery = this.deliver(row).catch((e: unknown) => {
+      // its outcome could not be stored: the delivery is held, so it goes back in line a little later (at least once)
+      this.storeFailed(e)
+      setTimeout(() => {
+        if (this.closing) return
+        this.slots.enqueue(origin, row.id)
+        this.startReady()
+      }, STORE_RETRY_MS).unref()
+    })
+    this.track(delivery.finally(() => {
       this.slots.end(origin)
       this.startReady()
     }))
@@ -249,6 +308,7 @@ export class AsyncWorker {
     this.closing = true
     if (this.timer) clearTimeout(this.timer)
     if (this.pruneTimer) clearInterval(this.pruneTimer)
+    if (this.storeRetry) clearTimeout(this.storeRetry)
     while (this.inflight.size) await Promise.all([...this.inflight])
     this.sender.close()
   }

@@ -23,7 +23,33 @@ const DENIED_V6: [string, number, string][] = [
 const LOCAL_TTL_MS = 5_000
 /** Resolves a name to all its addresses (dns.lookup, so /etc/hosts counts; a test may pass another). */
 export type Resolve = (host: string, cb: (err: NodeJS.ErrnoException | null, addrs: dns.LookupAddress[]) => void) => void
-const systemResolve: Resolve = (host, cb) => dns.lookup(host, { all: true, verbatim: true }, cb)
+
+/**
+ * At most `n` resolutions at once, the others wait in order. dns.lookup blocks a libuv pool thread
+ * (4 in all, shared with file and crypto work) until the name's DNS servers answer: callback names
+ * under a DNS server that never answers must not stall the rest of the gateway.
+ */
+export function limitResolve(resolve: Resolve, n: number): Resolve {
+  let busy = 0
+  const waiting: (() => void)[] = []
+  const next = () => {
+    busy--
+    waiting.shift()?.()
+  }
+  return (host, cb) => {
+    const go = () => {
+      busy++
+      resolve(host, (err, addrs) => {
+        next()
+        cb(err, addrs)
+      })
+    }
+    if (busy < n) go()
+    else waiting.push(go)
+  }
+}
+
+const systemResolve: Resolve = limitResolve((host, cb) => dns.lookup(host, { all: true, verbatim: true }, cb), 2)
 
 export class CallbackDenied extends Error {
   readonly code = 'KINDLING_CALLBACK_DENIED'

@@ -6,7 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import { after, before, describe, it } from 'node:test'
-import { CallbackDenied, CallbackPolicy } from '../../../runtime/async/callback-policy.js'
+import { CallbackDenied, CallbackPolicy, limitResolve, type Resolve } from '../../../runtime/async/callback-policy.js'
 import { ConfigError, loadConfig } from '../../../runtime/config.js'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
 import { wat } from '../../helpers/wat.js'
@@ -70,6 +70,26 @@ describe('async callbacks: the destination policy', () => {
     answers = [[{ address: '8.8.8.8', family: 4 }]]
     const one = await new Promise<unknown[]>((res) => lookup('x.example', {}, (_e, a, f) => res([a, f])))
     assert.deepEqual(one, ['8.8.8.8', 4])
+  })
+})
+
+describe('async callbacks: name resolution', () => {
+  it('resolves at most 2 callback names at once, so that a DNS server that never answers cannot take the libuv pool', async () => {
+    const pending: (() => void)[] = []
+    let started = 0
+    const never: Resolve = (_host, cb) => {
+      started++
+      pending.push(() => cb(null, [{ address: '8.8.8.8', family: 4 }]))
+    }
+    const limited = limitResolve(never, 2)
+    const answered: string[] = []
+    for (const h of ['a', 'b', 'c', 'd']) limited(h, () => answered.push(h))
+    assert.equal(started, 2, 'two lookups run, two wait')
+    pending.shift()!()
+    assert.deepEqual(answered, ['a'])
+    assert.equal(started, 3, 'a finished lookup lets the next one start')
+    while (pending.length) pending.shift()!()
+    assert.deepEqual(answered, ['a', 'b', 'c', 'd'])
   })
 })
 

@@ -188,6 +188,22 @@ export class CallbackPolicy {
     }
   }
 
+  /** The addresses of `host` a connection may use; throws CallbackDenied when there is none. */
+  allowedOf(host: string, port: number, addresses: readonly string[]): string[] {
+    let first: unknown
+    const ok = addresses.filter((a) => {
+      try {
+        this.checkAddress(host, port, a)
+        return true
+      } catch (e) {
+        first ??= e
+        return false
+      }
+    })
+    if (ok.length === 0) throw first ?? new CallbackDenied(`${stripBrackets(host)} has no address`)
+    return ok
+  }
+
   /**
    * The accept-time check of an X-Callback-Url: http(s), no credentials, and no literal address (or
    * localhost) the policy denies. Returns the normalised URL.
@@ -205,20 +221,19 @@ export class CallbackPolicy {
     const port = portOf(url)
     // a literal address is checked now; so is localhost, which resolves to loopback without DNS (RFC 6761)
     const literals = net.isIP(host) ? [host] : host === 'localhost' || host.endsWith('.localhost') ? ['127.0.0.1', '::1'] : []
-    for (const a of literals) {
-      try {
-        this.checkAddress(url.hostname, port, a)
-      } catch (e) {
-        if (e instanceof CallbackDenied) throw new KindlingError('KINDLING_ERR_CALLBACK_DENIED', `X-Callback-Url: ${e.message}`)
-        throw e
-      }
+    try {
+      if (literals.length) this.allowedOf(url.hostname, port, literals)
+    } catch (e) {
+      if (e instanceof CallbackDenied) throw new KindlingError('KINDLING_ERR_CALLBACK_DENIED', `X-Callback-Url: ${e.message}`)
+      throw e
     }
     return url
   }
 
   /**
    * A `lookup` for net.connect that resolves the name, checks every address it gets and hands the
-   * socket only checked ones. Literal addresses never reach a lookup: check them with checkAddress.
+   * socket only the allowed ones (none: the connection fails). Literal addresses never reach a
+   * lookup: check them with checkAddress.
    */
   lookupFor(port: number): net.LookupFunction {
     return (hostname, options, callback) => {
@@ -226,10 +241,10 @@ export class CallbackPolicy {
       this.resolve(hostname, (err, found) => {
         if (err) return cb(err, '', 0)
         const family = typeof options.family === 'number' ? options.family : 0
-        const addrs = family ? found.filter((a) => a.family === family) : found
+        let addrs = family ? found.filter((a) => a.family === family) : found
         try {
-          if (addrs.length === 0) throw new CallbackDenied(`${hostname} has no address`)
-          for (const a of addrs) this.checkAddress(hostname, port, a.address)
+          const ok = new Set(this.allowedOf(hostname, port, addrs.map((a) => a.address)))
+          addrs = addrs.filter((a) => ok.has(a.address))
         } catch (e) {
           return cb(e as NodeJS.ErrnoException, '', 0)
         }

@@ -60,13 +60,19 @@ describe('async callbacks: the destination policy', () => {
   })
 
   it('checks every address a name resolves to at connect time and hands the socket only checked ones (DNS rebinding)', async () => {
-    let answers = [[{ address: '93.184.216.34', family: 4 }], [{ address: '93.184.216.34', family: 4 }, { address: '169.254.169.254', family: 4 }]]
+    let answers = [
+      [{ address: '93.184.216.34', family: 4 }],
+      [{ address: '169.254.169.254', family: 4 }, { address: '93.184.216.34', family: 4 }, { address: '::ffff:127.0.0.1', family: 6 }],
+      [{ address: '169.254.169.254', family: 4 }, { address: '10.0.0.1', family: 4 }],
+    ]
     const p = new CallbackPolicy([], (_host, cb) => cb(null, answers.shift()!))
     const lookup = p.lookupFor(80)
     const run = () => new Promise<unknown>((res) => lookup('rebind.example', { all: true }, (err, addrs) => res(err ?? addrs)))
     assert.deepEqual(await run(), [{ address: '93.184.216.34', family: 4 }], 'first resolution: public')
-    const second = await run()
-    assert.ok(second instanceof CallbackDenied, 'second resolution includes metadata: the connection is refused')
+    assert.deepEqual(await run(), [{ address: '93.184.216.34', family: 4 }], 'the socket never sees the denied addresses')
+    const third = await run()
+    assert.ok(third instanceof CallbackDenied, 'nothing allowed: the connection is refused')
+    assert.match((third as Error).message, /169\.254\.169\.254.*link-local/)
     answers = [[{ address: '8.8.8.8', family: 4 }]]
     const one = await new Promise<unknown[]>((res) => lookup('x.example', {}, (_e, a, f) => res([a, f])))
     assert.deepEqual(one, ['8.8.8.8', 4])
@@ -161,6 +167,14 @@ describe('async callbacks: through the gateway', () => {
     assert.equal(ok.statusCode, 202)
     const [got] = await cb.waitFor(1)
     assert.equal(got!.body.toString(), 'granted')
+  })
+
+  it('reaches localhost when 127.0.0.1 is granted, over the granted address only', async () => {
+    cb.received.length = 0
+    const r = await open.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': cb.url.replace('127.0.0.1', 'localhost') }, payload: 'via localhost' })
+    assert.equal(r.statusCode, 202)
+    const [got] = await cb.waitFor(1)
+    assert.equal(got!.body.toString(), 'via localhost')
   })
 
   it('does not follow a redirect from the callback', async () => {

@@ -106,7 +106,7 @@ interface Grants {
 export function parseGrants(entries: readonly string[]): Grants {
   const g: Grants = { addresses: new net.BlockList(), hostPorts: new Set(), names: new Set(), suffixes: [] }
   for (const raw of entries) {
-    const e = raw.trim().toLowerCase()
+    const e = raw.trim().toLowerCase().replace(/\.$/, '')
     const bad = () => new Error(`KINDLING_CALLBACK_ALLOW: ${JSON.stringify(raw)} is not a host, host:port, address or CIDR`)
     if (e.includes('/')) {
       const [base, bits] = e.split('/') as [string, string]
@@ -129,7 +129,6 @@ export function parseGrants(entries: readonly string[]): Grants {
 }
 
 export class CallbackPolicy {
-  private readonly denied = new net.BlockList()
   private readonly reasons: { list: net.BlockList; family: 'ipv4' | 'ipv6'; why: string }[] = []
   private readonly grants: Grants
   private local: { at: number; addrs: Set<string> } = { at: 0, addrs: new Set() }
@@ -141,7 +140,6 @@ export class CallbackPolicy {
         const one = new net.BlockList()
         one.addSubnet(base, bits, family)
         this.reasons.push({ list: one, family, why })
-        this.denied.addSubnet(base, bits, family)
       }
     }
   }

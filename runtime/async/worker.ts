@@ -105,8 +105,9 @@ export class AsyncWorker {
 
   /** The store could not be read or written (a full disk, say): look again soon rather than die. */
   private storeFailed(e: unknown): void {
-    process.stderr.write(`kindling: async worker: ${(e as Error).message}; trying again in ${STORE_RETRY_MS} ms\n`)
+    // one line per retry period, not one per failed write
     if (this.storeRetry || this.closing) return
+    process.stderr.write(`kindling: async worker: ${(e as Error).message}; trying again in ${STORE_RETRY_MS} ms\n`)
     this.storeRetry = setTimeout(() => {
       this.storeRetry = undefined
       this.pump()

@@ -21,6 +21,8 @@ export interface AsyncQueueSettings extends WorkerSettings {
 /** What GET /system/async-calls/{id} answers. */
 export interface CallStatus {
   callId: string
+  /** the caller's own id (its X-Correlation-Id or X-Call-Id), when it gave one */
+  correlationId: string | null
   function: string
   namespace: string
   state: string
@@ -44,6 +46,7 @@ export function callStatus(r: CallRow): CallStatus {
   const dot = r.fn_key.lastIndexOf('.')
   return {
     callId: r.id,
+    correlationId: (JSON.parse(r.headers) as Record<string, string | undefined>)['x-correlation-id'] ?? null,
     function: r.fn_key.slice(0, dot),
     namespace: r.fn_key.slice(dot + 1),
     state: r.state,

@@ -234,6 +234,8 @@ describe('async callbacks: through the gateway', () => {
     assert.deepEqual(got.map((g) => g.headers['x-call-id']).sort(), [...ids].sort())
     assert.ok(got.every((g) => g.headers['x-correlation-id'] === 'my-call-1'))
     for (const id of ids) assert.equal((await settled(open, id)).state, 'done')
+    const s = (await open.app.inject({ method: 'GET', url: `/system/async-calls/${ids[0]}`, headers: open.auth })).json() as { correlationId: string }
+    assert.equal(s.correlationId, 'my-call-1')
   })
 })
 

@@ -177,6 +177,37 @@ describe('async callbacks: through the gateway', () => {
     assert.equal(got!.body.toString(), 'via localhost')
   })
 
+  it('reads a callback\'s answer for its status only: an endless body is dropped, not buffered', async () => {
+    const CAP = 64 * 1024 * 1024
+    let written = 0
+    let closedAt = -1
+    const chunk = Buffer.alloc(64 * 1024, 120)
+    const endless = http.createServer((req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      res.on('close', () => (closedAt = written))
+      const pour = () => {
+        while (written < CAP && !res.destroyed) {
+          written += chunk.length
+          if (!res.write(chunk)) return void res.once('drain', pour)
+        }
+        res.end()
+      }
+      pour()
+    })
+    await new Promise<void>((res) => endless.listen(0, '127.0.0.1', () => res()))
+    try {
+      const r = await open.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': `http://127.0.0.1:${(endless.address() as AddressInfo).port}/` } })
+      const s = await settled(open, r.headers['x-call-id'] as string)
+      assert.equal(s.state, 'done', 'a 200 is a delivery, whatever follows it')
+      await waitUntil('the connection to close', () => closedAt >= 0)
+      assert.ok(closedAt < 16 * 1024 * 1024, `kindling dropped the connection after ${closedAt} bytes were sent, not ${CAP}`)
+    } finally {
+      endless.closeAllConnections()
+      endless.close()
+    }
+  })
+
   it('does not follow a redirect from the callback', async () => {
     const target = await startCallbackServer()
     const redirect = http.createServer((_req, res) => res.writeHead(307, { location: target.url }).end())

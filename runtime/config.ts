@@ -51,7 +51,7 @@ export const CONFIG_TABLE = {
   // async callbacks
   callbackAllow: { env: 'KINDLING_CALLBACK_ALLOW', kind: 'list', default: [] as string[], doc: 'callback destinations granted although not public: hosts, *.domains, host:port, addresses and CIDRs, comma separated (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal:8443)' },
   asyncCallbackConcurrency: { env: 'KINDLING_ASYNC_CALLBACK_CONCURRENCY', kind: 'int', default: 64, min: 1, max: 4096, doc: 'callback POSTs under way at once, all hosts together' },
-  asyncCallbackPerHost: { env: 'KINDLING_ASYNC_CALLBACK_PER_HOST', kind: 'int', default: 4, min: 1, max: 1024, doc: 'callback POSTs under way at once to one origin (scheme, host, port); the others wait their turn, hosts served in turn' },
+  asyncCallbackPerHost: { env: 'KINDLING_ASYNC_CALLBACK_PER_HOST', kind: 'int', default: 4, min: 1, max: 1024, doc: 'callback POSTs under way at once to one host (any scheme and port); the others wait their turn, hosts served in turn' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

@@ -1,5 +1,5 @@
-// Delivery slots shared fairly between callback origins: at most `perOrigin` POSTs under way to one
-// origin and `total` in all; what waits is kept per origin, first in first out, and the origins take
+// Delivery slots shared fairly between callback hosts (origins): at most `perOrigin` POSTs under way
+// to one and `total` in all; what waits is kept per origin, first in first out, and the origins take
 // turns. So a host that never answers holds its own few slots and nobody else's.
 
 interface Waiting {

@@ -46,10 +46,10 @@ const PRUNE_EVERY_MS = 60_000
 const LEASE_BATCH = 256
 const STORE_RETRY_MS = 1_000
 
-/** The key deliveries are shared by: scheme, host and port of the callback URL. */
+/** The key deliveries are shared by: the callback URL's host, whatever the scheme and port (ports are free to vary). */
 function originOf(url: string): string {
   try {
-    return new URL(url).origin
+    return new URL(url).hostname
   } catch {
     return url
   }

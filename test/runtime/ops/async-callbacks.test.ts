@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { CallbackDenied, CallbackPolicy, limitResolve, type Resolve } from '../../../runtime/async/callback-policy.js'
+import { FairSlots } from '../../../runtime/async/fair-slots.js'
 import { ConfigError, loadConfig } from '../../../runtime/config.js'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
 import { wat } from '../../helpers/wat.js'
@@ -271,6 +272,19 @@ describe('async callbacks: through the gateway', () => {
 })
 
 describe('async callbacks: one slow host does not hold the others', () => {
+  it('serves hosts in turn within a cap per host and a cap in all', () => {
+    const slots = new FairSlots(2, 1)
+    for (const [o, id] of [['a', 'a1'], ['a', 'a2'], ['b', 'b1'], ['c', 'c1']]) slots.enqueue(o!, id!)
+    assert.deepEqual(slots.takeReady().map((t) => t.id), ['a1', 'b1'])
+    assert.equal(slots.tryStart('d'), false, 'no slot left in all')
+    slots.end('a')
+    assert.deepEqual(slots.takeReady().map((t) => t.id), ['c1'], 'a had its turn: c goes first')
+    slots.end('b')
+    assert.deepEqual(slots.takeReady().map((t) => t.id), ['a2'])
+    assert.equal(slots.queued, 0)
+    assert.equal(slots.tryStart('a'), false, 'a at its cap, and no slot left in all')
+  })
+
   it('delivers a fast host\'s callback while a host that never answers still holds all of its own', async () => {
     const perHost = 2
     const k = await startKindling({ ...LOOPBACK, asyncCallbackPerHost: perHost, asyncCallbackConcurrency: 16, asyncCallbackTimeoutMs: 60_000 })
@@ -289,7 +303,8 @@ describe('async callbacks: one slow host does not hold the others', () => {
       const slowIds: string[] = []
       for (let i = 0; i < 40; i++) slowIds.push((await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': slowUrl }, payload: `slow ${i}` })).headers['x-call-id'] as string)
       await waitUntil('the slow host to hold its callbacks', () => slowSeen >= perHost)
-      const r = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': fast.url }, payload: 'fast' })
+      // another host (by name), on the same machine: hosts, not ports, share the slots
+      const r = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': fast.url.replace('127.0.0.1', 'localhost') }, payload: 'fast' })
       const [got] = await fast.waitFor(1, 20_000)
       assert.equal(got!.headers['x-call-id'], r.headers['x-call-id'])
       // the fast callback arrived while every slow one was still unanswered, and no more than the cap went to the slow host

@@ -1,6 +1,7 @@
 // The one config module: a defaults table with the unit in every key, read from KINDLING_* once at
 // start and validated there. Nothing else in kindling reads process.env for its settings.
 import path from 'node:path'
+import { parseGrants } from './async/callback-policy.js'
 
 type Kind = 'string' | 'int' | 'bool' | 'list'
 interface Entry<T> {
@@ -47,6 +48,10 @@ export const CONFIG_TABLE = {
   asyncRetentionMs: { env: 'KINDLING_ASYNC_RETENTION_MS', kind: 'int', default: 24 * 3_600_000, min: 0, doc: 'finished asynchronous calls stay readable (GET /system/async-calls/{id}) this long (0 = forever)' },
   logFileMaxBytes: { env: 'KINDLING_LOG_FILE_MAX_BYTES', kind: 'int', default: 4 * MiB, min: 0, doc: 'function logs kept in the data dir across restarts (two files of this size; 0 = memory only)' },
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
+  // async callbacks
+  callbackAllow: { env: 'KINDLING_CALLBACK_ALLOW', kind: 'list', default: [] as string[], doc: 'callback destinations granted although not public: hosts, *.domains, host:port, addresses and CIDRs, comma separated (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal:8443)' },
+  asyncCallbackConcurrency: { env: 'KINDLING_ASYNC_CALLBACK_CONCURRENCY', kind: 'int', default: 64, min: 1, max: 4096, doc: 'callback POSTs under way at once, all hosts together' },
+  asyncCallbackPerHost: { env: 'KINDLING_ASYNC_CALLBACK_PER_HOST', kind: 'int', default: 4, min: 1, max: 1024, doc: 'callback POSTs under way at once to one host (any scheme and port); the others wait their turn, hosts served in turn' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>
@@ -104,6 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if ((out.asyncRetryMaxWaitMs as number) < (out.asyncRetryMinWaitMs as number)) {
     throw new ConfigError(`KINDLING_ASYNC_RETRY_MAX_WAIT_MS=${String(out.asyncRetryMaxWaitMs)}: must be at least KINDLING_ASYNC_RETRY_MIN_WAIT_MS`)
+  }
+  try {
+    parseGrants(out.callbackAllow as string[])
+  } catch (e) {
+    throw new ConfigError((e as Error).message)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

@@ -31,7 +31,7 @@ export const ERRORS = {
   KINDLING_ERR_CALL_NOT_FOUND: { status: 404, hint: 'No asynchronous call has that id.' },
   KINDLING_ERR_CALL_NOT_CANCELLABLE: { status: 409, hint: 'Only a call that is still queued can be cancelled; GET /system/async-calls/{id} shows its state.' },
   KINDLING_ERR_ASYNC_QUEUE_FULL: { status: 429, hint: 'The asynchronous queue is full (KINDLING_ASYNC_MAX_QUEUED); retry later.' },
-  KINDLING_ERR_INVALID_CALLBACK_URL: { status: 400, hint: 'X-Callback-Url must be an absolute http(s) URL.' },
+  KINDLING_ERR_INVALID_CALLBACK_URL: { status: 400, hint: 'X-Callback-Url must be an absolute http(s) URL without user:password@.' },
   KINDLING_ERR_INVALID_QUERY: { status: 422, hint: 'Fix the query parameters (since is RFC3339, tail an integer, follow a boolean).' },
   KINDLING_ERR_METHOD_NOT_ALLOWED: { status: 405, hint: 'Functions accept GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD.' },
   KINDLING_ERR_NOT_IMPLEMENTED: { status: 501, hint: 'This route exists in OpenFaaS Enterprise only.' },
@@ -45,6 +45,8 @@ export const ERRORS = {
   KINDLING_ERR_FUNCTION_REMOVED: { status: 410, hint: 'The function was removed while the call waited or ran.' },
   KINDLING_ERR_SHUTTING_DOWN: { status: 503, hint: 'kindling is shutting down; retry against a running gateway.' },
   KINDLING_ERR_TIMEOUT: { status: 504, hint: 'The call ran longer than its timeout (exec_timeout or com.kindling.timeout) and was stopped.' },
+  // async callbacks
+  KINDLING_ERR_CALLBACK_DENIED: { status: 400, hint: 'X-Callback-Url names a loopback, private, link-local or other non-public address; use a public address, or ask the operator to grant it in KINDLING_CALLBACK_ALLOW.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

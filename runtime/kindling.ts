@@ -115,6 +115,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
       callbackAttempts: config.asyncCallbackAttempts,
       callbackTimeoutMs: config.asyncCallbackTimeoutMs,
       callbackRetryMs: config.asyncCallbackRetryMs,
+      callbackConcurrency: config.asyncCallbackConcurrency,
+      callbackPerHost: config.asyncCallbackPerHost,
+      callbackAllow: config.callbackAllow,
       retentionMs: config.asyncRetentionMs,
     },
   })

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => cb.listen(0, '127.0.0.1', () => r()))
   const callbackUrl = `http://127.0.0.1:${(cb.address() as AddressInfo).port}/done`
 
-  const s = await serve({ KINDLING_SPARE_APP_HOSTS: '0' }, clients)
+  const s = await serve({ KINDLING_SPARE_APP_HOSTS: '0', KINDLING_CALLBACK_ALLOW: '127.0.0.1' }, clients)
   try {
     await deploy(s, { service: 'noop', labels: { 'com.kindling.isolation': tier } }, fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', 'noop.wasm')))
     // warm: the function and the HTTP connections

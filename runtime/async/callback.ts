@@ -1,9 +1,24 @@
 // Delivers the result of an asynchronous call to its X-Callback-Url, as OpenFaaS's queue worker
-// does: a POST with the function's response body and headers plus the X-* call headers.
+// does: a POST with the function's response body plus the X-* call headers. The connection goes
+// only where the callback policy allows (checked on the resolved addresses), redirects are not
+// followed, and the callback's own answer is read for its status only (its body is discarded, up
+// to a bound past which the connection is dropped).
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
 import type { ResponseHeaders } from '../../isolation/tier.js'
+import { CallbackDenied, type CallbackPolicy, portOf } from './callback-policy.js'
 import type { CallRow } from './store.js'
 
-const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'content-length', 'host', 'proxy-connection'])
+/**
+ * The only headers of a function's response that go into its callback: what a receiver needs to read
+ * the body. Anything else (Authorization, Cookie, X-*) could let a function speak for kindling or for
+ * the caller to the callback's receiver.
+ */
+export const CALLBACK_SAFE_HEADERS = ['content-type', 'content-encoding', 'content-language'] as const
+
+/** Bytes of a callback's response body read (and thrown away) before the connection is dropped. */
+const MAX_RESPONSE_BYTES = 64 * 1024
 
 export interface CallbackOutcome {
   /** 2xx: done */
@@ -14,43 +29,96 @@ export interface CallbackOutcome {
   error: string | null
 }
 
+/** The header value a row's stored request carried, if any. */
+function requestHeader(row: CallRow, name: string): string | undefined {
+  const v = (JSON.parse(row.headers) as Record<string, string | undefined>)[name]
+  return typeof v === 'string' ? v : undefined
+}
+
 /** The headers of the callback POST for a call whose final result is stored in its row. */
-export function callbackHeaders(row: CallRow): Headers {
-  const out = new Headers()
+export function callbackHeaders(row: CallRow): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
   const fromFunction = row.result_headers ? (JSON.parse(row.result_headers) as ResponseHeaders) : {}
   for (const [k, v] of Object.entries(fromFunction)) {
-    if (DROP.has(k.toLowerCase())) continue
-    // a header sent more than once (set-cookie) goes out once per value
-    for (const value of Array.isArray(v) ? v : [v]) out.append(k, value)
+    const name = k.toLowerCase()
+    if (!(CALLBACK_SAFE_HEADERS as readonly string[]).includes(name)) continue
+    const value = Array.isArray(v) ? v[0] : v
+    // a value http would refuse is left out rather than failing the delivery
+    if (value !== undefined && !/[^\t\x20-\x7e\x80-\xff]/.test(value)) out[name] = value
   }
-  out.set('X-Call-Id', row.id)
-  out.set('X-Function-Name', row.name)
-  out.set('X-Function-Status', String(row.last_status ?? 503))
-  out.set('X-Duration-Seconds', (row.duration_s ?? 0).toFixed(6))
-  out.set('X-Retry', String(Math.max(0, row.attempts - 1)))
-  out.set('X-Retry-Max', String(row.retry_max ?? 0))
-  out.set('User-Agent', 'kindling-async')
+  out['x-call-id'] = row.id
+  const correlation = requestHeader(row, 'x-correlation-id')
+  if (correlation !== undefined) out['x-correlation-id'] = correlation
+  out['x-function-name'] = row.name
+  out['x-function-status'] = String(row.last_status ?? 503)
+  out['x-duration-seconds'] = (row.duration_s ?? 0).toFixed(6)
+  out['x-retry'] = String(Math.max(0, row.attempts - 1))
+  out['x-retry-max'] = String(row.retry_max ?? 0)
+  out['user-agent'] = 'kindling-async'
   return out
 }
 
-export async function postCallback(row: CallRow, timeoutMs: number): Promise<CallbackOutcome> {
-  try {
-    const res = await fetch(row.callback_url!, {
-      method: 'POST',
-      headers: callbackHeaders(row),
-      // a copy typed as BodyInit wants it (Uint8Array over an ArrayBuffer)
-      body: new Uint8Array(row.result_body ?? []),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+/** POSTs callbacks through keep-alive agents whose connections go only to addresses the policy allows. */
+export class CallbackSender {
+  private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
+
+  constructor(private readonly policy: CallbackPolicy) {}
+
+  post(row: CallRow, timeoutMs: number): Promise<CallbackOutcome> {
+    const denied = (e: Error): CallbackOutcome => ({ delivered: false, retry: false, status: null, error: `the callback was not sent: ${e.message}` })
+    let url: URL
+    let headers: Record<string, string | string[]>
+    const body = row.result_body ?? Buffer.alloc(0)
+    try {
+      headers = { ...callbackHeaders(row), 'content-length': String(body.length) }
+      url = new URL(row.callback_url!)
+      // the accept-time check again: the policy may have changed since (a restart with other settings)
+      this.policy.checkUrl(url.href)
+      const host = url.hostname.replace(/^\[|\]$/g, '')
+      if (net.isIP(host)) this.policy.checkAddress(url.hostname, portOf(url), host)
+    } catch (e) {
+      return Promise.resolve(denied(e as Error))
+    }
+    const secure = url.protocol === 'https:'
+    return new Promise<CallbackOutcome>((resolve) => {
+      let settled = false
+      const done = (o: CallbackOutcome) => {
+        if (settled) return
+        settled = true
+        resolve(o)
+      }
+      const req = (secure ? https : http).request(url, {
+        method: 'POST',
+        headers,
+        agent: secure ? this.agents.https : this.agents.http,
+        lookup: this.policy.lookupFor(portOf(url)),
+      })
+      // one limit for the whole exchange: connecting, sending, the answer and its body
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'TIMEOUT' })), timeoutMs)
+      timer.unref()
+      req.on('response', (res) => {
+        const s = res.statusCode ?? 0
+        let read = 0
+        res.on('data', (c: Buffer) => {
+          read += c.length
+          if (read > MAX_RESPONSE_BYTES) req.destroy()
+        })
+        res.on('close', () => clearTimeout(timer))
+        res.on('error', () => undefined)
+        if (s >= 200 && s < 300) done({ delivered: true, retry: false, status: s, error: null })
+        else done({ delivered: false, retry: s >= 500 || s === 408 || s === 429, status: s, error: `the callback answered ${s}` })
+      })
+      req.on('error', (e: Error & { code?: string }) => {
+        clearTimeout(timer)
+        if (e instanceof CallbackDenied || e.code === 'KINDLING_CALLBACK_DENIED') return done(denied(e))
+        done({ delivered: false, retry: true, status: null, error: `the callback could not be reached: ${e.code === 'TIMEOUT' ? e.message : (e.code ?? e.message)}` })
+      })
+      req.end(body)
     })
-    // the body is not needed; reading it frees the connection for reuse
-    await res.arrayBuffer().catch(() => undefined)
-    const s = res.status
-    if (s >= 200 && s < 300) return { delivered: true, retry: false, status: s, error: null }
-    return { delivered: false, retry: s >= 500 || s === 408 || s === 429, status: s, error: `the callback answered ${s}` }
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } }
-    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message)
-    return { delivered: false, retry: true, status: null, error: `the callback could not be reached: ${why}` }
+  }
+
+  close(): void {
+    this.agents.http.destroy()
+    this.agents.https.destroy()
   }
 }

@@ -5,6 +5,8 @@ import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { Db } from '../store/db.js'
+import { CallbackPolicy } from './callback-policy.js'
+import { DeliveryLeases } from './delivery-lease.js'
 import { GroupCommit } from './group-commit.js'
 import { PendingCounts } from './pending.js'
 import { AsyncStore, type CallRow, type NewCall } from './store.js'
@@ -12,11 +14,15 @@ import { AsyncWorker, type WorkerSettings } from './worker.js'
 
 export interface AsyncQueueSettings extends WorkerSettings {
   maxQueued: number
+  /** KINDLING_CALLBACK_ALLOW: non-public callback destinations the operator grants */
+  callbackAllow: readonly string[]
 }
 
 /** What GET /system/async-calls/{id} answers. */
 export interface CallStatus {
   callId: string
+  /** the caller's own id (its X-Correlation-Id or X-Call-Id), when it gave one */
+  correlationId: string | null
   function: string
   namespace: string
   state: string
@@ -40,6 +46,7 @@ export function callStatus(r: CallRow): CallStatus {
   const dot = r.fn_key.lastIndexOf('.')
   return {
     callId: r.id,
+    correlationId: (JSON.parse(r.headers) as Record<string, string | undefined>)['x-correlation-id'] ?? null,
     function: r.fn_key.slice(0, dot),
     namespace: r.fn_key.slice(dot + 1),
     state: r.state,
@@ -68,13 +75,16 @@ export class AsyncQueue {
   readonly counts = new PendingCounts()
   private readonly worker: AsyncWorker
   private readonly commit: GroupCommit
+  readonly callbackPolicy: CallbackPolicy
   /** accepted calls whose insert is not committed yet (they count against the bound) */
   private accepting = 0
 
   constructor(private readonly deps: { db: Db; functions: FunctionManager; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
     this.store = new AsyncStore(deps.db)
     this.commit = new GroupCommit(deps.db)
-    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, counts: this.counts, functions: deps.functions, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
+    this.callbackPolicy = new CallbackPolicy(deps.settings.callbackAllow)
+    const leases = new DeliveryLeases(deps.db)
+    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, leases, policy: this.callbackPolicy, counts: this.counts, functions: deps.functions, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
   }
 
   /** Picks up what a previous run left: running calls run again, deliveries are tried again. */
@@ -87,10 +97,10 @@ export class AsyncQueue {
   }
 
   /**
-   * Stores a call for the worker and resolves once it is committed to disk; false when its id was
-   * accepted before (nothing new is queued).
+   * Stores a call for the worker and resolves once it is committed to disk. Ids are the gateway's
+   * (random), so a clash is a bug: it throws rather than answer 202 for a call that is not queued.
    */
-  async accept(call: NewCall): Promise<boolean> {
+  async accept(call: NewCall): Promise<void> {
     if (this.counts.byState.queued + this.accepting >= this.deps.settings.maxQueued) {
       throw new KindlingError('KINDLING_ERR_ASYNC_QUEUE_FULL', `${this.counts.byState.queued} asynchronous calls are waiting`)
     }
@@ -101,11 +111,10 @@ export class AsyncQueue {
     } finally {
       this.accepting--
     }
-    if (!created) return false
+    if (!created) throw new KindlingError('KINDLING_ERR_INTERNAL', `asynchronous call id ${call.id} exists already; the call was not queued`)
     this.counts.add(call.fnKey)
     this.deps.metrics.asyncCalls.labels('accepted').inc()
     this.worker.wake()
-    return true
   }
 
   get(id: string): CallStatus | undefined {

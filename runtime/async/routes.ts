@@ -8,22 +8,28 @@ import type { FunctionManager } from '../functions.js'
 import { toInvokeRequest } from '../gateway/routes/invoke.js'
 import { sendError } from '../gateway/reply.js'
 import { functionKey, splitQualifiedName } from '../names.js'
+import type { CallbackPolicy } from './callback-policy.js'
 import type { AsyncQueue } from './queue.js'
 
-/** A caller's X-Call-Id is kept (and makes a repeated POST idempotent) when it looks like an id. */
-const CALL_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+/**
+ * The call id is always the gateway's: a caller's X-Correlation-Id, or else its X-Call-Id, is kept
+ * as the call's correlation id (passed to the function and the callback as X-Correlation-Id) when it
+ * looks like an id. Were a caller's id the queue key, a reused id would be a call silently dropped.
+ */
+const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
-export function callbackUrlOf(header: string | string[] | undefined): string | undefined {
-  if (header === undefined || header === '') return undefined
-  const v = Array.isArray(header) ? header[0]! : header
-  let url: URL
-  try {
-    url = new URL(v)
-  } catch {
-    throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(v)} is not a URL`)
+function correlationOf(req: FastifyRequest): string | undefined {
+  for (const name of ['x-correlation-id', 'x-call-id']) {
+    const v = req.headers[name]
+    if (typeof v === 'string' && CORRELATION_ID.test(v)) return v
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(v)} is not http or https`)
-  return url.href
+  return undefined
+}
+
+/** The X-Callback-Url, checked against the callback policy; undefined when there is none. */
+export function callbackUrlOf(header: string | string[] | undefined, policy: CallbackPolicy): string | undefined {
+  if (header === undefined || header === '') return undefined
+  return policy.checkUrl(Array.isArray(header) ? header[0]! : header).href
 }
 
 export interface AsyncRouteOptions {
@@ -37,15 +43,17 @@ export interface AsyncRouteOptions {
 /** The public route (no auth, as /function/* has none). */
 export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRouteOptions): void {
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
-    const given = req.headers['x-call-id']
-    const callId = typeof given === 'string' && CALL_ID.test(given) ? given : randomUUID()
+    const callId = randomUUID()
+    const correlation = correlationOf(req)
     const createdAt = Date.now()
+    if (correlation !== undefined) reply.header('x-correlation-id', correlation)
     reply.header('x-call-id', callId).header('x-start-time', String(BigInt(createdAt) * 1_000_000n)).header('x-served-by', opts.servedBy)
     try {
-      const callbackUrl = callbackUrlOf(req.headers['x-callback-url'])
+      const callbackUrl = callbackUrlOf(req.headers['x-callback-url'], opts.queue.callbackPolicy)
       const { name, namespace } = splitQualifiedName(req.params.name, opts.defaultNamespace)
       if (!opts.functions.get(name, namespace)) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
       const r = toInvokeRequest(req, callId, `/${req.params['*'] ?? ''}`)
+      if (correlation !== undefined) r.headers['x-correlation-id'] = correlation
       await opts.queue.accept({
         id: callId,
         fnKey: functionKey(name, namespace),

@@ -7,7 +7,10 @@ import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { InvokeRequest, ResponseHeaders } from '../../isolation/tier.js'
-import { postCallback } from './callback.js'
+import { CallbackSender } from './callback.js'
+import type { CallbackPolicy } from './callback-policy.js'
+import { DeliveryLeases, HOLD_MS } from './delivery-lease.js'
+import { FairSlots } from './fair-slots.js'
 import type { GroupCommit } from './group-commit.js'
 import type { PendingCounts } from './pending.js'
 import { backoffMs, retryAfterMs, retryPolicy, type RetryPolicy } from './retry.js'
@@ -19,12 +22,18 @@ export interface WorkerSettings {
   callbackAttempts: number
   callbackTimeoutMs: number
   callbackRetryMs: number
+  /** callback POSTs under way at once, all origins together */
+  callbackConcurrency: number
+  /** callback POSTs under way at once to one origin */
+  callbackPerHost: number
   retentionMs: number
 }
 
 export interface WorkerDeps {
   store: AsyncStore
   commit: GroupCommit
+  leases: DeliveryLeases
+  policy: CallbackPolicy
   counts: PendingCounts
   functions: FunctionManager
   metrics: Metrics
@@ -33,19 +42,36 @@ export interface WorkerDeps {
 }
 
 const PRUNE_EVERY_MS = 60_000
+/** Due deliveries moved from the store to the per-origin queues in one pump (ids only). */
+const LEASE_BATCH = 256
+const STORE_RETRY_MS = 1_000
+
+/** The key deliveries are shared by: the callback URL's host, whatever the scheme and port (ports are free to vary). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).hostname
+  } catch {
+    return url
+  }
+}
 
 export class AsyncWorker {
   private running = 0
-  private delivering = 0
+  private readonly slots: FairSlots
+  private readonly sender: CallbackSender
   private pumpQueued = false
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
   private pruneTimer: NodeJS.Timeout | undefined
+  private storeRetry: NodeJS.Timeout | undefined
   private closing = false
   private readonly inflight = new Set<Promise<void>>()
   private readonly never = new AbortController().signal
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.slots = new FairSlots(deps.settings.callbackConcurrency, deps.settings.callbackPerHost)
+    this.sender = new CallbackSender(deps.policy)
+  }
 
   start(): void {
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
@@ -70,6 +96,26 @@ export class AsyncWorker {
 
   private pump(): void {
     if (this.closing) return
+    try {
+      this.pumpOnce()
+    } catch (e) {
+      this.storeFailed(e)
+    }
+  }
+
+  /** The store could not be read or written (a full disk, say): look again soon rather than die. */
+  private storeFailed(e: unknown): void {
+    // one line per retry period, not one per failed write
+    if (this.storeRetry || this.closing) return
+    process.stderr.write(`kindling: async worker: ${(e as Error).message}; trying again in ${STORE_RETRY_MS} ms\n`)
+    this.storeRetry = setTimeout(() => {
+      this.storeRetry = undefined
+      this.pump()
+    }, STORE_RETRY_MS)
+    this.storeRetry.unref()
+  }
+
+  private pumpOnce(): void {
     const { store, settings } = this.deps
     const now = Date.now()
     const free = settings.concurrency - this.running
@@ -77,22 +123,77 @@ export class AsyncWorker {
       for (const row of store.claimDue(now, free)) {
         this.running++
         this.deps.counts.move(row.fn_key, 'queued', 'running')
-        this.track(this.run(row).finally(() => this.running--))
+        this.track(this.run(row).catch((e: unknown) => this.rerunLater(row, e)).finally(() => this.running--))
       }
     }
-    const freeDeliveries = settings.concurrency - this.delivering
-    if (freeDeliveries > 0) for (const row of store.leaseDeliveries(now, freeDeliveries, this.leaseEnd(now))) this.startDelivery(row)
+    // due deliveries join their origin's line (ids only); a full batch means more may be due
+    const due = this.deps.leases.holdDue(now, LEASE_BATCH)
+    for (const d of due) this.slots.enqueue(originOf(d.callback_url), d.id)
+    this.startReady()
+    if (due.length === LEASE_BATCH) this.wake()
     this.arm(now)
   }
 
-  /** Until then a delivery belongs to whoever leased it; after a crash it is due again at start. */
-  private leaseEnd(now: number): number {
-    return now + this.deps.settings.callbackTimeoutMs + 5_000
+  /**
+   * A run whose outcome could not be stored is still 'running' in the store: it goes back to the
+   * queue once the store takes writes again, and runs again (at least once). Nothing accepted is lost.
+   */
+  private rerunLater(row: CallRow, e: unknown): void {
+    this.storeFailed(e)
+    setTimeout(() => {
+      // when closing, the next start puts running calls back in the queue
+      if (this.closing) return
+      try {
+        if (this.deps.store.get(row.id)?.state !== 'running') return
+        this.deps.store.requeue(row.id, Date.now(), { status: null, error: 'its result could not be stored' }, false)
+        this.deps.counts.move(row.fn_key, 'running', 'queued')
+        this.wake()
+      } catch (again) {
+        this.rerunLater(row, again)
+      }
+    }, STORE_RETRY_MS).unref()
   }
 
-  private startDelivery(row: CallRow): void {
-    this.delivering++
-    this.track(this.deliver(row).finally(() => this.delivering--))
+  /** Starts the waiting deliveries that have a slot, origins in turn. */
+  private startReady(): void {
+    if (this.closing) return
+    for (const { origin, id } of this.slots.takeReady()) {
+      let row: CallRow | undefined
+      try {
+        row = this.deps.store.get(id)
+      } catch (e) {
+        // it keeps its place in the line (at the back) until the store answers again
+        this.slots.end(origin)
+        this.slots.enqueue(origin, id)
+        this.storeFailed(e)
+        continue
+      }
+      if (row?.state === 'delivering') this.startDelivery(row, origin)
+      else this.slots.end(origin)
+    }
+  }
+
+  /** A result to call back: it starts now when its origin has a slot and nobody waits, else it waits its turn. */
+  private offer(row: CallRow): void {
+    const origin = originOf(row.callback_url!)
+    if (this.slots.tryStart(origin)) this.startDelivery(row, origin)
+    else this.slots.enqueue(origin, row.id)
+  }
+
+  private startDelivery(row: CallRow, origin: string): void {
+    const delivery = this.deliver(row).catch((e: unknown) => {
+      // its outcome could not be stored: the delivery is held, so it goes back in line a little later (at least once)
+      this.storeFailed(e)
+      setTimeout(() => {
+        if (this.closing) return
+        this.slots.enqueue(origin, row.id)
+        this.startReady()
+      }, STORE_RETRY_MS).unref()
+    })
+    this.track(delivery.finally(() => {
+      this.slots.end(origin)
+      this.startReady()
+    }))
   }
 
   private track(p: Promise<void>): void {
@@ -164,16 +265,16 @@ export class AsyncWorker {
     }
     const hasCallback = row.callback_url !== null
     const now = Date.now()
-    // deliver at once when a delivery slot is free (leased: no pump picks it up meanwhile), else queue it
-    const direct = hasCallback && !this.closing && this.delivering < settings.concurrency
-    const deliverAt = direct ? this.leaseEnd(now) : now
+    // held for this worker's per-origin line (no pump picks it up meanwhile); when closing, left due for the next start
+    const direct = hasCallback && !this.closing
+    const deliverAt = direct ? now + HOLD_MS : now
     const result = { status, headers, body, durationS, error, retryMax: policy.attempts }
     await commit.run(() => store.finishRun(row.id, result, hasCallback ? { deliverAt } : undefined, now))
     counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
     if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
     if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
     if (direct) {
-      this.startDelivery({
+      this.offer({
         ...row, state: 'delivering', body: null, last_status: status, last_error: error ?? null, duration_s: durationS, retry_max: policy.attempts,
         result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt,
       })
@@ -182,7 +283,7 @@ export class AsyncWorker {
 
   private async deliver(row: CallRow): Promise<void> {
     const { store, counts, settings, metrics, commit } = this.deps
-    const out = await postCallback(row, settings.callbackTimeoutMs)
+    const out = await this.sender.post(row, settings.callbackTimeoutMs)
     const runStatus = row.last_status ?? 503
     const tries = row.callback_attempts + 1
     if (!out.delivered && out.retry && tries < settings.callbackAttempts) {
@@ -208,7 +309,9 @@ export class AsyncWorker {
     this.closing = true
     if (this.timer) clearTimeout(this.timer)
     if (this.pruneTimer) clearInterval(this.pruneTimer)
+    if (this.storeRetry) clearTimeout(this.storeRetry)
     while (this.inflight.size) await Promise.all([...this.inflight])
+    this.sender.close()
   }
 }
 

@@ -20,7 +20,7 @@ describe('error table', () => {
 describe('config', () => {
   it('has a unit in every numeric key name and an environment variable per key', () => {
     for (const [key, e] of Object.entries(CONFIG_TABLE)) {
-      if (e.kind === 'int' && key !== 'port' && key !== 'spareAppHosts' && key !== 'maxReplicas' && key !== 'queueDepth' && key !== 'interruptFuel' && !['asyncConcurrency', 'asyncMaxQueued', 'asyncRetryAttempts', 'asyncCallbackAttempts'].includes(key)) {
+      if (e.kind === 'int' && key !== 'port' && key !== 'spareAppHosts' && key !== 'maxReplicas' && key !== 'queueDepth' && key !== 'interruptFuel' && !['asyncConcurrency', 'asyncMaxQueued', 'asyncRetryAttempts', 'asyncCallbackAttempts', 'asyncCallbackConcurrency', 'asyncCallbackPerHost'].includes(key)) {
         assert.match(key, /(Ms|Bytes|MiB)$/, `${key} names its unit`)
       }
       assert.match(e.env, /^(KINDLING_|OPENFAAS_URL$)/)

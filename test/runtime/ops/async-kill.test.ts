@@ -16,7 +16,7 @@ describe('async: accepted calls survive kill -9', () => {
     dirs.push(dataDir)
     const cb = await startCallbackServer()
     // one call at a time, so that most calls are still queued when kindling dies
-    const env = { KINDLING_ASYNC_CONCURRENCY: '1' }
+    const env = { KINDLING_ASYNC_CONCURRENCY: '1', KINDLING_CALLBACK_ALLOW: '127.0.0.1' }
     let srv = await startServerProcess(dataDir, env)
     try {
       const auth = authOf(dataDir)

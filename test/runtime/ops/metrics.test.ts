@@ -7,7 +7,7 @@ describe('metrics: GET /metrics', () => {
   let k: TestKindling
   let cb: CallbackServer
   before(async () => {
-    k = await startKindling({ asyncRetryMinWaitMs: 10, asyncRetryMaxWaitMs: 20 })
+    k = await startKindling({ asyncRetryMinWaitMs: 10, asyncRetryMaxWaitMs: 20, callbackAllow: ['127.0.0.1'] })
     cb = await startCallbackServer()
     await k.deploy('m', exampleModule('cat'), { labels: { 'com.openfaas.scale.min': '2' } })
     await k.deploy('fl', await flakyModule(), { annotations: { 'com.openfaas.retry.attempts': '1' } })

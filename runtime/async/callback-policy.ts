@@ -1,0 +1,258 @@
+// Where kindling may send a callback. X-Callback-Url comes from unauthenticated callers, so without
+// a policy any caller could make the gateway POST to cloud metadata (169.254.169.254), the private
+// network or the gateway itself (SSRF). Addresses that are not public are denied unless the operator
+// grants them in KINDLING_CALLBACK_ALLOW. The check runs when a call is accepted (a literal address
+// or localhost: 400) and again on every connection, after DNS resolution, on the very addresses the
+// socket connects to (a name that resolves somewhere else later, DNS rebinding, gains nothing).
+import dns from 'node:dns'
+import net from 'node:net'
+import os from 'node:os'
+import { KindlingError } from '../errors.js'
+
+/** Ranges no callback goes to by default, with the reason given in errors. */
+const DENIED_V4: [string, number, string][] = [
+  ['0.0.0.0', 8, 'unspecified'], ['10.0.0.0', 8, 'private'], ['100.64.0.0', 10, 'private (shared)'], ['127.0.0.0', 8, 'loopback'],
+  ['169.254.0.0', 16, 'link-local'], ['172.16.0.0', 12, 'private'], ['192.0.0.0', 24, 'reserved'], ['192.0.2.0', 24, 'reserved'],
+  ['192.168.0.0', 16, 'private'], ['198.18.0.0', 15, 'reserved'], ['198.51.100.0', 24, 'reserved'], ['203.0.113.0', 24, 'reserved'],
+  ['224.0.0.0', 4, 'multicast'], ['240.0.0.0', 4, 'reserved'],
+]
+const DENIED_V6: [string, number, string][] = [
+  ['::', 128, 'unspecified'], ['::1', 128, 'loopback'], ['::', 96, 'reserved'], ['64:ff9b:1::', 48, 'private'], ['100::', 64, 'reserved'],
+  ['2001:db8::', 32, 'reserved'], ['fc00::', 7, 'private'], ['fe80::', 10, 'link-local'], ['fec0::', 10, 'private'], ['ff00::', 8, 'multicast'],
+]
+const LOCAL_TTL_MS = 5_000
+/** Resolves a name to all its addresses (dns.lookup, so /etc/hosts counts; a test may pass another). */
+export type Resolve = (host: string, cb: (err: NodeJS.ErrnoException | null, addrs: dns.LookupAddress[]) => void) => void
+
+/**
+ * At most `n` resolutions at once, the others wait in order. dns.lookup blocks a libuv pool thread
+ * (4 in all, shared with file and crypto work) until the name's DNS servers answer: callback names
+ * under a DNS server that never answers must not stall the rest of the gateway.
+ */
+export function limitResolve(resolve: Resolve, n: number): Resolve {
+  let busy = 0
+  const waiting: (() => void)[] = []
+  const next = () => {
+    busy--
+    waiting.shift()?.()
+  }
+  return (host, cb) => {
+    const go = () => {
+      busy++
+      resolve(host, (err, addrs) => {
+        next()
+        cb(err, addrs)
+      })
+    }
+    if (busy < n) go()
+    else waiting.push(go)
+  }
+}
+
+const systemResolve: Resolve = limitResolve((host, cb) => dns.lookup(host, { all: true, verbatim: true }, cb), 2)
+
+export class CallbackDenied extends Error {
+  readonly code = 'KINDLING_CALLBACK_DENIED'
+}
+
+/** 16 bytes of an IPv6 address (zone ids dropped), or undefined. */
+function v6Bytes(addr: string): number[] | undefined {
+  const a = addr.replace(/%.*$/, '')
+  if (net.isIPv6(a) === false) return undefined
+  let tail: number[] = []
+  let s = a
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+  if (dotted) {
+    tail = dotted[1]!.split('.').map(Number)
+    s = a.slice(0, -dotted[1]!.length) + '0:0'
+  }
+  const [head, rest] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined]
+  const hs = head ? head.split(':') : []
+  const rs = rest ? rest.split(':') : []
+  const groups = rest === undefined ? hs : [...hs, ...Array(8 - hs.length - rs.length).fill('0'), ...rs]
+  const out: number[] = []
+  for (const g of groups) {
+    const n = parseInt(g, 16)
+    out.push(n >> 8, n & 255)
+  }
+  if (tail.length) out.splice(12, 4, ...tail)
+  return out
+}
+
+/** The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4), if any. */
+function embeddedV4(addr: string): string | undefined {
+  const b = v6Bytes(addr)
+  if (!b) return undefined
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0)
+  if (zero(0, 10) && b[10] === 255 && b[11] === 255) return b.slice(12).join('.')
+  if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return b.slice(12).join('.')
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6).join('.')
+  return undefined
+}
+
+/** A host as grants and checks compare it: no IPv6 brackets, no trailing dot of a rooted name. */
+function stripBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host.replace(/\.$/, '')
+}
+
+/** Grants of KINDLING_CALLBACK_ALLOW: addresses and CIDRs (any port), host:port, names and *.domain. */
+interface Grants {
+  addresses: net.BlockList
+  hostPorts: Set<string>
+  names: Set<string>
+  suffixes: string[]
+}
+
+export function parseGrants(entries: readonly string[]): Grants {
+  const g: Grants = { addresses: new net.BlockList(), hostPorts: new Set(), names: new Set(), suffixes: [] }
+  for (const raw of entries) {
+    const e = raw.trim().toLowerCase().replace(/\.$/, '')
+    const bad = () => new Error(`KINDLING_CALLBACK_ALLOW: ${JSON.stringify(raw)} is not a host, host:port, address or CIDR`)
+    if (e.includes('/')) {
+      const [base, bits] = e.split('/') as [string, string]
+      const family = net.isIP(base)
+      if (!family || !/^\d+$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) throw bad()
+      g.addresses.addSubnet(base, Number(bits), family === 4 ? 'ipv4' : 'ipv6')
+      continue
+    }
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(e)
+    const hostPort = bracketed ? [bracketed[1]!, bracketed[2]] : net.isIPv6(e) ? [e, undefined] : (/^([^:]+)(?::(\d+))?$/.exec(e) ?? []).slice(1)
+    const [host, port] = hostPort as [string | undefined, string | undefined]
+    if (!host || (port !== undefined && Number(port) > 65535)) throw bad()
+    if (port !== undefined) g.hostPorts.add(`${host}:${Number(port)}`)
+    else if (net.isIP(host)) g.addresses.addAddress(host, net.isIPv6(host) ? 'ipv6' : 'ipv4')
+    else if (host.startsWith('*.')) g.suffixes.push(host.slice(1))
+    else if (/^[a-z0-9.-]+$/.test(host)) g.names.add(host)
+    else throw bad()
+  }
+  return g
+}
+
+export class CallbackPolicy {
+  private readonly reasons: { list: net.BlockList; family: 'ipv4' | 'ipv6'; why: string }[] = []
+  private readonly grants: Grants
+  private local: { at: number; addrs: Set<string> } = { at: 0, addrs: new Set() }
+
+  constructor(allow: readonly string[], private readonly resolve: Resolve = systemResolve) {
+    this.grants = parseGrants(allow)
+    for (const [list, family] of [[DENIED_V4, 'ipv4'], [DENIED_V6, 'ipv6']] as const) {
+      for (const [base, bits, why] of list) {
+        const one = new net.BlockList()
+        one.addSubnet(base, bits, family)
+        this.reasons.push({ list: one, family, why })
+      }
+    }
+  }
+
+  /** This machine's own addresses: a callback there reaches the gateway itself. */
+  private localAddresses(): Set<string> {
+    const now = Date.now()
+    if (now - this.local.at > LOCAL_TTL_MS) {
+      const addrs = new Set<string>()
+      for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) addrs.add(i.address.replace(/%.*$/, '').toLowerCase())
+      this.local = { at: now, addrs }
+    }
+    return this.local.addrs
+  }
+
+  /** Why `address` is not a public destination, or undefined when it is. */
+  private deniedBecause(address: string): string | undefined {
+    const a = address.replace(/%.*$/, '').toLowerCase()
+    const v4 = net.isIPv4(a) ? a : embeddedV4(a)
+    for (const r of this.reasons) {
+      if (v4 !== undefined ? r.family === 'ipv4' && r.list.check(v4, 'ipv4') : r.family === 'ipv6' && r.list.check(a, 'ipv6')) return r.why
+    }
+    if (this.localAddresses().has(a) || (v4 !== undefined && this.localAddresses().has(v4))) return 'an address of this machine'
+    return undefined
+  }
+
+  private granted(host: string, port: number, address: string | undefined): boolean {
+    const g = this.grants
+    const h = stripBrackets(host).toLowerCase()
+    if (g.names.has(h) || g.suffixes.some((s) => h.endsWith(s)) || g.hostPorts.has(`${h}:${port}`)) return true
+    if (address === undefined) return false
+    const a = address.replace(/%.*$/, '').toLowerCase()
+    if (g.hostPorts.has(`${a}:${port}`)) return true
+    const v4 = net.isIPv4(a) ? a : embeddedV4(a)
+    return g.addresses.check(a, net.isIPv4(a) ? 'ipv4' : 'ipv6') || (v4 !== undefined && g.addresses.check(v4, 'ipv4'))
+  }
+
+  /** Throws CallbackDenied unless a connection to `address` for `host`:`port` is allowed. */
+  checkAddress(host: string, port: number, address: string): void {
+    const why = this.deniedBecause(address)
+    if (why !== undefined && !this.granted(host, port, address)) {
+      const h = stripBrackets(host)
+      throw new CallbackDenied(`${h}${h === address ? '' : ` (${address})`} is not a public address (${why}) and KINDLING_CALLBACK_ALLOW does not grant it`)
+    }
+  }
+
+  /** The addresses of `host` a connection may use; throws CallbackDenied when there is none. */
+  allowedOf(host: string, port: number, addresses: readonly string[]): string[] {
+    let first: unknown
+    const ok = addresses.filter((a) => {
+      try {
+        this.checkAddress(host, port, a)
+        return true
+      } catch (e) {
+        first ??= e
+        return false
+      }
+    })
+    if (ok.length === 0) throw first ?? new CallbackDenied(`${stripBrackets(host)} has no address`)
+    return ok
+  }
+
+  /**
+   * The accept-time check of an X-Callback-Url: http(s), no credentials, and no literal address (or
+   * localhost) the policy denies. Returns the normalised URL.
+   */
+  checkUrl(value: string): URL {
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(value)} is not a URL`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', `X-Callback-Url ${JSON.stringify(value)} is not http or https`)
+    if (url.username !== '' || url.password !== '') throw new KindlingError('KINDLING_ERR_INVALID_CALLBACK_URL', 'X-Callback-Url must not carry credentials (user:password@)')
+    const host = stripBrackets(url.hostname)
+    const port = portOf(url)
+    // a literal address is checked now; so is localhost, which resolves to loopback without DNS (RFC 6761)
+    const literals = net.isIP(host) ? [host] : host === 'localhost' || host.endsWith('.localhost') ? ['127.0.0.1', '::1'] : []
+    try {
+      if (literals.length) this.allowedOf(url.hostname, port, literals)
+    } catch (e) {
+      if (e instanceof CallbackDenied) throw new KindlingError('KINDLING_ERR_CALLBACK_DENIED', `X-Callback-Url: ${e.message}`)
+      throw e
+    }
+    return url
+  }
+
+  /**
+   * A `lookup` for net.connect that resolves the name, checks every address it gets and hands the
+   * socket only the allowed ones (none: the connection fails). Literal addresses never reach a
+   * lookup: check them with checkAddress.
+   */
+  lookupFor(port: number): net.LookupFunction {
+    return (hostname, options, callback) => {
+      const cb = callback as (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
+      this.resolve(hostname, (err, found) => {
+        if (err) return cb(err, '', 0)
+        const family = typeof options.family === 'number' ? options.family : 0
+        let addrs = family ? found.filter((a) => a.family === family) : found
+        try {
+          const ok = new Set(this.allowedOf(hostname, port, addrs.map((a) => a.address)))
+          addrs = addrs.filter((a) => ok.has(a.address))
+        } catch (e) {
+          return cb(e as NodeJS.ErrnoException, '', 0)
+        }
+        if (options.all) cb(null, addrs)
+        else cb(null, addrs[0]!.address, addrs[0]!.family)
+      })
+    }
+  }
+}
+
+export function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
+}

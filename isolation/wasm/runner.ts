@@ -233,6 +233,8 @@ export class WasmSandboxCore {
     }
     const live = this.live!
     this.deadline = req.deadline
+    // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
+    this.lastChainResult = undefined
     if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
     this.dirty = true
     this.failed = false
@@ -249,6 +251,7 @@ export class WasmSandboxCore {
     } finally {
       live.wasi?.end()
       live.stderr = undefined
+      this.lastChainResult = undefined
       this.deadline = Infinity
     }
     const end = performance.now()

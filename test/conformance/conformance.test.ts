@@ -178,6 +178,24 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       assert.deepEqual(kept, ['1', '2', '3'])
     })
 
+    it('leaves nothing of a call to the next one: chain results, stdin, fds; in reuse mode too', async (t) => {
+      if (skipped(t, skip ?? (kit.leftovers ? undefined : `the ${kit.kind} kit runs one process per call: nothing host-side survives it`))) return
+      const callee = await fixture('leftover-callee', await kit.echo())
+      const variants = await kit.leftovers!(callee.name)
+      for (const [v, l] of variants.entries()) for (const state of l.states) {
+        // one sandbox, so that the second call runs where the first one did
+        const fn = await fixture(`leftovers-${v}-${state}`, l.spec, { 'com.kindling.state': state, 'com.openfaas.scale.max': '1' })
+        for (let i = 0; i < 2; i++) {
+          const first = await call(k, fn.name, l.first.input)
+          assert.equal(first.status, 200, first.body)
+          assert.equal(first.body, l.first.output)
+          const second = await call(k, fn.name, l.second.input)
+          assert.equal(second.status, 200, second.body)
+          assert.equal(second.body, l.second.output, `${state}: the second call saw what the first left behind`)
+        }
+      }
+    })
+
     it('serves 20 concurrent calls correctly', async (t) => {
       if (skipped(t)) return
       const fn = await fixture('concurrent', await kit.echo(), { 'com.openfaas.scale.max': '4' })

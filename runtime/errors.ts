@@ -45,6 +45,8 @@ export const ERRORS = {
   KINDLING_ERR_FUNCTION_REMOVED: { status: 410, hint: 'The function was removed while the call waited or ran.' },
   KINDLING_ERR_SHUTTING_DOWN: { status: 503, hint: 'kindling is shutting down; retry against a running gateway.' },
   KINDLING_ERR_TIMEOUT: { status: 504, hint: 'The call ran longer than its timeout (exec_timeout or com.kindling.timeout) and was stopped.' },
+  // wasm isolation
+  KINDLING_ERR_STACK_OVERFLOW: { status: 500, hint: 'The function recursed deeper than the call stack allows (V8\'s stack limit stopped it); recurse less deeply or iterate.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
-import { InterruptedError } from '../wasm/runner.js'
+import { InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
 import { ComponentHost, type HostCall } from './host/imports.js'
 import type { ErrorCode, ResponseSlot } from './host/http.js'
@@ -187,6 +187,7 @@ export class ComponentSandboxCore {
     if (e instanceof InterruptedError || e instanceof DeadlineError) return text(504, 'KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped')
     if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
     if (e instanceof ComponentExit) return text(500, 'KINDLING_ERR_FUNCTION_EXIT', e.message)
+    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const limit = this.plan.maxMemoryPages * WASM_PAGE
     if (this.live?.memories.some((m) => m.buffer.byteLength >= limit)) {

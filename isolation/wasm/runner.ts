@@ -44,6 +44,11 @@ interface LiveInstance {
 
 const WASM_PAGE = 65536
 
+/** V8's answer to a recursion past its stack limit: a RangeError, which unwinds the guest cleanly. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack size/i.test(e.message)
+}
+
 function inBounds(bytes: Uint8Array, ptr: number, len: number): boolean {
   return ptr >= 0 && len >= 0 && ptr + len <= bytes.length
 }
@@ -323,6 +328,7 @@ export class WasmSandboxCore {
       return text(504, 'KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped')
     }
     if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
+    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const memory = this.live?.memory
     if (memory && memory.buffer.byteLength >= this.plan.maxMemoryPages * WASM_PAGE) {

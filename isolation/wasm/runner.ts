@@ -43,6 +43,8 @@ interface LiveInstance {
 }
 
 const WASM_PAGE = 65536
+/** instantiation budget of a plan that names none (tests, benchmarks) */
+export const DEFAULT_INSTANTIATE_MS = 10_000
 
 /** V8's answer to a recursion past its stack limit: a RangeError, which unwinds the guest cleanly. */
 export function isStackOverflow(e: unknown): boolean {
@@ -111,8 +113,11 @@ export class WasmSandboxCore {
     return this.live !== undefined
   }
 
-  /** Makes an instance if there is none; returns the microseconds spent (0 when one was ready). */
-  ensureInstance(deadline = Date.now() + 10_000): number {
+  /**
+   * Makes an instance if there is none; returns the microseconds spent (0 when one was ready). Its
+   * start code gets the call's deadline, or (ahead of a call) as long as a call would.
+   */
+  ensureInstance(deadline = Date.now() + (this.plan.instantiateTimeoutMs ?? DEFAULT_INSTANTIATE_MS)): number {
     if (this.live) return 0
     const t0 = performance.now()
     this.deadline = deadline

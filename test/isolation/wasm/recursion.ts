@@ -33,3 +33,15 @@ export const DEEP_RECURSION = wasiCommand(
   `(func $deeper (param $n i32) (result i32) (i32.add (call $deeper (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
    ${done}`,
 )
+
+/** FIB_RECURSION's work in the module's start function: instantiation itself runs for seconds. */
+export const SLOW_START = wasiCommand(
+  printDone,
+  `(func $fib (param $n i64) (result i64)
+     (if (result i64) (i64.lt_u (local.get $n) (i64.const 2))
+       (then (local.get $n))
+       (else (i64.add (call $fib (i64.sub (local.get $n) (i64.const 1))) (call $fib (i64.sub (local.get $n) (i64.const 2)))))))
+   (func $init (drop (call $fib (i64.const 42))))
+   (start $init)
+   ${done}`,
+)

@@ -126,6 +126,22 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       assert.equal((await call(k, bystander.name, 'after')).body, 'after')
     })
 
+    it('stops code without loops (recursion, tail calls) at its timeout, in its sandbox', async (t) => {
+      if (skipped(t, skip ?? (kit.recursion ? undefined : `the ${kit.kind} kit has no loop-free code to run`))) return
+      for (const [i, spec] of (await kit.recursion!(`${TIMEOUT_MS}ms`)).entries()) {
+        const fn = await fixture(`recursion-${i}`, spec)
+        const pids = typeof row.pids === 'function' ? row.pids(k, fn) : []
+        for (let n = 0; n < 2; n++) {
+          const r = await call(k, fn.name, '')
+          assert.equal(r.status, 504, r.body)
+          assert.equal(r.errorCode, 'KINDLING_ERR_TIMEOUT')
+        }
+        // the checks stopped it: no app host or process had to be killed for it
+        if (typeof row.pids === 'function') assert.deepEqual(row.pids(k, fn), pids)
+      }
+      assert.equal((await call(k, bystander.name, 'after')).body, 'after')
+    })
+
     it('answers a crash with 500 and serves the next call', async (t) => {
       if (skipped(t)) return
       const c = await kit.crashOrEcho()

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import type { ArtifactKind } from '../../isolation/tier.js'
 import { exampleModule } from '../helpers/kindling.js'
 import { wasiCommand, wat } from '../helpers/wat.js'
+import { FIB_RECURSION, TAIL_RECURSION } from '../isolation/wasm/recursion.js'
 
 /** One function to deploy: a WebAssembly module (uploaded first) or an image, plus deployment fields. */
 export interface FixtureSpec {
@@ -52,6 +53,8 @@ export interface ArtifactKit {
    * see; undefined when the kit's functions have no such state (a process per call).
    */
   leftovers?(callee: string): Promise<Leftovers[]>
+  /** runs for seconds without a single loop (exponential recursion, tail calls), if the kit can say so */
+  recursion?(timeout: string): Promise<FixtureSpec[]>
 }
 
 export interface Leftovers {
@@ -172,6 +175,10 @@ export const wasmKit: ArtifactKit = {
   }),
   counter: async () => ({ wasm: example('counter') }),
   sleeper: async (ms) => ({ spec: { wasm: await wat(sleeperWat(ms)) }, output: 'slept' }),
+  recursion: async (timeout) => [
+    { wasm: await wat(FIB_RECURSION()), envVars: { exec_timeout: timeout } },
+    { wasm: await wat(TAIL_RECURSION()), envVars: { exec_timeout: timeout } },
+  ],
   leftovers: async (callee) => {
     const first = { input: 'chain', output: 'called' }
     const second = { input: 'rsecond', output: 'none|second' }

@@ -47,6 +47,8 @@ export const ERRORS = {
   KINDLING_ERR_TIMEOUT: { status: 504, hint: 'The call ran longer than its timeout (exec_timeout or com.kindling.timeout) and was stopped.' },
   // async callbacks
   KINDLING_ERR_CALLBACK_DENIED: { status: 400, hint: 'X-Callback-Url names a loopback, private, link-local or other non-public address; use a public address, or ask the operator to grant it in KINDLING_CALLBACK_ALLOW.' },
+  // wasm isolation
+  KINDLING_ERR_STACK_OVERFLOW: { status: 500, hint: 'The function recursed deeper than the call stack allows (V8\'s stack limit stopped it); recurse less deeply or iterate.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -10,10 +10,13 @@ import { REPO_ROOT } from './version.js'
 
 export const EXAMPLES_APP = 'examples'
 
-/** name, module file under functions/ (dist/ unless a folder is given), what it shows */
-export const EXAMPLES: { name: string; file: string; about: string }[] = [
+/** Examples answer anyone: a call gets seconds, not KINDLING_EXEC_TIMEOUT_MS (fib 90 would run for years). */
+export const EXAMPLE_TIMEOUT = '5s'
+
+/** name, module file under functions/ (dist/ unless a folder is given), what it shows, its timeout when not EXAMPLE_TIMEOUT */
+export const EXAMPLES: { name: string; file: string; about: string; timeout?: string }[] = [
   { name: 'echo', file: 'echo.wasm', about: 'AssemblyScript: returns the body' },
-  { name: 'fib', file: 'fib.wasm', about: 'AssemblyScript: the n-th Fibonacci number' },
+  { name: 'fib', file: 'fib.wasm', about: 'AssemblyScript: the n-th Fibonacci number', timeout: '2s' },
   { name: 'reverse-bytes', file: 'reverse-bytes.wasm', about: 'AssemblyScript handleBytes: the body reversed' },
   { name: 'cat', file: 'cat.wasm', about: 'C/WASI: stdin to stdout' },
   { name: 'env', file: 'env.wasm', about: 'C/WASI: the environment a function sees' },
@@ -33,7 +36,7 @@ export async function deployExamplesOnce(db: Db, artifacts: ArtifactStore, funct
       const bytes = fs.readFileSync(file)
       const { format } = await classifyArtifact(bytes)
       const rec = artifacts.put(bytes, format)
-      await functions.deploy({ service: ex.name, image: `wasm:sha256:${rec.digest}`, labels: { 'com.kindling.app': EXAMPLES_APP } }, 'create')
+      await functions.deploy({ service: ex.name, image: `wasm:sha256:${rec.digest}`, labels: { 'com.kindling.app': EXAMPLES_APP, 'com.kindling.timeout': ex.timeout ?? EXAMPLE_TIMEOUT } }, 'create')
     } catch (e) {
       say(`could not deploy example ${ex.name}: ${(e as Error).message}`)
     }

@@ -19,9 +19,11 @@ export interface InterruptResult {
 export interface RealWorkCost {
   name: string
   calls: number
-  /** microseconds per call (run + reset), median; without and with the checks (default fuel) */
+  /** microseconds per call (run + reset), median; without the checks, with loop checks only, with loop and function-entry checks (default fuel) */
   plainUs: number
+  loopsUs: number
   checkedUs: number
+  loopsOverheadPct: number
   overheadPct: number
 }
 
@@ -88,8 +90,8 @@ export async function measureInterrupt(iterations: number, repeats: number, fuel
 export function measureRealWork(calls: number): RealWorkCost[] {
   return REAL_WORK.map(({ name, module, body }) => {
     const bytes = fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', module))
-    const variants = [false, true].map((interrupt) => standaloneWasmFunction(bytes, { interrupt }).createSandbox())
-    const samples: number[][] = [[], []]
+    const variants = [{ interrupt: false }, { interrupt: true, entryChecks: false }, { interrupt: true }].map((o) => standaloneWasmFunction(bytes, o).createSandbox())
+    const samples: number[][] = [[], [], []]
     const once = (i: number) => {
       const t0 = performance.now()
       const r = variants[i]!.run({ callId: 'bench', method: 'POST', path: '/', query: '', headers: {}, body: Buffer.from(body), deadline: Date.now() + 60_000 })
@@ -97,13 +99,13 @@ export function measureRealWork(calls: number): RealWorkCost[] {
       samples[i]!.push((performance.now() - t0) * 1000)
       if (r.status !== 200) throw new Error(`${name} answered ${r.status}: ${r.body.toString().slice(0, 200)}`)
     }
-    for (let w = 0; w < 20; w++) for (const i of [0, 1]) once(i)
-    samples[0] = []
-    samples[1] = []
-    // alternate which goes first, so drift in the machine's speed falls on both alike
-    for (let c = 0; c < calls; c++) for (const i of c % 2 ? [1, 0] : [0, 1]) once(i)
-    const plainUs = median(samples[0]!)
-    const checkedUs = median(samples[1]!)
-    return { name, calls, plainUs, checkedUs, overheadPct: ((checkedUs - plainUs) / plainUs) * 100 }
+    for (let w = 0; w < 20; w++) for (const i of [0, 1, 2]) once(i)
+    samples.forEach((s) => (s.length = 0))
+    // rotate which goes first, so drift in the machine's speed falls on all alike
+    const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1]]
+    for (let c = 0; c < calls; c++) for (const i of orders[c % 3]!) once(i)
+    const [plainUs, loopsUs, checkedUs] = samples.map((s) => median(s)) as [number, number, number]
+    const pct = (us: number) => ((us - plainUs) / plainUs) * 100
+    return { name, calls, plainUs, loopsUs, checkedUs, loopsOverheadPct: pct(loopsUs), overheadPct: pct(checkedUs) }
   })
 }

@@ -75,7 +75,8 @@ try {
   ]))
   out.push('')
   out.push(`interruption checks on real work: a warm sandbox, run + snapshot reset per call, fuel ${4096}, median of ${N.realWork} calls each, interleaved`)
-  out.push(table(['function', 'no checks', 'with checks', 'overhead'], realWork.map((r) => [r.name, fmtUs(r.plainUs), fmtUs(r.checkedUs), `${r.overheadPct >= 0 ? '+' : ''}${r.overheadPct.toFixed(1)} %`])))
+  const pct = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(1)} %`
+  out.push(table(['function', 'no checks', 'loop checks', 'loop + entry checks', 'overhead (loops)', 'overhead (loops + entries)'], realWork.map((r) => [r.name, fmtUs(r.plainUs), fmtUs(r.loopsUs), fmtUs(r.checkedUs), pct(r.loopsOverheadPct), pct(r.overheadPct)])))
   const text = out.join('\n')
   process.stdout.write(`${text}\n`)
 

@@ -21,6 +21,8 @@ export interface ComponentPlan {
   fuel: number
   maxMemoryPages: number
   maxOutputBytes: number
+  /** how long making an instance may run outside a call: the function's timeout */
+  instantiateTimeoutMs?: number
   /** read-only directories the component sees through wasi:filesystem (secrets) */
   preopens: PlannedPreopen[]
 }

@@ -138,6 +138,7 @@ export async function prepareComponent(artifact: FunctionArtifact, ctx: TierCont
     fuel,
     maxMemoryPages,
     maxOutputBytes: ctx.settings.maxBodyBytes,
+    instantiateTimeoutMs: artifact.timeoutMs,
     preopens: secretPreopens(artifact, ctx),
   }
   return { plan, prepareUs: (performance.now() - t0) * 1000, cached, notInterruptibleBecause }

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
-import { InterruptedError } from '../wasm/runner.js'
+import { DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
 import { ComponentHost, type HostCall } from './host/imports.js'
 import type { ErrorCode, ResponseSlot } from './host/http.js'
@@ -86,8 +86,11 @@ export class ComponentSandboxCore {
     }
   }
 
-  /** Makes an instance if there is none; returns the microseconds spent (0 when one was ready). */
-  ensureInstance(deadline = Date.now() + 10_000): number {
+  /**
+   * Makes an instance if there is none; returns the microseconds spent (0 when one was ready). Its
+   * start code gets the call's deadline, or (ahead of a call) as long as a call would.
+   */
+  ensureInstance(deadline = Date.now() + (this.plan.instantiateTimeoutMs ?? DEFAULT_INSTANTIATE_MS)): number {
     if (this.live) return 0
     const t0 = performance.now()
     this.deadline = deadline
@@ -187,6 +190,7 @@ export class ComponentSandboxCore {
     if (e instanceof InterruptedError || e instanceof DeadlineError) return text(504, 'KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped')
     if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
     if (e instanceof ComponentExit) return text(500, 'KINDLING_ERR_FUNCTION_EXIT', e.message)
+    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const limit = this.plan.maxMemoryPages * WASM_PAGE
     if (this.live?.memories.some((m) => m.buffer.byteLength >= limit)) {

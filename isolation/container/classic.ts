@@ -10,7 +10,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
 import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
-import { cgiEnvironment } from '../wasm/cgi.js'
+import { cgiEnvironment, GATEWAY_HTTP_VARS } from '../wasm/cgi.js'
 import { closeQuietly, makeStdinFifo, writeAndClose } from './fifo.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
 import type { FunctionPlan, TierServices } from './plan.js'
@@ -30,8 +30,14 @@ export const SHIM_SCRIPT =
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-/** The variables of one call, as the classic watchdog sets them (plus the CGI ones the wasm tier sets). */
-export function callEnvironment(req: InvokeRequest, functionName: string): string[] {
+/**
+ * The variables of one call, as the classic watchdog sets them (plus the CGI ones the wasm tier
+ * sets): the shim exports them over the container's own environment, so a header-made Http_*
+ * variable never takes the name of a gateway-set one (cgiEnvironment) nor of one in `containerEnv`
+ * (the deployment's envVars and the image's environment, "KEY=value").
+ */
+export function callEnvironment(req: InvokeRequest, functionName: string, containerEnv: readonly string[] = []): string[] {
+  const configured = new Set(containerEnv.map((kv) => kv.slice(0, kv.indexOf('='))))
   const env = cgiEnvironment(req, functionName, {})
   env.push(`Http_ContentLength=${req.body.length}`)
   if (req.headers['transfer-encoding']) env.push(`Http_Transfer_Encoding=${req.headers['transfer-encoding']}`)
@@ -40,6 +46,7 @@ export function callEnvironment(req: InvokeRequest, functionName: string): strin
     const i = kv.indexOf('=')
     const name = kv.slice(0, i)
     if (!ENV_NAME.test(name)) continue // a header name the shell cannot hold (Go would pass it; rare)
+    if (configured.has(name) && name.startsWith('Http_') && !GATEWAY_HTTP_VARS.has(name)) continue // made from a header: the deployment's value stays
     out.push(`${name}=${kv.slice(i + 1).replace(/[\r\n\0]/g, ' ')}`)
   }
   return out

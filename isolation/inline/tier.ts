@@ -1,5 +1,5 @@
 // The `inline` tier: the WebAssembly instance runs inside the gateway process itself. No OS
-// boundary and no IPC: the fastest tier and the weakest. Runaway loops are stopped by the
+// boundary and no IPC: the fastest tier and the weakest. Runaway loops and recursion are stopped by the
 // compiled-in interruption checks; a crash of V8 itself would take the gateway with it.
 import { KindlingError } from '../../runtime/errors.js'
 import type {
@@ -24,7 +24,7 @@ interface InlinePrepared extends Prepared {
 
 export const INLINE_CAPABILITIES: TierCapabilities = {
   preemptible: true,
-  preemption: 'interruption checks compiled into every loop (the gateway thread cannot be killed)',
+  preemption: 'interruption checks compiled into every loop and function entry (the gateway thread cannot be killed)',
   memoryLimit: true,
   fsIsolation: true,
   netIsolation: true,

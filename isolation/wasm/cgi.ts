@@ -7,31 +7,39 @@ export function canonicalHeaderName(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
 }
 
+/** Http_* names the gateway sets itself: a request header never produces one (Http_Query too, when unset). */
+export const GATEWAY_HTTP_VARS: ReadonlySet<string> = new Set(['Http_Method', 'Http_Path', 'Http_Query', 'Http_Content_Length', 'Http_ContentLength'])
+
 /**
- * The environment of one call: the deployment's envVars first, then the classic watchdog's Http_*
- * variables and the RFC 3875 CGI variables.
+ * The environment of one call, one entry per name: the request headers as Http_* variables, then
+ * the deployment's envVars, then the classic watchdog's gateway-set Http_* variables and the RFC
+ * 3875 CGI variables. A later source replaces an earlier one (as the classic watchdog sets its
+ * variables after the headers), so a caller's header can change neither what the gateway says
+ * about the request nor what the deployment configured.
  */
 export function cgiEnvironment(req: InvokeRequest, functionName: string, envVars: Record<string, string>): string[] {
-  const env: string[] = []
-  for (const [k, v] of Object.entries(envVars)) env.push(`${k}=${v}`)
+  const env = new Map<string, string>()
   for (const [k, v] of Object.entries(req.headers)) {
     if (k === 'connection' || k === 'transfer-encoding') continue
-    env.push(`Http_${canonicalHeaderName(k).replace(/-/g, '_')}=${v}`)
+    const name = `Http_${canonicalHeaderName(k).replace(/-/g, '_')}`
+    if (!GATEWAY_HTTP_VARS.has(name)) env.set(name, v)
   }
-  env.push(`Http_Method=${req.method}`, `Http_Path=${req.path}`, `Http_Content_Length=${req.body.length}`)
-  if (req.query) env.push(`Http_Query=${req.query}`)
-  env.push(
-    `REQUEST_METHOD=${req.method}`,
-    `PATH_INFO=${safeDecode(req.path)}`,
-    `QUERY_STRING=${req.query}`,
-    `CONTENT_TYPE=${req.headers['content-type'] ?? ''}`,
-    `CONTENT_LENGTH=${req.body.length}`,
-    `SCRIPT_NAME=/function/${functionName}`,
-    'GATEWAY_INTERFACE=CGI/1.1',
-    'SERVER_PROTOCOL=HTTP/1.1',
-    'SERVER_SOFTWARE=kindling',
-  )
-  return env
+  for (const [k, v] of Object.entries(envVars)) env.set(k, v)
+  env.set('Http_Method', req.method)
+  env.set('Http_Path', req.path)
+  env.set('Http_Content_Length', String(req.body.length))
+  if (req.query) env.set('Http_Query', req.query)
+  else env.delete('Http_Query')
+  env.set('REQUEST_METHOD', req.method)
+  env.set('PATH_INFO', safeDecode(req.path))
+  env.set('QUERY_STRING', req.query)
+  env.set('CONTENT_TYPE', req.headers['content-type'] ?? '')
+  env.set('CONTENT_LENGTH', String(req.body.length))
+  env.set('SCRIPT_NAME', `/function/${functionName}`)
+  env.set('GATEWAY_INTERFACE', 'CGI/1.1')
+  env.set('SERVER_PROTOCOL', 'HTTP/1.1')
+  env.set('SERVER_SOFTWARE', 'kindling')
+  return [...env].map(([k, v]) => `${k}=${v}`)
 }
 
 function safeDecode(path: string): string {

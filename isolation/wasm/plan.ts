@@ -25,6 +25,8 @@ export interface WasmPlan {
   /** restoring memory and globals gives a clean instance */
   snapshotSafe: boolean
   maxOutputBytes: number
+  /** how long making an instance (its start function) may run outside a call: the function's timeout */
+  instantiateTimeoutMs?: number
   /** read-only directories the function sees through WASI (secrets) */
   preopens: PlannedPreopen[]
 }

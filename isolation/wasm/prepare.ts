@@ -72,6 +72,7 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     maxMemoryPages,
     snapshotSafe: result.snapshotSafe,
     maxOutputBytes: ctx.settings.maxBodyBytes,
+    instantiateTimeoutMs: artifact.timeoutMs,
     preopens,
   }
   return { plan, modulePath, module, prepareUs: (performance.now() - t0) * 1000 }

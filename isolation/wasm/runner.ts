@@ -43,6 +43,13 @@ interface LiveInstance {
 }
 
 const WASM_PAGE = 65536
+/** instantiation budget of a plan that names none (tests, benchmarks) */
+export const DEFAULT_INSTANTIATE_MS = 10_000
+
+/** V8's answer to a recursion past its stack limit: a RangeError, which unwinds the guest cleanly. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack size/i.test(e.message)
+}
 
 function inBounds(bytes: Uint8Array, ptr: number, len: number): boolean {
   return ptr >= 0 && len >= 0 && ptr + len <= bytes.length
@@ -106,8 +113,11 @@ export class WasmSandboxCore {
     return this.live !== undefined
   }
 
-  /** Makes an instance if there is none; returns the microseconds spent (0 when one was ready). */
-  ensureInstance(deadline = Date.now() + 10_000): number {
+  /**
+   * Makes an instance if there is none; returns the microseconds spent (0 when one was ready). Its
+   * start code gets the call's deadline, or (ahead of a call) as long as a call would.
+   */
+  ensureInstance(deadline = Date.now() + (this.plan.instantiateTimeoutMs ?? DEFAULT_INSTANTIATE_MS)): number {
     if (this.live) return 0
     const t0 = performance.now()
     this.deadline = deadline
@@ -233,6 +243,8 @@ export class WasmSandboxCore {
     }
     const live = this.live!
     this.deadline = req.deadline
+    // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
+    this.lastChainResult = undefined
     if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
     this.dirty = true
     this.failed = false
@@ -249,6 +261,7 @@ export class WasmSandboxCore {
     } finally {
       live.wasi?.end()
       live.stderr = undefined
+      this.lastChainResult = undefined
       this.deadline = Infinity
     }
     const end = performance.now()
@@ -320,6 +333,7 @@ export class WasmSandboxCore {
       return text(504, 'KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped')
     }
     if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
+    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const memory = this.live?.memory
     if (memory && memory.buffer.byteLength >= this.plan.maxMemoryPages * WASM_PAGE) {

@@ -8,6 +8,8 @@ import { WasmFunction } from './runner.js'
 export interface StandaloneOptions {
   /** compile the interruption checks in (as every tier does); false measures what they cost */
   interrupt?: boolean
+  /** with interrupt: false leaves the checks at loop headers only (benchmarks compare) */
+  entryChecks?: boolean
   memoryBytes?: number
   plan?: Partial<WasmPlan>
 }
@@ -18,7 +20,7 @@ export function standaloneWasmFunction(bytes: Uint8Array, opts: StandaloneOption
   const maxMemoryPages = memoryPagesFor(opts.memoryBytes ?? 16 * 1024 * 1024)
   // the fuel is compiled into the module: the plan's value must be the one instrumented with
   const fuel = opts.plan?.fuel ?? 4096
-  const ins = instrument(bytes, { interrupt, fuel, memoryMaxPages: maxMemoryPages })
+  const ins = instrument(bytes, { interrupt, fuel, memoryMaxPages: maxMemoryPages, entryChecks: opts.entryChecks })
   return new WasmFunction(compileModule(ins.bytes), {
     key: 'standalone.ns', version: '1', format, functionName: 'standalone', argv: ['standalone'], envVars: {},
     stateMode: 'fresh', resetMode: 'snapshot', prewarm: true, interruptible: ins.interruptible, fuel,

@@ -119,12 +119,18 @@ export class WasiPreview1 {
     for (const p of ctx.preopens) this.fds.push({ kind: 'preopen', node: p.root, guestPath: p.guestPath })
   }
 
+  /** Forgets everything of the call that ended: its environment, args, stdin position and fds. */
   end(): void {
     this.ctx = undefined
     this.fds = []
+    this.stdinOffset = 0
+    this.argsEncoded = undefined
+    this.envEncoded = undefined
   }
 
   private mem(): DataView {
+    // outside a call (a start function run while the next instance is made) no memory is ours to write
+    this.call()
     const buf = this.memory!.buffer
     if (this.view === undefined || this.view.buffer !== buf) {
       this.view = new DataView(buf)

@@ -126,6 +126,22 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       assert.equal((await call(k, bystander.name, 'after')).body, 'after')
     })
 
+    it('stops code without loops (recursion, tail calls) at its timeout, in its sandbox', async (t) => {
+      if (skipped(t, skip ?? (kit.recursion ? undefined : `the ${kit.kind} kit has no loop-free code to run`))) return
+      for (const [i, spec] of (await kit.recursion!(`${TIMEOUT_MS}ms`)).entries()) {
+        const fn = await fixture(`recursion-${i}`, spec)
+        const pids = typeof row.pids === 'function' ? row.pids(k, fn) : []
+        for (let n = 0; n < 2; n++) {
+          const r = await call(k, fn.name, '')
+          assert.equal(r.status, 504, r.body)
+          assert.equal(r.errorCode, 'KINDLING_ERR_TIMEOUT')
+        }
+        // the checks stopped it: no app host or process had to be killed for it
+        if (typeof row.pids === 'function') assert.deepEqual(row.pids(k, fn), pids)
+      }
+      assert.equal((await call(k, bystander.name, 'after')).body, 'after')
+    })
+
     it('answers a crash with 500 and serves the next call', async (t) => {
       if (skipped(t)) return
       const c = await kit.crashOrEcho()
@@ -176,6 +192,24 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       const kept: string[] = []
       for (let i = 0; i < 3; i++) kept.push((await call(k, reuse.name, spec.input ?? '')).body.trim())
       assert.deepEqual(kept, ['1', '2', '3'])
+    })
+
+    it('leaves nothing of a call to the next one: chain results, stdin, fds; in reuse mode too', async (t) => {
+      if (skipped(t, skip ?? (kit.leftovers ? undefined : `the ${kit.kind} kit runs one process per call: nothing host-side survives it`))) return
+      const callee = await fixture('leftover-callee', await kit.echo())
+      const variants = await kit.leftovers!(callee.name)
+      for (const [v, l] of variants.entries()) for (const state of l.states) {
+        // one sandbox, so that the second call runs where the first one did
+        const fn = await fixture(`leftovers-${v}-${state}`, l.spec, { 'com.kindling.state': state, 'com.openfaas.scale.max': '1' })
+        for (let i = 0; i < 2; i++) {
+          const first = await call(k, fn.name, l.first.input)
+          assert.equal(first.status, 200, first.body)
+          assert.equal(first.body, l.first.output)
+          const second = await call(k, fn.name, l.second.input)
+          assert.equal(second.status, 200, second.body)
+          assert.equal(second.body, l.second.output, `${state}: the second call saw what the first left behind`)
+        }
+      }
     })
 
     it('serves 20 concurrent calls correctly', async (t) => {

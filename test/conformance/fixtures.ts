@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import type { ArtifactKind } from '../../isolation/tier.js'
 import { exampleModule } from '../helpers/kindling.js'
 import { wasiCommand, wat } from '../helpers/wat.js'
+import { FIB_RECURSION, TAIL_RECURSION } from '../isolation/wasm/recursion.js'
 
 /** One function to deploy: a WebAssembly module (uploaded first) or an image, plus deployment fields. */
 export interface FixtureSpec {
@@ -46,6 +47,22 @@ export interface ArtifactKit {
   sleeper(ms: number): Promise<{ spec: FixtureSpec; output: string }>
   /** the kit can also keep state on purpose (com.kindling.state=reuse) */
   reusable: boolean
+  /**
+   * Leaves host-side state behind on `first.input` (a chained call to `callee` with a secret body,
+   * its stdout closed, stdin half read), then on `second.input` answers what of it it can still
+   * see; undefined when the kit's functions have no such state (a process per call).
+   */
+  leftovers?(callee: string): Promise<Leftovers[]>
+  /** runs for seconds without a single loop (exponential recursion, tail calls), if the kit can say so */
+  recursion?(timeout: string): Promise<FixtureSpec[]>
+}
+
+export interface Leftovers {
+  spec: FixtureSpec
+  /** the com.kindling.state values the function can be deployed with */
+  states: string[]
+  first: { input: string; output: string }
+  second: { input: string; output: string }
 }
 
 /** A WASI command that echoes stdin, or traps when the first byte of stdin is "t". */
@@ -76,6 +93,69 @@ const sleeperWat = (ms: number) => wasiCommand(
   `(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32))) (data (i32.const 300) "slept")`,
 )
 
+/**
+ * On "c": kindling.call(callee, SECRET) with no room for the answer, prints "called", closes
+ * stdout. Otherwise: prints what kindling.result_read still gives (or "none"), "|", the rest of stdin.
+ */
+const LEFTOVER_SECRET = 'secret of the first caller'
+const leftoversWat = (callee: string) => wasiCommand(
+  `(local $n i32)
+   (i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 1))
+   (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+   (if (i32.eq (i32.load8_u (i32.const 1024)) (i32.const 99))
+     (then
+       (drop (call $chain (i32.const 2048) (i32.const ${Buffer.byteLength(callee)}) (i32.const 3000) (i32.const ${LEFTOVER_SECRET.length}) (i32.const 4000) (i32.const 0) (i32.const 12)))
+       (call $out (i32.const 5020) (i32.const 6))
+       (drop (call $fd_close (i32.const 1)))
+       (return)))
+   (local.set $n (call $result_read (i32.const 4096) (i32.const 0) (i32.const 256)))
+   (if (i32.gt_s (local.get $n) (i32.const 0))
+     (then (call $out (i32.const 4096) (local.get $n)))
+     (else (call $out (i32.const 5000) (i32.const 4))))
+   (call $out (i32.const 5010) (i32.const 1))
+   (i32.store (i32.const 0) (i32.const 1100)) (i32.store (i32.const 4) (i32.const 900))
+   (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+   (call $out (i32.const 1100) (i32.load (i32.const 8)))`,
+  `(import "kindling" "call" (func $chain (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+   (import "kindling" "result_read" (func $result_read (param i32 i32 i32) (result i32)))
+   (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+   (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+   (func $out (param $p i32) (param $l i32)
+     (i32.store (i32.const 16) (local.get $p)) (i32.store (i32.const 20) (local.get $l))
+     (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24))))
+   (data (i32.const 2048) "${callee}") (data (i32.const 3000) "${LEFTOVER_SECRET}")
+   (data (i32.const 5000) "none") (data (i32.const 5010) "|") (data (i32.const 5020) "called")`,
+)
+
+/** The same as leftoversWat for a handler that reuse mode can call again (AssemblyScript). */
+const leftoversAs = (callee: string) => `
+@external("kindling", "call")
+declare function kindling_call(namePtr: usize, nameLen: i32, bodyPtr: usize, bodyLen: i32, outPtr: usize, outCap: i32, outLenPtr: usize): i32
+@external("kindling", "result_read")
+declare function kindling_result_read(ptr: usize, offset: i32, len: i32): i32
+export function handle(body: string): string {
+  if (body == 'chain') {
+    const name = String.UTF8.encode(${JSON.stringify(callee)})
+    const secret = String.UTF8.encode(${JSON.stringify(LEFTOVER_SECRET)})
+    const outLen = new ArrayBuffer(4)
+    kindling_call(changetype<usize>(name), name.byteLength, changetype<usize>(secret), secret.byteLength, changetype<usize>(outLen), 0, changetype<usize>(outLen))
+    return 'called'
+  }
+  const buf = new ArrayBuffer(256)
+  const n = kindling_result_read(changetype<usize>(buf), 0, 256)
+  return (n > 0 ? String.UTF8.decode(buf.slice(0, n)) : 'none') + '|' + body.slice(1)
+}`
+
+/** Compiles AssemblyScript source as functions/build.mjs does. */
+async function assemblyScript(source: string): Promise<Uint8Array> {
+  const { default: asc } = await import('assemblyscript/asc')
+  // exportRuntime (the loader's __newString...) is a CLI option CompilerOptions does not list
+  const options = { optimizeLevel: 1, exportRuntime: true, noAssert: true }
+  const r = await asc.compileString(source, options)
+  if (r.error || !r.binary) throw new Error(`asc: ${r.error?.message ?? 'no binary'}\n${r.stderr.toString()}`)
+  return r.binary
+}
+
 const example = (name: string) => new Uint8Array(fs.readFileSync(exampleModule(name)))
 
 export const wasmKit: ArtifactKit = {
@@ -95,6 +175,18 @@ export const wasmKit: ArtifactKit = {
   }),
   counter: async () => ({ wasm: example('counter') }),
   sleeper: async (ms) => ({ spec: { wasm: await wat(sleeperWat(ms)) }, output: 'slept' }),
+  recursion: async (timeout) => [
+    { wasm: await wat(FIB_RECURSION()), envVars: { exec_timeout: timeout } },
+    { wasm: await wat(TAIL_RECURSION()), envVars: { exec_timeout: timeout } },
+  ],
+  leftovers: async (callee) => {
+    const first = { input: 'chain', output: 'called' }
+    const second = { input: 'rsecond', output: 'none|second' }
+    return [
+      { spec: { wasm: await wat(leftoversWat(callee)) }, states: ['fresh'], first, second },
+      { spec: { wasm: await assemblyScript(leftoversAs(callee)) }, states: ['fresh', 'reuse'], first, second },
+    ]
+  },
 }
 
 /** busybox commands through the classic watchdog: `sh` reads its script from the request body. */

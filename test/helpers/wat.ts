@@ -6,7 +6,7 @@ let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined
 
 export async function wat(source: string): Promise<Uint8Array<ArrayBuffer>> {
   wabt ??= await wabtInit()
-  const mod = wabt.parseWat('test.wat', source, { multi_value: true, bulk_memory: true, reference_types: true, simd: true })
+  const mod = wabt.parseWat('test.wat', source, { multi_value: true, bulk_memory: true, reference_types: true, simd: true, tail_call: true })
   try {
     return mod.toBinary({}).buffer as Uint8Array<ArrayBuffer>
   } finally {

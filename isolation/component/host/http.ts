@@ -44,7 +44,13 @@ export interface ResponseSlot {
 export function createHttpHost(call: () => HttpCall): HttpHost {
   class Fields {
     immutable = false
+    /** the call whose request these headers are: they read as empty once it ended */
+    owner: CallClock | undefined
     constructor(private list: [string, Uint8Array][] = []) {}
+
+    private get visible(): [string, Uint8Array][] {
+      return this.owner?.ended ? [] : this.list
+    }
 
     static fromList(entries: [string, Uint8Array][]): Fields {
       const f = new Fields()
@@ -56,6 +62,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     view(): Fields {
       const f = new Fields(this.list)
       f.immutable = true
+      f.owner = this.owner
       return f
     }
 
@@ -66,12 +73,12 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
 
     get(name: string): Uint8Array[] {
       const n = name.toLowerCase()
-      return this.list.filter(([k]) => k === n).map(([, v]) => v)
+      return this.visible.filter(([k]) => k === n).map(([, v]) => v)
     }
 
     has(name: string): boolean {
       const n = name.toLowerCase()
-      return this.list.some(([k]) => k === n)
+      return this.visible.some(([k]) => k === n)
     }
 
     set(name: string, values: Uint8Array[]): void {
@@ -97,7 +104,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     }
 
     entries(): [string, Uint8Array][] {
-      return this.list.map(([k, v]) => [k, v])
+      return this.visible.map(([k, v]) => [k, v])
     }
 
     clone(): Fields {
@@ -107,12 +114,15 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
 
   class IncomingBody {
     private taken = false
-    constructor(private readonly bytes: Uint8Array) {}
+    constructor(
+      private readonly bytes: Uint8Array,
+      private readonly owner: CallClock,
+    ) {}
 
     stream(): InputStream {
-      if (this.taken) fail(undefined)
+      if (this.taken || this.owner.ended) fail(undefined)
       this.taken = true
-      return new InputStream(call(), this.bytes)
+      return new InputStream(this.owner, this.bytes)
     }
 
     static finish(_body: IncomingBody): FutureTrailers {
@@ -132,30 +142,40 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
 
   class IncomingRequest {
     private consumed = false
+    private readonly owner = call()
     constructor(
       private readonly req: InvokeRequest,
       private readonly fields: Fields,
-    ) {}
+    ) {
+      fields.owner = this.owner
+    }
+
+    /** the request of a call that ended is gone (an instance kept for reuse may still hold it) */
+    private get live(): InvokeRequest {
+      if (this.owner.ended) throw new Error('incoming-request used after its call ended')
+      return this.req
+    }
 
     method(): Method {
-      return methodOf(this.req.method)
+      return methodOf(this.live.method)
     }
     pathWithQuery(): string {
-      return this.req.query ? `${this.req.path}?${this.req.query}` : this.req.path
+      const req = this.live
+      return req.query ? `${req.path}?${req.query}` : req.path
     }
     scheme(): Scheme {
       return { tag: 'HTTP' }
     }
     authority(): string | undefined {
-      return this.req.headers.host
+      return this.live.headers.host
     }
     headers(): Fields {
       return this.fields.view()
     }
     consume(): IncomingBody {
-      if (this.consumed) fail(undefined)
+      if (this.consumed || this.owner.ended) fail(undefined)
       this.consumed = true
-      return new IncomingBody(this.req.body)
+      return new IncomingBody(this.req.body, this.owner)
     }
   }
 

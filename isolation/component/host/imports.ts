@@ -36,7 +36,9 @@ export class ComponentHost {
     this.current = call
   }
 
+  /** Ends the call: its request, body, header fields and streams stop working, in reuse mode too. */
   end(): void {
+    if (this.current) this.current.ended = true
     this.current = undefined
   }
 }

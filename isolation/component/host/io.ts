@@ -22,6 +22,8 @@ export function fail(payload: unknown): never {
 export interface CallClock {
   /** Date.now() based */
   readonly deadline: number
+  /** set when the call is over: what belonged to it (its request, its streams) is closed */
+  ended?: boolean
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
@@ -90,7 +92,8 @@ export class InputStream {
   ) {}
 
   read(len: bigint): Uint8Array {
-    if (this.offset >= this.bytes.length) closed()
+    // a stream kept by an instance (reuse mode) does not reach into its call's request later
+    if (this.clock.ended || this.offset >= this.bytes.length) closed()
     const n = Math.min(Number(len), this.bytes.length - this.offset)
     const out = this.bytes.subarray(this.offset, this.offset + n)
     this.offset += n
@@ -117,22 +120,34 @@ export class InputStream {
 /** How much a writer may write before it has to check again. */
 const WRITE_BUDGET = 1n << 20n
 
-/** A stream into an OutputBuffer (a response body, the component's logs); its limit traps the guest. */
+/**
+ * A stream into an OutputBuffer (a response body, the component's logs); its limit traps the guest.
+ * Clock and sink are fixed (a response body: closed once its call ended) or looked up at each use
+ * (stdout and stderr, which an instance may keep between calls: they write to the current call).
+ */
 export class OutputStream {
   closed = false
 
   constructor(
-    private readonly clock: CallClock,
-    private readonly sink: OutputBuffer,
+    private readonly clockOf: CallClock | (() => CallClock),
+    private readonly sinkOf: OutputBuffer | (() => OutputBuffer),
   ) {}
 
+  private get clock(): CallClock {
+    return typeof this.clockOf === 'function' ? this.clockOf() : this.clockOf
+  }
+
+  private get sink(): OutputBuffer {
+    return typeof this.sinkOf === 'function' ? this.sinkOf() : this.sinkOf
+  }
+
   checkWrite(): bigint {
-    if (this.closed) closed()
+    if (this.closed || this.clock.ended) closed()
     return WRITE_BUDGET
   }
 
   write(contents: Uint8Array): void {
-    if (this.closed) closed()
+    if (this.closed || this.clock.ended) closed()
     if (contents.length) this.sink.push(contents)
   }
 
@@ -158,7 +173,7 @@ export class OutputStream {
   }
 
   splice(src: InputStream, len: bigint): bigint {
-    if (this.closed) closed()
+    if (this.closed || this.clock.ended) closed()
     const bytes = src.read(len)
     this.sink.push(bytes)
     return BigInt(bytes.length)

@@ -56,8 +56,9 @@ export function systemImports(call: () => SystemCall): Record<string, Record<str
       },
     },
     'wasi:cli/stdin': { getStdin: () => new InputStream(call(), EMPTY) },
-    'wasi:cli/stdout': { getStdout: () => new OutputStream(call(), call().logs) },
-    'wasi:cli/stderr': { getStderr: () => new OutputStream(call(), call().logs) },
+    // stdio belongs to the instance, which may keep it between calls (reuse): it writes to the call in progress
+    'wasi:cli/stdout': { getStdout: () => new OutputStream(call, () => call().logs) },
+    'wasi:cli/stderr': { getStderr: () => new OutputStream(call, () => call().logs) },
     'wasi:cli/terminal-input': { TerminalInput },
     'wasi:cli/terminal-output': { TerminalOutput },
     'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },

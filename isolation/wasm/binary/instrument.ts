@@ -2,9 +2,12 @@
 //
 // 1. Preemption. A synchronous wasm call blocks its thread, so no timer on that thread can stop a
 //    runaway loop. The rewrite counts loop iterations at the top of every loop, in an extra local
-//    of each function; every `fuel` iterations the module calls the imported `kindling.interrupt`,
-//    which checks the deadline (and a cancel flag another thread can set) and throws past it,
-//    unwinding the call. This is wasmtime's epoch/fuel interruption done in bytecode.
+//    of each function, and function entries in an extra global (code without a loop runs long
+//    only by calling: recursion, tail calls with return_call); every `fuel` counts the module
+//    calls the imported `kindling.interrupt`, which checks the deadline (and a cancel flag another
+//    thread can set) and throws past it, unwinding the call. This is wasmtime's epoch/fuel
+//    interruption (checked at loop headers and function entries) done in bytecode. Recursion
+//    depth is V8's to bound: past its stack limit the call traps with a RangeError.
 // 2. Memory limits. The maximum of memory 0 is clamped to limits.memory, so memory.grow fails there.
 // 3. Snapshot reset. Internal mutable globals and the memory are exported, so the host can restore
 //    an instance to its just-instantiated state instead of paying for a new instance per call
@@ -17,7 +20,7 @@ import {
 } from './module.js'
 
 /** Bumped whenever instrument()'s output changes, so cached instrumented modules are rebuilt. */
-export const INSTRUMENT_VERSION = 2
+export const INSTRUMENT_VERSION = 3
 
 export const INTERRUPT_IMPORT = { module: 'kindling', field: 'interrupt' } as const
 export const STATE_GLOBAL_PREFIX = '__kindling_global_'
@@ -27,8 +30,10 @@ const WASM_PAGE = 65536
 export interface InstrumentOptions {
   /** add loop interruption checks */
   interrupt: boolean
-  /** fuel (loop iterations) between two calls to the interrupt import */
+  /** fuel (loop iterations, or function entries) between two calls to the interrupt import */
   fuel: number
+  /** also check at function entries (default); false leaves loop checks only, for benchmarks */
+  entryChecks?: boolean
   /** clamp the maximum of memory 0 to this many pages */
   memoryMaxPages?: number
 }
@@ -108,7 +113,10 @@ export function instrument(input: Uint8Array, opts: InstrumentOptions): Instrume
   if (opts.interrupt) {
     ensure(SECTION.type)
     ensure(SECTION.import)
+    ensure(SECTION.global)
   }
+  // the function-entry counter: a global, as it must count across calls; it counts down from fuel
+  const entryGlobal = m.globalImportCount + m.globals.length
   ensure(SECTION.export)
 
   for (const s of sections) {
@@ -139,7 +147,7 @@ export function instrument(input: Uint8Array, opts: InstrumentOptions): Instrume
       }
       case SECTION.global: {
         const n = r.u32()
-        const w = new Writer().u32(n)
+        const w = new Writer().u32(opts.interrupt ? n + 1 : n)
         for (let i = 0; i < n; i++) {
           const start = r.pos
           readValType(r)
@@ -147,6 +155,7 @@ export function instrument(input: Uint8Array, opts: InstrumentOptions): Instrume
           w.bytes(s.payload.subarray(start, r.pos))
           copyConstExpr(r, w, rw)
         }
+        if (opts.interrupt) w.byte(0x7f).byte(0x01).byte(0x41).s32(opts.fuel).byte(0x0b) // (global (mut i32) (i32.const fuel))
         out.push({ id: s.id, payload: w.finish() })
         break
       }
@@ -204,6 +213,16 @@ export function instrument(input: Uint8Array, opts: InstrumentOptions): Instrume
             body.u32(groups).bytes(s.payload.subarray(groupsStart, r.pos))
           }
           hintOffsets = []
+          if (opts.interrupt && opts.entryChecks !== false) {
+            // function entry: --entries; at zero, call interrupt, which returns the next fuel
+            body.byte(0x23).u32(entryGlobal).byte(0x41).s32(1).byte(0x6b).byte(0x22).u32(fuelLocal).byte(0x24).u32(entryGlobal)
+            body.byte(0x20).u32(fuelLocal).byte(0x41).s32(0).byte(0x4c) // entries <= 0
+            hintOffsets.push(body.length)
+            body.byte(0x04).byte(0x40) // if
+            body.byte(0x10).u32(interruptFunc).byte(0x24).u32(entryGlobal) // entries = interrupt()
+            body.byte(0x0b) // end
+            body.byte(0x41).s32(0).byte(0x21).u32(fuelLocal) // the local counts loop iterations from 0
+          }
           copyExpr(r, end, body, rw, facts)
           if (hintOffsets.length) hints.push({ func: m.funcImportCount + 1 + i, offsets: hintOffsets })
           const b = body.finish()

@@ -1,6 +1,53 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { canonicalHeaderName, parseCgiOutput } from '../../../isolation/wasm/cgi.js'
+import { callEnvironment } from '../../../isolation/container/classic.js'
+import { canonicalHeaderName, cgiEnvironment, parseCgiOutput } from '../../../isolation/wasm/cgi.js'
+import type { InvokeRequest } from '../../../isolation/tier.js'
+
+describe('CGI environment', () => {
+  // a caller trying to pass for the gateway and the deployment with headers of its own
+  const forged = {
+    method: 'DELETE', path: '/forged', query: 'forged=1', 'content-length': '999', contentlength: '999',
+    team: 'caller', 'content-type': 'text/plain', 'x-fine': 'kept',
+  }
+  const req = (query: string): InvokeRequest => ({
+    callId: 'c', method: 'POST', path: '/real', query, headers: forged, body: Buffer.from('abc'), deadline: Date.now() + 1000,
+  })
+  /** the values of `name` in a KEY=value list */
+  const values = (env: string[], name: string) => env.filter((kv) => kv.startsWith(`${name}=`)).map((kv) => kv.slice(name.length + 1))
+
+  it('sets each variable once, and request headers cannot forge the gateway\'s or the deployment\'s', () => {
+    for (const query of ['a=1', '']) {
+      const env = cgiEnvironment(req(query), 'fn', { Http_Team: 'deployment', REQUEST_METHOD: 'deployment' })
+      assert.deepEqual(values(env, 'Http_Method'), ['POST'])
+      assert.deepEqual(values(env, 'Http_Path'), ['/real'])
+      assert.deepEqual(values(env, 'Http_Query'), query ? [query] : [], 'no query: no Http_Query, not the header\'s')
+      assert.deepEqual(values(env, 'Http_Content_Length'), ['3'])
+      assert.deepEqual(values(env, 'Http_Team'), ['deployment'])
+      assert.deepEqual(values(env, 'REQUEST_METHOD'), ['POST'])
+      assert.deepEqual(values(env, 'PATH_INFO'), ['/real'])
+      assert.deepEqual(values(env, 'QUERY_STRING'), [query])
+      assert.deepEqual(values(env, 'CONTENT_LENGTH'), ['3'])
+      assert.deepEqual(values(env, 'X_Fine'), [])
+      assert.deepEqual(values(env, 'Http_X_Fine'), ['kept'])
+      const names = env.map((kv) => kv.slice(0, kv.indexOf('=')))
+      assert.equal(new Set(names).size, names.length, `one entry per name: ${names.join(' ')}`)
+    }
+  })
+
+  it('does the same for the container tier\'s classic watchdog, over the container\'s environment', () => {
+    for (const query of ['a=1', '']) {
+      const env = callEnvironment(req(query), 'fn', ['Http_Team=deployment', 'fprocess=cat'])
+      assert.deepEqual(values(env, 'Http_Method'), ['POST'])
+      assert.deepEqual(values(env, 'Http_Path'), ['/real'])
+      assert.deepEqual(values(env, 'Http_Query'), query ? [query] : [])
+      assert.deepEqual(values(env, 'Http_Content_Length'), ['3'])
+      assert.deepEqual(values(env, 'Http_ContentLength'), ['3'])
+      assert.deepEqual(values(env, 'Http_Team'), [], 'the shim would export it over the deployment\'s value')
+      assert.deepEqual(values(env, 'Http_X_Fine'), ['kept'])
+    }
+  })
+})
 
 describe('CGI output', () => {
   const parse = (s: string) => parseCgiOutput(Buffer.from(s), 'text/plain')

@@ -5,6 +5,7 @@ import { instrument, MemoryTooSmallError, STATE_GLOBAL_PREFIX } from '../../../i
 import { parseModule } from '../../../isolation/wasm/binary/module.js'
 import { exampleModule } from '../../helpers/kindling.js'
 import { wat } from '../../helpers/wat.js'
+import { FIB_RECURSION, TAIL_RECURSION } from './recursion.js'
 
 const interruptAfter = (ms: number, refill = 1000) => {
   const deadline = Date.now() + ms
@@ -27,6 +28,18 @@ describe('instrument', () => {
     assert.ok(Date.now() - t0 < 1000)
     assert.ok(t.calls() > 1)
   })
+
+  for (const [what, source] of [['loop-free exponential recursion', FIB_RECURSION()], ['return_call tail recursion', TAIL_RECURSION()]] as const) {
+    it(`stops ${what} at its deadline through checks at function entries`, async () => {
+      const out = instrument(await wat(source), { interrupt: true, fuel: 1000 })
+      assert.equal(out.loops, 0)
+      const t = interruptAfter(50)
+      const wasi = { fd_write: () => 0, proc_exit: () => {} }
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(out.bytes), { ...t.imports, wasi_snapshot_preview1: wasi })
+      assert.throws(() => (inst.exports._start as () => void)(), /interrupted/)
+      assert.ok(t.calls() > 1)
+    })
+  }
 
   it('keeps calls, element segments, exports and the start function pointing at the right functions', async () => {
     const bytes = await wat(`(module
@@ -56,7 +69,8 @@ describe('instrument', () => {
     assert.equal(e.indirect!(1), 8)
     assert.equal(e.started!(), 1)
     assert.equal(e.sum!(10), 80)
-    assert.equal(t.calls(), 3, 'a fuel of 3 runs out three times in 10 iterations')
+    // 10 loop iterations, and 19 function entries: $init, 2 + 2 + 3 + 1 above, sum and 10 x $eight
+    assert.equal(t.calls(), 3 + 6, 'a fuel of 3 runs out three times in 10 iterations and six times in 19 entries')
   })
 
   it('clamps memory to the limit so memory.grow fails past it', async () => {

@@ -47,6 +47,9 @@ export const CONFIG_TABLE = {
   asyncRetentionMs: { env: 'KINDLING_ASYNC_RETENTION_MS', kind: 'int', default: 24 * 3_600_000, min: 0, doc: 'finished asynchronous calls stay readable (GET /system/async-calls/{id}) this long (0 = forever)' },
   logFileMaxBytes: { env: 'KINDLING_LOG_FILE_MAX_BYTES', kind: 'int', default: 4 * MiB, min: 0, doc: 'function logs kept in the data dir across restarts (two files of this size; 0 = memory only)' },
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
+  // data dir: full disk (issue 18, item 10)
+  storageMinFreeBytes: { env: 'KINDLING_STORAGE_MIN_FREE_BYTES', kind: 'int', default: 16 * MiB, min: 0, doc: 'below this much free space in the data dir kindling runs degraded: async accepts, deploys, uploads and secret writes answer 507, calls are still served' },
+  storageCheckIntervalMs: { env: 'KINDLING_STORAGE_CHECK_INTERVAL_MS', kind: 'int', default: 5_000, min: 10, doc: 'how often the free space of the data dir is checked (degraded mode starts and ends on it)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

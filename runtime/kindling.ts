@@ -16,7 +16,7 @@ import { ArtifactStore } from './store/artifacts.js'
 import { type Db, openDatabase } from './store/db.js'
 import { FunctionStore } from './store/functions.js'
 import { makeDataDirPrivate } from './store/private.js'
-import { loadOrCreateSecretKey } from './store/secret-key.js'
+import { loadOrCreateSecretKey, secretKeyFileOf } from './store/secret-key.js'
 import { SecretStore } from './store/secrets.js'
 import { Storage } from './store/storage.js'
 import { STORAGE_DECORATOR } from './gateway/routes/info.js'
@@ -68,6 +68,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     if (!isStorageFullError(e) && !storage.failedFull(e)) throw e
     say('secrets stored in clear text by an older kindling could not be sealed for lack of space; they will be at the next start')
   }
+  if (!secrets.keyOpens()) say(`secret values do not open with ${secretKeyFileOf(dataDir)} (lost or replaced?): restore it from a backup, or set the secrets again with PUT /system/secrets`)
   const logs = new LogHub(2000, config.logFileMaxBytes > 0 ? new LogJournal(path.join(dataDir, 'logs'), config.logFileMaxBytes) : undefined)
   const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
   const namespaces = namespacesOf(config)

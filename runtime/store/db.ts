@@ -52,12 +52,19 @@ export function openDatabase(dataDir: string, storage = new Storage(dataDir)): D
   const file = path.join(dataDir, 'kindling.db')
   // SQLite gives the -wal and -shm files the mode of the database file: 0600 for all three
   fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE))
-  const db = new Database(file)
+  // a kindling that just stopped (even kill -9) has released its lock: no need to wait long
+  const db = new Database(file, { timeout: 1000 })
   attachStorage(db, storage)
   // one gateway per data dir; and the WAL index lives in memory instead of a -shm file, which
   // could not be created on a full disk (then not even reads would work)
   db.pragma('locking_mode = EXCLUSIVE')
-  db.pragma('journal_mode = WAL')
+  try {
+    db.pragma('journal_mode = WAL')
+  } catch (e) {
+    db.close()
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e
+    throw new Error(`the data dir ${dataDir} is in use by another kindling (its database is locked); stop that one or set another KINDLING_DATA_DIR`, { cause: e })
+  }
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')

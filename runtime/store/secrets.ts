@@ -32,6 +32,18 @@ export class SecretStore {
     return rows.length
   }
 
+  /** Whether the sealed values open with the key (one is tried); false means a lost or replaced key. */
+  keyOpens(): boolean {
+    const r = this.db.prepare('SELECT namespace, name, value FROM secrets WHERE sealed = 1 LIMIT 1').get() as { namespace: string; name: string; value: Buffer } | undefined
+    if (!r) return true
+    try {
+      unseal(this.key(), r.namespace, r.name, r.value)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   list(namespace: string): { name: string; namespace: string }[] {
     return this.db.prepare('SELECT name, namespace FROM secrets WHERE namespace = ? ORDER BY name').all(namespace) as { name: string; namespace: string }[]
   }

@@ -65,9 +65,16 @@ export class Storage {
 
   /** Looks at the free space: enters or leaves degraded mode. */
   check(): void {
-    const free = this.freeBytes()
-    if (free === null) return
+    let s: fs.StatsFs
+    try {
+      s = fs.statfsSync(this.dir)
+    } catch {
+      return
+    }
+    const free = s.bavail * s.bsize
     if (free < this.settings.minFreeBytes) this.enter(`the data dir has ${free} bytes free, less than the ${this.settings.minFreeBytes} kept in reserve`)
+    // out of inodes is ENOSPC too (file systems without inode counts report 0 files in all)
+    else if (s.files > 0 && s.ffree === 0) this.enter('the data dir\'s file system has no free inodes')
     else this.leave()
   }
 

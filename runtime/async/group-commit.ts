@@ -24,7 +24,8 @@ export class GroupCommit {
 
   constructor(private readonly db: Db) {
     this.storage = storageOf(db)
-    this.storage.onRecover(() => this.retryWaiting())
+    // not at once: recovery can be noticed inside a transaction under way (an accept's admission check)
+    this.storage.onRecover(() => setImmediate(() => this.retryWaiting()))
     this.storage.onClose(() => this.giveUp())
   }
 

@@ -23,7 +23,13 @@ function tighten(p: string, mode: number): number | undefined {
   if (st.isSymbolicLink()) return undefined
   const old = st.mode & 0o777
   if ((old & ~mode) === 0) return undefined
-  fs.chmodSync(p, old & mode)
+  try {
+    fs.chmodSync(p, old & mode)
+  } catch (e) {
+    // not ours to change (EPERM): said in the warning, the start goes on
+    process.stderr.write(`kindling: could not make ${p} private (mode ${old.toString(8)}): ${(e as Error).message}\n`)
+    return undefined
+  }
   return old
 }
 

@@ -51,6 +51,12 @@ describe('the data dir is private and secrets are sealed', { skip: isRoot ? fals
     const acc = await k.app.inject({ method: 'POST', url: '/async-function/echo', headers: { authorization: 'Bearer caller-token' }, payload: 'queued body' })
     assert.equal(acc.statusCode, 202)
 
+    // a finished call keeps no request headers (the caller's Authorization) for its retention
+    const id = acc.headers['x-call-id'] as string
+    for (let i = 0; i < 200 && k.asyncQueue.get(id)?.state !== 'done'; i++) await new Promise((r) => setTimeout(r, 25))
+    assert.equal(k.asyncQueue.get(id)?.state, 'done')
+    assert.equal((k.db.prepare('SELECT headers FROM async_calls WHERE id = ?').get(id) as { headers: string }).headers, '{}')
+
     // the value comes back to a function, and from the store
     assert.equal(k.secrets.read('openfaas-fn', 'api-key')?.toString(), SECRET)
 

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { writeAtomic } from '../../../isolation/wasm/prepare.js'
 import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
 import { failUntil, flakyModule, sleep, sleeperModule, waitUntil } from './helpers.js'
 
@@ -118,6 +119,15 @@ describe('a full disk under the data dir', { skip: isRoot ? false : 'needs root 
     const id = await accepted('echo', 'space again')
     await waitUntil('a new call done', async () => (await callState(id)).state === 'done')
     assert.equal((await inject('GET', '/system/info')).json().storage.degraded, false)
+  })
+
+  it('leaves no partial file behind when a cache or artifact write fails for lack of space', () => {
+    fill(filler)
+    const dir = path.join(dataDir, 'cache', 'wasm')
+    const before = fs.readdirSync(dir)
+    assert.throws(() => writeAtomic(path.join(dir, 'big.wasm'), Buffer.alloc(1024 * 1024)), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC')
+    assert.deepEqual(fs.readdirSync(dir), before)
+    fs.rmSync(filler)
   })
 
   it('starts again on the full disk, degraded, and serves calls', async () => {

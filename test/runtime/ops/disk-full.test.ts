@@ -10,6 +10,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { writeAtomic } from '../../../isolation/wasm/prepare.js'
 import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
+import { startServerProcess } from '../../helpers/server-process.js'
 import { failUntil, flakyModule, sleep, sleeperModule, waitUntil } from './helpers.js'
 
 const isRoot = process.getuid?.() === 0
@@ -159,5 +160,27 @@ describe('a full disk under the data dir', { skip: isRoot ? false : 'needs root 
       return c.state === 'done' ? c : undefined
     }, 30_000)
     assert.equal(s.attempts, 2)
+  })
+
+  it('a real kindling process starts on the full disk and says so over HTTP', async () => {
+    await k!.close()
+    k = undefined
+    fill(filler)
+    const srv = await startServerProcess(dataDir, { KINDLING_STORAGE_MIN_FREE_BYTES: String(SETTINGS.storageMinFreeBytes), KINDLING_STORAGE_CHECK_INTERVAL_MS: '100' })
+    try {
+      const health = await fetch(`${srv.url}/healthz`)
+      assert.equal(health.status, 200)
+      assert.equal(health.headers.get('x-kindling-degraded'), 'storage-full')
+      const call = await fetch(`${srv.url}/function/echo`, { method: 'POST', body: 'over http' })
+      assert.equal(call.status, 200)
+      assert.equal(await call.text(), 'over http')
+      const acc = await fetch(`${srv.url}/async-function/echo`, { method: 'POST', body: 'x' })
+      assert.equal(acc.status, 507)
+      assert.equal(acc.headers.get('x-kindling-error'), 'KINDLING_ERR_STORAGE_FULL')
+      assert.equal(srv.child.exitCode, null, 'the gateway process is alive')
+    } finally {
+      await srv.stop()
+      fs.rmSync(filler, { force: true })
+    }
   })
 })

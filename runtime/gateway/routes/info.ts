@@ -1,8 +1,8 @@
 // /healthz, /metrics, /system/info, /system/namespaces and the Enterprise-only namespace CRUD (501).
 // In degraded mode (the data dir is full, store/storage.ts) /healthz still answers 200, since the
 // gateway serves calls and a restart would not make space (a liveness probe must not restart it in
-// a loop), with the header X-Kindling-Degraded and the reason in the body; /system/info has a
-// storage section.
+// a loop), with the header X-Kindling-Degraded and a line that says so; /system/info (behind auth)
+// has a storage section with the reason.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import os from 'node:os'
 import { KindlingError } from '../../errors.js'
@@ -31,7 +31,8 @@ export function registerPublicInfoRoutes(app: FastifyInstance, opts: Pick<InfoRo
   app.get('/healthz', async (req, reply) => {
     const s = storageStatus(req)
     if (!s?.degraded) return reply.type('text/plain').send('OK')
-    return reply.header(DEGRADED_HEADER, 'storage-full').type('text/plain').send(`OK, degraded: ${s.reason}\n`)
+    // the reason (free bytes, the failed write) is for the operator: GET /system/info
+    return reply.header(DEGRADED_HEADER, 'storage-full').type('text/plain').send('OK, degraded: the data dir is full; async accepts, deploys, uploads and secret writes answer 507\n')
   })
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
 }

@@ -99,8 +99,10 @@ describe('a full disk under the data dir', { skip: isRoot ? false : 'needs root 
     assert.equal(health.statusCode, 200, 'a probe must not restart a gateway that serves')
     assert.equal(health.headers['x-kindling-degraded'], 'storage-full')
     assert.match(health.body, /^OK, degraded: /)
-    const info = (await inject('GET', '/system/info')).json() as { storage: { degraded: boolean } }
+    assert.doesNotMatch(health.body, /\//, 'no paths for unauthenticated callers')
+    const info = (await inject('GET', '/system/info')).json() as { storage: { degraded: boolean; reason: string } }
     assert.equal(info.storage.degraded, true)
+    assert.ok(info.storage.reason.length > 0)
 
     // the sleeper's result and the flaky call's retry meet the full disk; the gateway lives on
     // (this test runs in its process) and serves

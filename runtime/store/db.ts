@@ -60,6 +60,8 @@ export function openDatabase(dataDir: string, storage = new Storage(dataDir)): D
   db.pragma('locking_mode = EXCLUSIVE')
   try {
     db.pragma('journal_mode = WAL')
+    // takes the lock now (exclusive mode keeps it until close), so a second gateway fails here
+    db.exec('BEGIN IMMEDIATE; COMMIT')
   } catch (e) {
     db.close()
     if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e

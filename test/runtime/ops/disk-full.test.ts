@@ -94,6 +94,11 @@ describe('a full disk under the data dir', { skip: isRoot ? false : 'needs root 
     const deploy = await inject('POST', '/system/functions', { service: 'echo2', image, ...INLINE })
     assert.equal(deploy.statusCode, 507, deploy.body)
     assert.equal(deploy.headers['x-kindling-error'], 'KINDLING_ERR_STORAGE_FULL')
+    // a refused deploy leaves nothing running: here, the app host started for its application
+    const refused = await inject('POST', '/system/functions', { service: 'echo3', image, labels: { 'com.kindling.app': 'refused' } })
+    assert.equal(refused.statusCode, 507, refused.body)
+    const hosts = (k.tiers.get('wasm') as unknown as { hosts: { apps(): string[] } }).hosts
+    await waitUntil('no app host left for the refused deploy', () => !hosts.apps().includes('refused'))
 
     const health = await k.app.inject({ method: 'GET', url: '/healthz' })
     assert.equal(health.statusCode, 200, 'a probe must not restart a gateway that serves')

@@ -52,6 +52,9 @@ export const CONFIG_TABLE = {
   callbackAllow: { env: 'KINDLING_CALLBACK_ALLOW', kind: 'list', default: [] as string[], doc: 'callback destinations granted although not public: hosts, *.domains, host:port, addresses and CIDRs, comma separated (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal:8443)' },
   asyncCallbackConcurrency: { env: 'KINDLING_ASYNC_CALLBACK_CONCURRENCY', kind: 'int', default: 64, min: 1, max: 4096, doc: 'callback POSTs under way at once, all hosts together' },
   asyncCallbackPerHost: { env: 'KINDLING_ASYNC_CALLBACK_PER_HOST', kind: 'int', default: 4, min: 1, max: 1024, doc: 'callback POSTs under way at once to one host (any scheme and port); the others wait their turn, hosts served in turn' },
+  // data dir: full disk (issue 18, item 10)
+  storageMinFreeBytes: { env: 'KINDLING_STORAGE_MIN_FREE_BYTES', kind: 'int', default: 16 * MiB, min: 0, doc: 'below this much free space in the data dir kindling runs degraded: async accepts, deploys, uploads and secret writes answer 507, calls are still served' },
+  storageCheckIntervalMs: { env: 'KINDLING_STORAGE_CHECK_INTERVAL_MS', kind: 'int', default: 5_000, min: 10, doc: 'how often the free space of the data dir is checked (degraded mode starts and ends on it)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

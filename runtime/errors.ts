@@ -49,6 +49,9 @@ export const ERRORS = {
   KINDLING_ERR_CALLBACK_DENIED: { status: 400, hint: 'X-Callback-Url names a loopback, private, link-local or other non-public address; use a public address, or ask the operator to grant it in KINDLING_CALLBACK_ALLOW.' },
   // wasm isolation
   KINDLING_ERR_STACK_OVERFLOW: { status: 500, hint: 'The function recursed deeper than the call stack allows (V8\'s stack limit stopped it); recurse less deeply or iterate.' },
+  // data dir: full disk, secrets at rest (issue 18, items 10-11)
+  KINDLING_ERR_STORAGE_FULL: { status: 507, hint: 'The data dir\'s file system is full: free space there (GET /healthz says "degraded" until then); calls to /function/* are still served.' },
+  KINDLING_ERR_SECRET_UNREADABLE: { status: 500, hint: 'The secret does not open with <data dir>/secrets/secrets.key; restore that file from a backup or set the secret again with PUT /system/secrets.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 
@@ -80,5 +83,12 @@ export function isKindlingError(e: unknown): e is KindlingError {
 export function asKindlingError(e: unknown): KindlingError {
   if (e instanceof KindlingError) return e
   const message = e instanceof Error ? e.message : String(e)
+  if (isStorageFullError(e)) return new KindlingError('KINDLING_ERR_STORAGE_FULL', message, { cause: e })
   return new KindlingError('KINDLING_ERR_INTERNAL', message, { cause: e })
+}
+
+/** A write that failed for lack of space: ENOSPC or EDQUOT from the file system, SQLITE_FULL from SQLite. */
+export function isStorageFullError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
 }

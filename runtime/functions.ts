@@ -209,7 +209,13 @@ export class FunctionManager {
       const fn = this.newLive(key, stored, settings, tier)
       // prepare before persisting: a module that does not compile is refused, nothing is stored
       await this.activate(fn)
-      this.deps.functions.put(stored)
+      try {
+        this.deps.functions.put(stored)
+      } catch (e) {
+        // not stored (a full disk: 507): what was started for it goes away again
+        await this.retire(fn, 'not stored')
+        throw e
+      }
       this.live.set(key, fn)
       this.autoscaler.forget(key)
       if (existing) void this.retire(existing, 'updated')

@@ -1,7 +1,6 @@
 // The composition root: opens the data dir, builds the tiers, the function manager and the
 // gateway, and tears them down again. Tests and the CLI both start kindling through here.
 import type { FastifyInstance } from 'fastify'
-import fs from 'node:fs'
 import path from 'node:path'
 import { AsyncQueue } from './async/queue.js'
 import { registerAsyncCallRoutes, registerAsyncInvokeRoutes } from './async/routes.js'
@@ -16,7 +15,12 @@ import { Metrics } from './metrics.js'
 import { ArtifactStore } from './store/artifacts.js'
 import { type Db, openDatabase } from './store/db.js'
 import { FunctionStore } from './store/functions.js'
+import { makeDataDirPrivate } from './store/private.js'
+import { loadOrCreateSecretKey, secretKeyFileOf } from './store/secret-key.js'
 import { SecretStore } from './store/secrets.js'
+import { Storage } from './store/storage.js'
+import { STORAGE_DECORATOR } from './gateway/routes/info.js'
+import { isStorageFullError } from './errors.js'
 import { readVersion } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
@@ -33,6 +37,8 @@ export interface Kindling {
   logs: LogHub
   asyncQueue: AsyncQueue
   db: Db
+  /** the data dir's free space and degraded mode */
+  storage: Storage
   /** the gateway's base URL once listening */
   url: string | undefined
   listen(): Promise<string>
@@ -45,11 +51,24 @@ const CLOSE_GRACE_MS = 2000
 export async function createKindling(config: Config): Promise<Kindling> {
   applyWasmV8Flags() // the inline tier compiles function code in this process
   const dataDir = config.dataDirAbs
-  fs.mkdirSync(dataDir, { recursive: true })
-  const db = openDatabase(dataDir)
+  const say = (m: string) => void process.stderr.write(`kindling: ${m}\n`)
+  const fixed = makeDataDirPrivate(dataDir)
+  if (fixed.length) say(`the data dir ${dataDir} was open to other users; made it private (dirs 0700, files 0600): ${fixed.join(', ')}`)
+  const storage = new Storage(dataDir, { minFreeBytes: config.storageMinFreeBytes, checkIntervalMs: config.storageCheckIntervalMs })
+  // known before anything else writes: a start on a full disk starts degraded
+  storage.start()
+  const db = openDatabase(dataDir, storage)
   const artifacts = new ArtifactStore(db, dataDir)
   const functionStore = new FunctionStore(db)
-  const secrets = new SecretStore(db)
+  const secrets = new SecretStore(db, secretKeyOf(dataDir))
+  try {
+    const sealed = secrets.sealClearRows()
+    if (sealed) say(`${sealed} secret${sealed === 1 ? ' was' : 's were'} stored in clear text by an older kindling; now sealed with the key in ${path.join(dataDir, 'secrets')}`)
+  } catch (e) {
+    if (!isStorageFullError(e) && !storage.failedFull(e)) throw e
+    say('secrets stored in clear text by an older kindling could not be sealed for lack of space; they will be at the next start')
+  }
+  if (!secrets.keyOpens()) say(`secret values do not open with ${secretKeyFileOf(dataDir)} (lost or replaced?): restore it from a backup, or set the secrets again with PUT /system/secrets`)
   const logs = new LogHub(2000, config.logFileMaxBytes > 0 ? new LogJournal(path.join(dataDir, 'logs'), config.logFileMaxBytes) : undefined)
   const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
   const namespaces = namespacesOf(config)
@@ -142,6 +161,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
     },
   })
+  // /healthz and /system/info report degraded mode
+  app.decorate(STORAGE_DECORATOR, storage)
   // after the examples: calls left by a previous run find their functions deployed
   asyncQueue.start()
 
@@ -156,6 +177,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     asyncQueue,
     db,
+    storage,
     url: undefined,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
@@ -168,6 +190,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
       const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS)
       await app.close()
       clearTimeout(force)
+      // state changes waiting for space give up: their calls run again at the next start
+      storage.close()
       // calls under way finish (their results are stored) before the pools go away
       await asyncQueue!.close()
       await functions!.close()
@@ -178,6 +202,21 @@ export async function createKindling(config: Config): Promise<Kindling> {
     },
   }
   return k
+}
+
+/**
+ * The secrets' sealing key, loaded at start when it exists (a damaged key file stops the start),
+ * else made on first use: a start on a full disk does not need to write it.
+ */
+function secretKeyOf(dataDir: string): () => Buffer {
+  let key: Buffer | undefined
+  const load = () => (key ??= loadOrCreateSecretKey(dataDir))
+  try {
+    load()
+  } catch (e) {
+    if (!isStorageFullError(e)) throw e
+  }
+  return load
 }
 
 /** Where the basic-auth password lives, for the start-up message and the CLI. */

@@ -1,9 +1,12 @@
 // Function logs on disk, so that they survive a restart or a kill -9 of kindling (as container logs
 // do on an OpenFaaS provider). Lines are appended in batches from a timer, never on the call path;
-// two files of at most maxBytes each are kept (the current one and the one before).
+// two files of at most maxBytes each are kept (the current one and the one before). The files are
+// 0600 (function output may hold anything). A full disk costs the lines of the batches that did
+// not fit (the in-memory logs still have them), with one message when it starts and one when it ends.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogMessage } from './logs.js'
+import { mkdirPrivate, PRIVATE_FILE_MODE } from './store/private.js'
 
 export interface JournalRecord extends LogMessage {
   key: string
@@ -27,9 +30,10 @@ export class LogJournal {
   private size: number
   private chain: Promise<void> = Promise.resolve()
   private closed = false
+  /** the last write failed: the next one starts on a new line (the failed one may be torn) */
+  private failing = false
 
-  constructor(dir: string, private readonly maxBytes: number) {
-    fs.mkdirSync(dir, { recursive: true })
+  constructor(private readonly dir: string, private readonly maxBytes: number) {
     this.file = path.join(dir, 'functions.ndjson')
     this.previous = path.join(dir, 'functions.1.ndjson')
     this.size = fs.existsSync(this.file) ? fs.statSync(this.file).size : 0
@@ -79,14 +83,29 @@ export class LogJournal {
     if (text === '') return
     try {
       this.rotateIfFull()
-      await fs.promises.appendFile(this.file, text)
+      await fs.promises.appendFile(this.file, this.failing ? '\n' + text : text, { mode: PRIVATE_FILE_MODE })
       this.size += Buffer.byteLength(text)
+      this.wrote()
     } catch (e) {
-      process.stderr.write(`kindling: could not write function logs: ${(e as Error).message}\n`)
+      this.failed(e)
     }
   }
 
+  private wrote(): void {
+    if (!this.failing) return
+    this.failing = false
+    process.stderr.write('kindling: function logs are written to the data dir again\n')
+  }
+
+  private failed(e: unknown): void {
+    if (this.failing) return
+    this.failing = true
+    process.stderr.write(`kindling: could not write function logs (${(e as Error).message}); they are kept in memory only until a write succeeds\n`)
+  }
+
   private rotateIfFull(): void {
+    // made here, not in the constructor: a start on a full disk must not fail on it
+    if (!fs.existsSync(this.dir)) mkdirPrivate(this.dir)
     if (this.size < this.maxBytes) return
     fs.renameSync(this.file, this.previous)
     this.size = 0
@@ -102,7 +121,7 @@ export class LogJournal {
     if (text === '') return
     try {
       this.rotateIfFull()
-      fs.appendFileSync(this.file, text)
+      fs.appendFileSync(this.file, this.failing ? '\n' + text : text, { mode: PRIVATE_FILE_MODE })
     } catch {
       // the data dir is going away (tests) or full: the in-memory logs were served anyway
     }

@@ -74,6 +74,16 @@ export function fixHybridCgroups(): string[] {
 }
 
 function tryRuntime(rt: OciRuntime, probeDir: string, id: string, cgroupsPath: string, busybox: string | undefined): { ok: boolean; stderr: string } {
+  try {
+    return runProbe(rt, probeDir, id, cgroupsPath, busybox)
+  } catch (e) {
+    // the probe bundle could not be written (a full disk): the tier is unavailable, kindling still starts
+    fs.rmSync(probeDir, { recursive: true, force: true })
+    return { ok: false, stderr: `could not write the probe bundle: ${(e as Error).message}` }
+  }
+}
+
+function runProbe(rt: OciRuntime, probeDir: string, id: string, cgroupsPath: string, busybox: string | undefined): { ok: boolean; stderr: string } {
   const rootfs = path.join(probeDir, 'rootfs')
   fs.rmSync(probeDir, { recursive: true, force: true })
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'bin']) fs.mkdirSync(path.join(rootfs, d), { recursive: true })

@@ -94,12 +94,18 @@ export function secretPreopens(artifact: FunctionArtifact, ctx: TierContext): Pl
 export function writeAtomic(file: string, bytes: Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
-  const fd = fs.openSync(tmp, 'w')
   try {
-    fs.writeSync(fd, bytes)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    const fd = fs.openSync(tmp, 'w')
+    try {
+      fs.writeSync(fd, bytes)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, file)
+  } catch (e) {
+    // a full disk: the partial file must not keep the space once there is some again
+    fs.rmSync(tmp, { force: true })
+    throw e
   }
-  fs.renameSync(tmp, file)
 }

@@ -2,9 +2,12 @@
 // accepted call survives a restart or a kill -9 of kindling. Every state change is one statement
 // or one transaction. States: queued -> running -> (queued again for a retry) -> delivering (a
 // result waits for its callback) -> done | failed; queued -> cancelled.
+// On a full disk (store/storage.ts): an accept answers 507; the worker's reads of due work find
+// nothing until the next storage check instead of throwing out of its timer.
 import type { ResponseHeaders } from '../../isolation/tier.js'
 import type { Db } from '../store/db.js'
 import { migrate } from '../store/db.js'
+import { bestEffortWrite, type Storage, storageOf, storageWrite } from '../store/storage.js'
 
 export type CallState = 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'cancelled'
 
@@ -103,8 +106,14 @@ export const PENDING_STATES: readonly CallState[] = ['queued', 'running', 'deliv
 
 export class AsyncStore {
   private readonly q: Record<string, import('better-sqlite3').Statement>
+  private readonly storage: Storage
+  /** after a claim or lease failed for lack of space: no new try before this time (ms) */
+  private fullUntil = 0
+  /** the recovery at start failed for lack of space: done before the next claim */
+  private recoverPending = false
 
   constructor(private readonly db: Db) {
+    this.storage = storageOf(db)
     migrate(db, ASYNC_MIGRATIONS)
     this.q = {
       insert: db.prepare(`INSERT OR IGNORE INTO async_calls (id, fn_key, name, namespace, method, path, query, headers, body, callback_url, state, next_run_at, created_at)
@@ -117,12 +126,13 @@ export class AsyncStore {
       requeue: db.prepare(`UPDATE async_calls SET state = 'queued', attempts = attempts - ?, last_status = ?, last_error = ?, next_run_at = ? WHERE id = ? AND state = 'running'`),
       toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
                                 result_headers = @headers, result_body = @body, body = NULL, next_run_at = @deliverAt WHERE id = @id AND state = 'running'`),
+      // a finished call keeps no request body or headers (Authorization, cookies) for its retention
       finishRun: db.prepare(`UPDATE async_calls SET state = @state, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
-                               body = NULL, finished_at = @now WHERE id = @id AND state = 'running'`),
+                               body = NULL, headers = '{}', finished_at = @now WHERE id = @id AND state = 'running'`),
       delivered: db.prepare(`UPDATE async_calls SET state = @state, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
-                               result_headers = NULL, result_body = NULL, finished_at = @now WHERE id = @id AND state = 'delivering'`),
+                               result_headers = NULL, result_body = NULL, headers = '{}', finished_at = @now WHERE id = @id AND state = 'delivering'`),
       redeliver: db.prepare(`UPDATE async_calls SET callback_attempts = callback_attempts + 1, callback_status = ?, callback_error = ?, next_run_at = ? WHERE id = ? AND state = 'delivering'`),
-      cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, finished_at = ? WHERE id = ? AND state = 'queued'`),
+      cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, headers = '{}', finished_at = ? WHERE id = ? AND state = 'queued'`),
       get: db.prepare(`SELECT * FROM async_calls WHERE id = ?`),
       counts: db.prepare(`SELECT fn_key, state, COUNT(*) AS n FROM async_calls WHERE state IN ('queued', 'running', 'delivering') GROUP BY fn_key, state`),
       recoverRunning: db.prepare(`UPDATE async_calls SET state = 'queued', next_run_at = ? WHERE state = 'running'`),
@@ -133,14 +143,34 @@ export class AsyncStore {
 
   /** Stores a new call; false when a call with this id exists already (the id is an idempotency key). */
   insert(c: NewCall): boolean {
+    this.storage.admit('async call')
+    this.storage.admission = true
     return this.q.insert!.run({ ...c, headers: JSON.stringify(c.headers), callbackUrl: c.callbackUrl ?? null }).changes > 0
+  }
+
+  /** Runs a claim or lease; on a full disk, nothing (and no new try until the next storage check). */
+  private whileSpace(now: number, fn: () => CallRow[]): CallRow[] {
+    if (now < this.fullUntil) return []
+    if (this.recoverPending && bestEffortWrite(this.db, 'async recovery', () => this.recoverTx(now)) !== undefined) this.recoverPending = false
+    const rows = this.recoverPending ? undefined : bestEffortWrite(this.db, 'async claim', fn)
+    if (rows === undefined) this.fullUntil = now + this.storage.settings.checkIntervalMs
+    return rows ?? []
   }
 
   /**
    * After a crash: a call that was running runs again (at-least-once), and a delivery that was
-   * under way is tried again now. Returns how many calls were running.
+   * under way is tried again now. Returns how many calls were running. On a full disk the rows
+   * are put back later, before the first claim that finds space (pendingCounts counts them as
+   * queued meanwhile, which they are).
    */
   recover(now: number): number {
+    const n = bestEffortWrite(this.db, 'async recovery', () => this.recoverTx(now))
+    if (n !== undefined) return n
+    this.recoverPending = true
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM async_calls WHERE state = 'running'`).get() as { n: number }).n
+  }
+
+  private recoverTx(now: number): number {
     return this.db.transaction(() => {
       this.q.recoverDelivering!.run(now, now)
       return this.q.recoverRunning!.run(now).changes
@@ -149,7 +179,7 @@ export class AsyncStore {
 
   /** Marks up to `limit` due queued calls running, oldest first, and returns them. */
   claimDue(now: number, limit: number): CallRow[] {
-    return this.db.transaction(() => {
+    return this.whileSpace(now, () => this.db.transaction(() => {
       const rows = this.q.dueQueued!.all(now, limit) as CallRow[]
       for (const r of rows) {
         this.q.claim!.run(now, r.id)
@@ -158,24 +188,29 @@ export class AsyncStore {
         r.started_at = now
       }
       return rows
-    })()
+    })())
   }
 
   /** Due deliveries, leased until `leaseUntil` so that the next pump does not pick them again. */
   leaseDeliveries(now: number, limit: number, leaseUntil: number): CallRow[] {
-    return this.db.transaction(() => {
+    return this.whileSpace(now, () => this.db.transaction(() => {
       const rows = this.q.dueDelivering!.all(now, limit) as CallRow[]
       for (const r of rows) this.q.lease!.run(leaseUntil, r.id)
       return rows
-    })()
+    })())
   }
 
-  /** When the next queued call or delivery is due (ms), or undefined when nothing waits. */
+  /**
+   * When the next queued call or delivery is due (ms), or undefined when nothing waits; after a
+   * claim failed for lack of space, not before the next try (so the worker arms a timer for it).
+   */
   nextDue(): number | undefined {
     const a = (this.q.nextDue!.get('queued') as { t: number | null }).t
     const b = (this.q.nextDue!.get('delivering') as { t: number | null }).t
-    if (a === null) return b ?? undefined
-    return b === null ? a : Math.min(a, b)
+    let t = a === null ? b ?? undefined : b === null ? a : Math.min(a, b)
+    // the calls to put back are due as soon as there is space
+    if (this.recoverPending) t = Math.min(t ?? this.fullUntil, this.fullUntil)
+    return t === undefined ? undefined : Math.max(t, this.fullUntil)
   }
 
   /** Back to the queue: a retry (the attempt counts) or a run that never happened (it does not). */
@@ -202,7 +237,7 @@ export class AsyncStore {
   }
 
   cancel(id: string, now: number): boolean {
-    return this.q.cancel!.run(now, id).changes > 0
+    return storageWrite(this.db, 'cancel', () => this.q.cancel!.run(now, id).changes > 0, { admit: false })
   }
 
   get(id: string): CallRow | undefined {
@@ -211,12 +246,14 @@ export class AsyncStore {
 
   /** Unfinished calls per function and state. */
   pendingCounts(): { fnKey: string; state: CallState; n: number }[] {
-    return (this.q.counts!.all() as { fn_key: string; state: CallState; n: number }[]).map((r) => ({ fnKey: r.fn_key, state: r.state, n: r.n }))
+    const rows = (this.q.counts!.all() as { fn_key: string; state: CallState; n: number }[]).map((r) => ({ fnKey: r.fn_key, state: r.state, n: r.n }))
+    if (this.recoverPending) for (const r of rows) if (r.state === 'running') r.state = 'queued'
+    return rows
   }
 
   /** Forgets finished calls older than `before`; returns how many. */
   prune(before: number): number {
-    return this.q.prune!.run(before).changes
+    return bestEffortWrite(this.db, 'async prune', () => this.q.prune!.run(before).changes) ?? 0
   }
 }
 

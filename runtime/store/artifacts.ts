@@ -1,11 +1,13 @@
 // Content-addressed artifact store: <data dir>/artifacts/sha256/<hex>.wasm plus a row in SQLite.
 // The file is written to a temporary name, fsynced and renamed before the row is inserted, so an
-// interrupted upload leaves either nothing or a complete artifact.
+// interrupted upload leaves either nothing or a complete artifact. Files are 0600; on a full disk
+// an upload answers 507 and leaves nothing behind.
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { writeAtomic } from '../../isolation/wasm/prepare.js'
 import type { Db } from './db.js'
+import { mkdirPrivate, writePrivateAtomic } from './private.js'
+import { storageWrite } from './storage.js'
 
 export interface ArtifactRecord {
   digest: string
@@ -21,7 +23,7 @@ export class ArtifactStore {
 
   constructor(private readonly db: Db, dataDir: string) {
     this.dir = path.join(dataDir, 'artifacts', 'sha256')
-    fs.mkdirSync(this.dir, { recursive: true })
+    mkdirPrivate(this.dir)
     // leftovers of uploads interrupted by a crash
     for (const f of fs.readdirSync(this.dir)) if (f.includes('.tmp-')) fs.rmSync(path.join(this.dir, f), { force: true })
   }
@@ -39,9 +41,11 @@ export class ArtifactStore {
     const hex = ArtifactStore.digestOf(bytes)
     const existing = this.get(hex)
     if (existing && fs.existsSync(this.pathOf(hex))) return existing
-    writeAtomic(this.pathOf(hex), bytes)
     const rec: ArtifactRecord = { digest: hex, size: bytes.length, format, createdAt: new Date().toISOString() }
-    this.db.prepare('INSERT OR REPLACE INTO artifacts (digest, size, format, created_at) VALUES (?, ?, ?, ?)').run(hex, rec.size, format, rec.createdAt)
+    storageWrite(this.db, 'artifact upload', () => {
+      writePrivateAtomic(this.pathOf(hex), bytes)
+      this.db.prepare('INSERT OR REPLACE INTO artifacts (digest, size, format, created_at) VALUES (?, ?, ?, ?)').run(hex, rec.size, format, rec.createdAt)
+    })
     return rec
   }
 

@@ -3,6 +3,8 @@
 import Database from 'better-sqlite3'
 import fs from 'node:fs'
 import path from 'node:path'
+import { mkdirPrivate, PRIVATE_FILE_MODE } from './private.js'
+import { attachStorage, Storage } from './storage.js'
 
 export type Db = Database.Database
 
@@ -33,6 +35,8 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (namespace, name)
    );`,
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 1 once the value is sealed (store/seal.ts); rows of an older kindling are sealed at start
+  `ALTER TABLE secrets ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;`,
 ]
 
 export function getMeta(db: Db, key: string): string | undefined {
@@ -43,13 +47,31 @@ export function setMeta(db: Db, key: string, value: string): void {
   db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
 }
 
-export function openDatabase(dataDir: string): Db {
-  fs.mkdirSync(dataDir, { recursive: true })
-  const db = new Database(path.join(dataDir, 'kindling.db'))
-  db.pragma('journal_mode = WAL')
+export function openDatabase(dataDir: string, storage = new Storage(dataDir)): Db {
+  mkdirPrivate(dataDir)
+  const file = path.join(dataDir, 'kindling.db')
+  // SQLite gives the -wal and -shm files the mode of the database file: 0600 for all three
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE))
+  // a kindling that just stopped (even kill -9) has released its lock: no need to wait long
+  const db = new Database(file, { timeout: 1000 })
+  attachStorage(db, storage)
+  // one gateway per data dir; and the WAL index lives in memory instead of a -shm file, which
+  // could not be created on a full disk (then not even reads would work)
+  db.pragma('locking_mode = EXCLUSIVE')
+  try {
+    db.pragma('journal_mode = WAL')
+    // takes the lock now (exclusive mode keeps it until close), so a second gateway fails here
+    db.exec('BEGIN IMMEDIATE; COMMIT')
+  } catch (e) {
+    db.close()
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e
+    throw new Error(`the data dir ${dataDir} is in use by another kindling (its database is locked); stop that one or set another KINDLING_DATA_DIR`, { cause: e })
+  }
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')
+  // a deleted row's cells are zeroed when that costs no extra I/O (queued bodies, old secrets)
+  db.pragma('secure_delete = FAST')
   migrate(db)
   return db
 }

@@ -1,10 +1,23 @@
 // /healthz, /metrics, /system/info, /system/namespaces and the Enterprise-only namespace CRUD (501).
-import type { FastifyInstance } from 'fastify'
+// In degraded mode (the data dir is full, store/storage.ts) /healthz still answers 200, since the
+// gateway serves calls and a restart would not make space (a liveness probe must not restart it in
+// a loop), with the header X-Kindling-Degraded and a line that says so; /system/info (behind auth)
+// has a storage section with the reason.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import os from 'node:os'
 import { KindlingError } from '../../errors.js'
 import type { Metrics } from '../../metrics.js'
 import type { IsolationTier } from '../../../isolation/tier.js'
+import type { StorageStatus } from '../../store/storage.js'
 import { sendError } from '../reply.js'
+
+/** kindling.ts decorates the app with what reports the data dir's state under this name. */
+export const STORAGE_DECORATOR = 'kindlingStorage'
+export const DEGRADED_HEADER = 'x-kindling-degraded'
+
+function storageStatus(req: FastifyRequest): StorageStatus | undefined {
+  return (req.server as unknown as Record<string, { status(): StorageStatus } | undefined>)[STORAGE_DECORATOR]?.status()
+}
 
 export interface InfoRouteOptions {
   metrics: Metrics
@@ -15,20 +28,26 @@ export interface InfoRouteOptions {
 
 /** Routes without auth: health and Prometheus metrics. */
 export function registerPublicInfoRoutes(app: FastifyInstance, opts: Pick<InfoRouteOptions, 'metrics'>): void {
-  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('OK'))
+  app.get('/healthz', async (req, reply) => {
+    const s = storageStatus(req)
+    if (!s?.degraded) return reply.type('text/plain').send('OK')
+    // the reason (free bytes, the failed write) is for the operator: GET /system/info
+    return reply.header(DEGRADED_HEADER, 'storage-full').type('text/plain').send('OK, degraded: the data dir is full; async accepts, deploys, uploads and secret writes answer 507\n')
+  })
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
 }
 
 /** /system/info, /system/namespaces and namespace CRUD (behind basic auth). */
 export function registerSystemInfoRoutes(app: FastifyInstance, opts: InfoRouteOptions): void {
   app.get('/system/namespaces', async () => opts.namespaces)
-  app.get('/system/info', async () => {
+  app.get('/system/info', async (req) => {
     const version = { commit_message: '', sha: opts.version.sha, release: opts.version.release }
     return {
       provider: { provider: 'kindling', orchestration: 'kindling', version },
       version,
       arch: os.arch() === 'x64' ? 'x86_64' : os.arch(),
       tiers: opts.tiers.map((t) => ({ name: t.name, available: t.unavailableReason() === null, reason: t.unavailableReason() ?? undefined, capabilities: t.capabilities })),
+      storage: storageStatus(req),
     }
   })
   app.route({

@@ -104,6 +104,10 @@ export interface RunResult {
 
 export const PENDING_STATES: readonly CallState[] = ['queued', 'running', 'delivering']
 
+/** SQL: the request headers reduced to the correlation id (a JSON object, {} without one). */
+const KEEP_CORRELATION_ONLY = `CASE WHEN json_extract(headers, '$."x-correlation-id"') IS NULL THEN '{}'
+  ELSE json_object('x-correlation-id', json_extract(headers, '$."x-correlation-id"')) END`
+
 export class AsyncStore {
   private readonly q: Record<string, import('better-sqlite3').Statement>
   private readonly storage: Storage
@@ -126,13 +130,14 @@ export class AsyncStore {
       requeue: db.prepare(`UPDATE async_calls SET state = 'queued', attempts = attempts - ?, last_status = ?, last_error = ?, next_run_at = ? WHERE id = ? AND state = 'running'`),
       toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
                                 result_headers = @headers, result_body = @body, body = NULL, next_run_at = @deliverAt WHERE id = @id AND state = 'running'`),
-      // a finished call keeps no request body or headers (Authorization, cookies) for its retention
+      // a finished call keeps no request body and of its headers (Authorization, cookies) only the
+      // caller's correlation id, which GET /system/async-calls/{id} shows
       finishRun: db.prepare(`UPDATE async_calls SET state = @state, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
-                               body = NULL, headers = '{}', finished_at = @now WHERE id = @id AND state = 'running'`),
+                               body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = @now WHERE id = @id AND state = 'running'`),
       delivered: db.prepare(`UPDATE async_calls SET state = @state, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
-                               result_headers = NULL, result_body = NULL, headers = '{}', finished_at = @now WHERE id = @id AND state = 'delivering'`),
+                               result_headers = NULL, result_body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = @now WHERE id = @id AND state = 'delivering'`),
       redeliver: db.prepare(`UPDATE async_calls SET callback_attempts = callback_attempts + 1, callback_status = ?, callback_error = ?, next_run_at = ? WHERE id = ? AND state = 'delivering'`),
-      cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, headers = '{}', finished_at = ? WHERE id = ? AND state = 'queued'`),
+      cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = ? WHERE id = ? AND state = 'queued'`),
       get: db.prepare(`SELECT * FROM async_calls WHERE id = ?`),
       counts: db.prepare(`SELECT fn_key, state, COUNT(*) AS n FROM async_calls WHERE state IN ('queued', 'running', 'delivering') GROUP BY fn_key, state`),
       recoverRunning: db.prepare(`UPDATE async_calls SET state = 'queued', next_run_at = ? WHERE state = 'running'`),

@@ -1,0 +1,85 @@
+// What a function inside a container cannot do: the seccomp profile refuses new namespaces, keyrings,
+// bpf, ptrace, mounts and the rest (issue 18 item 12); no capabilities at all; the writable layer
+// of readOnlyRootFilesystem=false is capped and lives in memory, not in the data dir (item 13); the
+// container's mountinfo names no host path of the data dir (item 17).
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { buildBusyboxImage } from '../../../isolation/container/images/index.js'
+import { which } from '../../../isolation/container/runtime.js'
+import type { FunctionArtifact, InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import { artifact, containerSkipReason, type Harness, makeHarness, never, request } from './helpers.js'
+
+const skip = containerSkipReason() ?? false
+const cc = which('gcc') ?? which('cc')
+
+/** Bytes under `dir` (files only, no symlink followed). */
+function diskBytes(dir: string): number {
+  let n = 0
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += fs.statSync(path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).size
+  }
+  return n
+}
+
+describe('container hardening', { skip, timeout: 180_000 }, () => {
+  let h: Harness
+  before(() => {
+    h = makeHarness()
+    if (cc) {
+      const bin = path.join(h.dataDir, 'syscall-probe')
+      execFileSync(cc, ['-static', '-O1', '-o', bin, path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/syscall-probe.c')])
+      buildBusyboxImage(h.tier.images, { ref: 'test/probe:1', add: [[bin, '/usr/bin/syscall-probe']] })
+    }
+  })
+  after(async () => {
+    await h.close()
+  })
+
+  async function call(a: Partial<FunctionArtifact>, r: Partial<InvokeRequest> & { text?: string } = {}): Promise<InvokeResult> {
+    const sb = await h.tier.spawn(await h.tier.prepare(artifact(a)), { sandboxId: `sb-${crypto.randomBytes(3).toString('hex')}` })
+    try {
+      return await sb.invoke(request(r), never())
+    } finally {
+      await sb.dispose('replaced')
+    }
+  }
+
+  const sh = async (script: string, a: Partial<FunctionArtifact> = {}) => (await call({ envProcess: 'sh', ...a }, { text: script })).body.toString()
+
+  it('runs under a seccomp filter with no capabilities and no new privileges', async () => {
+    const status = await sh('cat /proc/self/status')
+    assert.match(status, /^Seccomp:\s+2$/m, status)
+    assert.match(status, /^NoNewPrivs:\s+1$/m)
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.match(status, new RegExp(`^${set}:\\s+0+$`, 'm'), `${set} empty`)
+  })
+
+  it('cannot make user, network or mount namespaces, nor mount', async () => {
+    const out = await sh('for f in -U -n -m -p -i -u; do unshare $f true 2>/dev/null && echo "unshare $f worked"; done; mount -t tmpfs none /tmp 2>/dev/null && echo mounted; echo done')
+    assert.equal(out, 'done\n')
+  })
+
+  it('refuses the dangerous system calls with EPERM (clone3 with ENOSYS), allows the harmless ones', { skip: cc ? false : 'no C compiler to build the probe' }, async () => {
+    const out = await call({ image: 'test/probe:1', envProcess: 'syscall-probe' })
+    assert.equal(out.status, 200, out.body.toString())
+    const got = Object.fromEntries(out.body.toString().trim().split('\n').map((l) => l.split(' ') as [string, string]))
+    const want: Record<string, string> = {
+      clone_plain: 'ok', clone_newuser: 'EPERM', clone_newnet: 'EPERM', clone_newns: 'EPERM', clone_newpid: 'EPERM',
+      clone3: 'ENOSYS', unshare_user: 'EPERM', setns: 'EPERM', keyctl: 'EPERM', add_key: 'EPERM', bpf: 'EPERM',
+      ptrace: 'EPERM', process_vm_readv: 'EPERM', perf_event_open: 'EPERM', userfaultfd: 'EPERM', io_uring_setup: 'EPERM',
+      fsopen: 'EPERM', mount: 'EPERM', personality_query: 'ok', personality_linux: 'ok', personality_noaslr: 'EPERM', getpid: 'ok',
+    }
+    assert.deepEqual(got, want)
+  })
+
+  it('still runs ordinary functions: cat, sha512sum, env', async () => {
+    assert.equal((await call({ envProcess: 'cat' }, { text: 'plain' })).body.toString(), 'plain')
+    const input = crypto.randomBytes(50_000)
+    const sha = await call({ envProcess: 'sha512sum' }, { body: input })
+    assert.equal(sha.body.toString(), `${crypto.createHash('sha512').update(input).digest('hex')}  -\n`)
+    assert.match((await call({ envProcess: 'env', envVars: { a: 'b' } })).body.toString(), /^a=b$/m)
+  })
+})

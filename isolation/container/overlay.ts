@@ -30,7 +30,7 @@ export async function unmount(target: string): Promise<void> {
   }
 }
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
+/** Mount points at or below `dir`, mounted last first (mountinfo lists them in mount order), so each goes before what it sits on. */
 export function mountsUnder(dir: string): string[] {
   let text = ''
   try {
@@ -46,5 +46,5 @@ export function mountsUnder(dir: string): string[] {
     const p = mp.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
     if (p === dir || p.startsWith(prefix)) out.push(p)
   }
-  return out.sort((a, b) => b.length - a.length)
+  return out.reverse()
 }

@@ -51,6 +51,9 @@ export interface TierServices {
   forwarderScript: string
   fifos: FifoPool
   log(plan: FunctionPlan, instance: string, stream: FunctionLogEntry['stream'], text: string): void
+  /** has the spawner delete the container, its cgroups and folder if the gateway dies first */
+  guard(containerId: string, cgroupsPath: string, dir: string): void
+  unguard(containerId: string): void
   track(s: { dispose(reason: 'shutdown'): Promise<void> }): void
   untrack(s: object): void
 }

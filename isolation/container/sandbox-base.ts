@@ -37,6 +37,8 @@ export abstract class ContainerSandboxBase {
 
   /** Makes the sandbox folder and writes config.json; returns the bundle folder. */
   protected async writeBundle(args: string[], env: string[], binds: BindMount[]): Promise<string> {
+    // from here on, a gateway killed -9 leaves this to its spawner to undo
+    this.svc.guard(this.containerId, this.cgroupsPath, this.dir)
     fs.mkdirSync(this.dir, { recursive: true })
     const a = this.plan.artifact
     if (a.secrets.length) {
@@ -84,6 +86,7 @@ export abstract class ContainerSandboxBase {
       }
       if (this.overlayRoot) await unmount(this.overlayRoot)
       fs.rmSync(this.dir, { recursive: true, force: true })
+      this.svc.unguard(this.containerId)
       this.svc.untrack(this)
     })()
     return this.teardown

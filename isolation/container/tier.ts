@@ -12,6 +12,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { KindlingError, isKindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
+import { allHierarchies } from './cgroups.js'
 import { ClassicSandbox } from './classic.js'
 import { FifoPool } from './fifo.js'
 import { cleanupOrphans, type CleanupReport, forwarderScriptPath, knownRuntimes } from './cleanup.js'
@@ -95,6 +96,9 @@ export class ContainerTier implements IsolationTier {
         // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
         fifos: new FifoPool(path.join(this.naming.sandboxesDir, '.fifos')),
         log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),
+        guard: (containerId, cgroupsPath, dir) =>
+          this.spawner.guard(containerId, { runtime: this.runtime!.bin, containerId, cgroups: allHierarchies().map((mp) => path.join(mp, cgroupsPath)), dir }),
+        unguard: (containerId) => this.spawner.unguard(containerId),
         track: (s) => this.sandboxes.add(s as AnySandbox),
         untrack: (s) => this.sandboxes.delete(s as AnySandbox),
       }

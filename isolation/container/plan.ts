@@ -36,6 +36,11 @@ export interface ContainerTierOptions {
   pauseIdleMs?: number
   pidsLimit?: number
   tmpSizeMiB?: number
+  /**
+   * size of each sandbox's own tmpfs: the writable layer of readOnlyRootFilesystem=false plus its
+   * secrets and call I/O. Writes past it fail with ENOSPC; they count against the memory limit too
+   */
+  writableLayerMiB?: number
   /** how long an HTTP-mode server may take to become ready */
   readyTimeoutMs?: number
   /** a static busybox on the host for the classic shim (default: found on PATH) */

@@ -60,7 +60,7 @@ export function killCgroups(dirs: string[]): void {
 
 export function performLastRites(r: LastRites): void {
   killCgroups(r.cgroups)
-  spawnSync(r.runtime, ['delete', '-f', r.containerId], { stdio: 'ignore', timeout: 5000 })
+  if (r.runtime && r.containerId) spawnSync(r.runtime, ['delete', '-f', r.containerId], { stdio: 'ignore', timeout: 5000 })
   // mounted last first: the overlay goes before the file system under it
   for (const m of mountsUnder(r.dir)) spawnSync('umount', ['-l', m], { stdio: 'ignore', timeout: 5000 })
   fs.rmSync(r.dir, { recursive: true, force: true })

@@ -19,9 +19,9 @@ export interface SpawnRequest {
  * container is created and withdraws it once the container is deleted.
  */
 export interface LastRites {
-  /** OCI runtime binary and container id, for `<runtime> delete -f <id>` */
-  runtime: string
-  containerId: string
+  /** OCI runtime binary and container id, for `<runtime> delete -f <id>` (none for a shared folder) */
+  runtime?: string
+  containerId?: string
   /** absolute cgroup folders of the container, one per hierarchy */
   cgroups: string[]
   /** the sandbox folder: mounts under it are detached, then it is removed */

@@ -73,9 +73,10 @@ describe('cleanup after kill -9', { skip, timeout: 120_000 }, () => {
         for (const ctl of ['memory', 'pids', 'freezer', 'cpu']) assert.ok(!fs.existsSync(`/sys/fs/cgroup/${ctl}${cg}`), `${ctl}${cg} removed`)
       }
       assert.ok(!fs.existsSync(`/sys/fs/cgroup/memory/kindling-${made.marker}`), 'the data dir cgroup parent is gone')
-      assert.deepEqual(mountsUnder(path.join(stateDir, 'sandboxes')), [])
+      // only the new run's shared shim (tier.ts shareShim) is mounted there
+      assert.deepEqual(mountsUnder(path.join(stateDir, 'sandboxes')), [path.join(stateDir, 'sandboxes', '.shim')])
       assert.ok(await eventually(() => forwarders(made.marker).length === 0, 3000), 'forwarders are gone')
-      assert.deepEqual(fs.readdirSync(path.join(stateDir, 'sandboxes')), [])
+      assert.deepEqual(fs.readdirSync(path.join(stateDir, 'sandboxes')), ['.shim'])
       assert.equal(h.tier.lastCleanup!.containers.length, made.ids.length)
       await h.close()
     } finally {

@@ -16,19 +16,37 @@ import { artifact, containerSkipReason, type Harness, makeHarness, never, reques
 const skip = containerSkipReason() ?? false
 const cc = which('gcc') ?? which('cc')
 
-/** Bytes under `dir` (files only, no symlink followed). */
+/** Bytes of the files under `dir` on dir's own file system (what a write there costs the disk). */
 function diskBytes(dir: string): number {
+  const dev = fs.statSync(dir).dev
   let n = 0
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) n += fs.statSync(path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).size
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[]
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name)
+      try {
+        const st = fs.lstatSync(p)
+        if (st.dev !== dev) continue // another file system mounted here
+        if (e.isDirectory()) walk(p)
+        else if (e.isFile()) n += st.size
+      } catch {
+        // removed meanwhile
+      }
+    }
   }
+  walk(dir)
   return n
 }
 
 describe('container hardening', { skip, timeout: 180_000 }, () => {
   let h: Harness
   before(() => {
-    h = makeHarness()
+    h = makeHarness({ writableLayerMiB: 16, tmpSizeMiB: 8 })
     if (cc) {
       const bin = path.join(h.dataDir, 'syscall-probe')
       execFileSync(cc, ['-static', '-O1', '-o', bin, path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/syscall-probe.c')])
@@ -73,6 +91,41 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
       fsopen: 'EPERM', mount: 'EPERM', personality_query: 'ok', personality_linux: 'ok', personality_noaslr: 'EPERM', getpid: 'ok',
     }
     assert.deepEqual(got, want)
+  })
+
+  it('caps the writable layer (ENOSPC past writableLayerMiB) and keeps it out of the data dir', async () => {
+    const full = await sh('dd if=/dev/zero of=/big bs=1M count=32 2>&1; echo rc=$?', { readOnlyRootFilesystem: false })
+    assert.match(full, /No space left on device/, full)
+    assert.doesNotMatch(full, /rc=0/)
+    const tmp = await sh('dd if=/dev/zero of=/tmp/big bs=1M count=16 2>&1; echo rc=$?', { readOnlyRootFilesystem: false })
+    assert.match(tmp, /No space left on device/, '/tmp is capped too')
+    // while a container holds 12 MiB in its writable layer, the data dir's disk does not grow by it
+    const base = diskBytes(h.dataDir)
+    let most = base
+    const running = sh('dd if=/dev/zero of=/data bs=1M count=12 2>/dev/null && sleep 2 && echo kept', { readOnlyRootFilesystem: false })
+    let settled = false
+    void running.finally(() => (settled = true))
+    while (!settled) {
+      most = Math.max(most, diskBytes(h.dataDir))
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(await running, 'kept\n')
+    assert.ok(most - base < 4 * 1024 * 1024, `the data dir grew by ${most - base} bytes`)
+  })
+
+  it('shows no host path in the container mountinfo', async () => {
+    h.secrets.set('openfaas-fn/token', Buffer.from('t'))
+    for (const readOnlyRootFilesystem of [true, false]) {
+      const info = await sh('cat /proc/self/mountinfo', { readOnlyRootFilesystem, secrets: ['token'] })
+      assert.ok(info.includes('/run/kindling') && info.includes('/var/openfaas/secrets'), info)
+      assert.ok(!info.includes(h.dataDir), `no data dir path in\n${info}`)
+      // every mount's root inside its file system, and the overlay's layers, say nothing of the host
+      for (const line of info.trim().split('\n')) {
+        const root = line.split(' ')[3]!
+        assert.ok(!root.startsWith('/tmp') && !root.includes('/sandboxes/') && !root.includes('/images/'), line)
+      }
+      assert.match(info, / \/ r[ow],\S* - overlay overlay \S*lowerdir=lower,upperdir=upper,workdir=work/)
+    }
   })
 
   it('still runs ordinary functions: cat, sha512sum, env', async () => {

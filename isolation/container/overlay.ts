@@ -48,10 +48,13 @@ export async function mountSandboxFs(launcher: Launcher, sandboxDir: string, ima
 
 /** Unmounts the root overlay, then the tmpfs under it. */
 export async function unmountSandboxFs(launcher: Launcher, sandboxDir: string): Promise<void> {
-  for (const m of mountsUnder(sandboxDir)) {
-    const r = await launcher.run('umount', [m], { timeoutMs: 10_000 })
-    // busy: detach it lazily so the folder can be removed
-    if (r.code !== 0) await launcher.run('umount', ['-l', m], { timeoutMs: 10_000 })
+  const mounts = mountsUnder(sandboxDir)
+  if (!mounts.length) return
+  // one process for all of them, in order; what is busy is detached lazily so the folder can go
+  const r = await launcher.run('umount', mounts, { timeoutMs: 10_000 })
+  if (r.code !== 0) {
+    const left = mountsUnder(sandboxDir)
+    if (left.length) await launcher.run('umount', ['-l', ...left], { timeoutMs: 10_000 })
   }
 }
 

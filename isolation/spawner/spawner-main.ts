@@ -4,6 +4,7 @@
 // ~1 ms and blocks nobody's calls. Output and exit come back as messages.
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
+import path from 'node:path'
 import { performLastRites } from './last-rites.js'
 import type { FromSpawner, LastRites, SpawnRequest, ToSpawner } from './protocol.js'
 
@@ -81,6 +82,14 @@ process.on('disconnect', () => {
       performLastRites(r)
     } catch {
       // keep going: the others must die too
+    }
+  }
+  // the containers' parent cgroups too, once empty (rmdir refuses a non-empty one)
+  for (const d of new Set([...rites.values()].flatMap((r) => r.cgroups.map((c) => path.dirname(c))))) {
+    try {
+      fs.rmdirSync(d)
+    } catch {
+      // still in use, or gone
     }
   }
   process.exit(0)

@@ -83,8 +83,10 @@ describe('gateway killed -9: its containers die with it', { skip, timeout: 120_0
         15_000,
       )
       assert.ok(gone, `left: ${JSON.stringify({ crun: crunIds(prefix), procs: processesOf(marker), cgroups: cgroupsLeft(marker), mounts: mountsUnder(stateDir) })}`)
+      for (const mp of allHierarchies()) assert.ok(!fs.existsSync(path.join(mp, `kindling-${marker}`)), `${mp}/kindling-${marker} removed`)
       const sandboxes = fs.readdirSync(path.join(stateDir, 'sandboxes')).filter((n) => n.startsWith('kindling-'))
       assert.deepEqual(sandboxes, [], 'sandbox folders removed')
+      assert.deepEqual(mountsUnder(dataDir), [], 'the shared shim tmpfs is gone too')
     } finally {
       await server.kill9()
       // the second line, in case the first failed: a tier start on the data dir sweeps it

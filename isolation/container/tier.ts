@@ -98,8 +98,11 @@ export class ContainerTier implements IsolationTier {
         // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
         fifos: new FifoPool(path.join(this.naming.sandboxesDir, '.fifos')),
         log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),
-        guard: (containerId, cgroupsPath, dir) =>
-          this.spawner.guard(containerId, { runtime: this.runtime!.bin, containerId, cgroups: allHierarchies().map((mp) => path.join(mp, cgroupsPath)), dir }),
+        guard: (containerId, cgroupsPath, dir) => {
+          const sock = this.naming.socketDir(containerId)
+          const cgroups = allHierarchies().map((mp) => path.join(mp, cgroupsPath))
+          this.spawner.guard(containerId, { runtime: this.runtime!.bin, containerId, cgroups, dir, alsoRemove: sock.startsWith(dir + path.sep) ? [] : [sock] })
+        },
         unguard: (containerId) => this.spawner.unguard(containerId),
         track: (s) => this.sandboxes.add(s as AnySandbox),
         untrack: (s) => this.sandboxes.delete(s as AnySandbox),

@@ -63,7 +63,7 @@ export function performLastRites(r: LastRites): void {
   if (r.runtime && r.containerId) spawnSync(r.runtime, ['delete', '-f', r.containerId], { stdio: 'ignore', timeout: 5000 })
   // mounted last first: the overlay goes before the file system under it
   for (const m of mountsUnder(r.dir)) spawnSync('umount', ['-l', m], { stdio: 'ignore', timeout: 5000 })
-  fs.rmSync(r.dir, { recursive: true, force: true })
+  for (const d of [r.dir, ...(r.alsoRemove ?? [])]) fs.rmSync(d, { recursive: true, force: true })
   // a killed process leaves its cgroup once reaped (by init): bounded retries
   let left = r.cgroups
   for (let i = 0; i < 100 && left.length; i++) {

@@ -26,6 +26,8 @@ export interface LastRites {
   cgroups: string[]
   /** the sandbox folder: mounts under it are detached, then it is removed */
   dir: string
+  /** other folders of the container to remove (an HTTP socket folder outside the sandbox folder) */
+  alsoRemove?: string[]
 }
 
 export type ToSpawner =

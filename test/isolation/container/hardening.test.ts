@@ -8,7 +8,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { buildBusyboxImage } from '../../../isolation/container/images/index.js'
+import { buildBusyboxImage, buildNodeImage } from '../../../isolation/container/images/index.js'
 import { which } from '../../../isolation/container/runtime.js'
 import type { FunctionArtifact, InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
 import { artifact, containerSkipReason, type Harness, makeHarness, never, request } from './helpers.js'
@@ -111,6 +111,20 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
     }
     assert.equal(await running, 'kept\n')
     assert.ok(most - base < 4 * 1024 * 1024, `the data dir grew by ${most - base} bytes`)
+  })
+
+  it('caps what an HTTP-mode server writes into its socket folder (/run/kindling) too', async () => {
+    buildNodeImage(h.tier.images, { ref: 'test/fill:1', add: [[path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/fill-server'), '/home/app']], link: true })
+    const sb = await h.tier.spawn(await h.tier.prepare(artifact({ name: 'fill', image: 'test/fill:1', envProcess: 'node /home/app/server.mjs', envVars: { mode: 'http' }, stateMode: 'reuse', memoryBytes: 128 << 20 })), { sandboxId: 'fill' })
+    try {
+      const fill = async (query: string) => (await sb.invoke(request({ query }), never())).body.toString()
+      assert.equal(await fill('path=/run/kindling/small&mb=1'), 'ok')
+      assert.equal(await fill('path=/run/kindling/big&mb=32'), 'ENOSPC')
+      assert.equal(await fill('path=/tmp/big&mb=16'), 'ENOSPC')
+      assert.equal(await fill('path=/big&mb=1'), 'EROFS')
+    } finally {
+      await sb.dispose('replaced')
+    }
   })
 
   it('shows no host path in the container mountinfo', async () => {

@@ -1,5 +1,5 @@
 // Writes the OCI runtime config (config.json) of one container. kindling writes it itself rather
-// than patching `crun spec`: new PID, mount, IPC, UTS and network namespaces (the network one has
+// than patching `crun spec`: new PID, mount, IPC, UTS, cgroup and network namespaces (the network one has
 // loopback only), a read-only rootfs unless the deployment asks for a writable one, no capabilities
 // at all, no new privileges, the default seccomp profile (seccomp.ts), masked /proc paths, and
 // cgroup limits for memory (swap included), CPU and pids.
@@ -84,7 +84,7 @@ export function buildSpec(s: SpecInput): OciSpec {
     linux: {
       cgroupsPath: s.cgroupsPath,
       resources,
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
       // per network namespace: a server may listen on :80 without CAP_NET_BIND_SERVICE
       sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0' },
       seccomp: defaultSeccomp(),

@@ -139,7 +139,11 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
         assert.ok(!root.startsWith('/tmp') && !root.includes('/sandboxes/') && !root.includes('/images/'), line)
       }
       assert.match(info, / \/ r[ow],\S* - overlay overlay \S*lowerdir=lower,upperdir=upper,workdir=work/)
+      assert.ok(!info.includes('kindling-'), `no container id or data dir marker in\n${info}`)
     }
+    // a cgroup namespace of its own: its cgroups are roots, the host's cgroup tree stays unnamed
+    const cg = await sh('cat /proc/self/cgroup')
+    for (const line of cg.trim().split('\n')) assert.match(line, /:\/$/, cg)
   })
 
   it('still runs ordinary functions: cat, sha512sum, env', async () => {

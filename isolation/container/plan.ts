@@ -54,6 +54,8 @@ export interface TierServices {
   naming: Naming
   options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime'>>
   forwarderScript: string
+  /** the host's static busybox (disk copy), for the mount scripts: its sh runs mkdir and ln in-process and its mount is light */
+  busybox: string | undefined
   fifos: FifoPool
   log(plan: FunctionPlan, instance: string, stream: FunctionLogEntry['stream'], text: string): void
   /** has the spawner delete the container, its cgroups and folder if the gateway dies first */

@@ -44,7 +44,7 @@ export abstract class ContainerSandboxBase {
     this.svc.guard(this.containerId, this.cgroupsPath, this.dir)
     fs.mkdirSync(this.dir, { recursive: true })
     this.mounted = true
-    const p = await mountSandboxFs(this.svc.runtime.launcherOf(), this.dir, this.plan.image.rootfs, this.svc.options.writableLayerMiB * 1024 * 1024)
+    const p = await mountSandboxFs(this.svc.runtime.launcherOf(), this.dir, this.plan.image.rootfs, this.svc.options.writableLayerMiB * 1024 * 1024, this.svc.busybox)
     this.fsDir = p.fsDir
     this.rootfs = p.rootfs
   }
@@ -93,7 +93,7 @@ export abstract class ContainerSandboxBase {
           this.log('system', `could not delete container ${this.containerId}: ${r.stderr.trim()}`)
         }
       }
-      if (this.mounted) await unmountSandboxFs(this.svc.runtime.launcherOf(), this.dir)
+      if (this.mounted) await unmountSandboxFs(this.svc.runtime.launcherOf(), this.dir, this.svc.busybox)
       fs.rmSync(this.dir, { recursive: true, force: true })
       this.svc.unguard(this.containerId)
       this.svc.untrack(this)

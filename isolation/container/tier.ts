@@ -95,6 +95,7 @@ export class ContainerTier implements IsolationTier {
         naming: this.naming,
         options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, writableLayerMiB: rest.writableLayerMiB, readyTimeoutMs: rest.readyTimeoutMs },
         forwarderScript,
+        busybox: this.shimBusybox,
         // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
         fifos: new FifoPool(path.join(this.naming.sandboxesDir, '.fifos')),
         log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),

@@ -47,6 +47,8 @@ export const CONFIG_TABLE = {
   asyncRetentionMs: { env: 'KINDLING_ASYNC_RETENTION_MS', kind: 'int', default: 24 * 3_600_000, min: 0, doc: 'finished asynchronous calls stay readable (GET /system/async-calls/{id}) this long (0 = forever)' },
   logFileMaxBytes: { env: 'KINDLING_LOG_FILE_MAX_BYTES', kind: 'int', default: 4 * MiB, min: 0, doc: 'function logs kept in the data dir across restarts (two files of this size; 0 = memory only)' },
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
+  // container tier
+  containerWritableLayerMiB: { env: 'KINDLING_CONTAINER_WRITABLE_LAYER_MIB', kind: 'int', default: 64, min: 1, doc: 'each container\'s own tmpfs: the writable layer of readOnlyRootFilesystem=false, its secrets and call I/O (writes past it fail with ENOSPC)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

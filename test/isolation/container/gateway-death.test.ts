@@ -54,7 +54,7 @@ function processesOf(marker: string): number[] {
 describe('gateway killed -9: its containers die with it', { skip, timeout: 120_000 }, () => {
   it('leaves no container process, crun state, cgroup or mount behind, without a restart', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-gwdeath-'))
-    const server = await startServerProcess(dataDir)
+    const server = await startServerProcess(dataDir, { KINDLING_CONTAINER_WRITABLE_LAYER_MIB: '8' })
     const stateDir = path.join(dataDir, 'tiers', 'container')
     const marker = fs.readFileSync(path.join(stateDir, 'marker'), 'utf8').trim()
     const prefix = `kindling-${marker}-`
@@ -76,6 +76,9 @@ describe('gateway killed -9: its containers die with it', { skip, timeout: 120_0
       assert.ok(await eventually(() => crunIds(prefix).length >= 4, 60_000), 'containers created ahead')
       assert.ok(processesOf(marker).length >= 4, 'their processes run')
       assert.ok(mountsUnder(path.join(stateDir, 'sandboxes')).length >= 2, 'the writable ones have mounts')
+      // each sandbox's tmpfs has the configured size (KINDLING_CONTAINER_WRITABLE_LAYER_MIB)
+      const tmpfs = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${stateDir}/sandboxes/kindling-`) && l.includes(' - tmpfs '))
+      assert.ok(tmpfs.length >= 4 && tmpfs.every((l) => /size=8192k/.test(l)), tmpfs.join('\n'))
 
       await server.kill9()
       const gone = await eventually(

@@ -75,7 +75,8 @@ export function buildSpec(s: SpecInput): OciSpec {
       env: s.env,
       cwd: s.cwd,
       capabilities: { bounding: CAPS, effective: CAPS, inheritable: CAPS, permitted: CAPS, ambient: CAPS },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }],
+      // no core dumps: they would fill the writable layer or /tmp, or start the host's core_pattern handler
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }, { type: 'RLIMIT_CORE', hard: 0, soft: 0 }],
       noNewPrivileges: true,
     },
     root: { path: s.rootfs, readonly: s.readonlyRoot },

@@ -73,6 +73,7 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
     assert.match(status, /^Seccomp:\s+2$/m, status)
     assert.match(status, /^NoNewPrivs:\s+1$/m)
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.match(status, new RegExp(`^${set}:\\s+0+$`, 'm'), `${set} empty`)
+    assert.match(await sh('cat /proc/self/limits'), /^Max core file size\s+0\s+0\s/m, 'no core dumps')
   })
 
   it('cannot make user, network or mount namespaces, nor mount', async () => {

@@ -55,6 +55,8 @@ export const CONFIG_TABLE = {
   // data dir: full disk (issue 18, item 10)
   storageMinFreeBytes: { env: 'KINDLING_STORAGE_MIN_FREE_BYTES', kind: 'int', default: 16 * MiB, min: 0, doc: 'below this much free space in the data dir kindling runs degraded: async accepts, deploys, uploads and secret writes answer 507, calls are still served' },
   storageCheckIntervalMs: { env: 'KINDLING_STORAGE_CHECK_INTERVAL_MS', kind: 'int', default: 5_000, min: 10, doc: 'how often the free space of the data dir is checked (degraded mode starts and ends on it)' },
+  // container tier
+  containerWritableLayerMiB: { env: 'KINDLING_CONTAINER_WRITABLE_LAYER_MIB', kind: 'int', default: 64, min: 1, doc: 'each container\'s own tmpfs: the writable layer of readOnlyRootFilesystem=false, its secrets and call I/O (writes past it fail with ENOSPC)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

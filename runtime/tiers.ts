@@ -52,7 +52,7 @@ export async function createTiers(config: Config, services: TierServices): Promi
   tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm'), appHosts))
   tiers.set('thread', new ThreadTier(tierContext(config, services, 'thread'), appHosts))
   tiers.set('process', new ProcessTier(tierContext(config, services, 'process')))
-  tiers.set('container', createContainerTier(tierContext(config, services, 'container')))
+  tiers.set('container', createContainerTier(tierContext(config, services, 'container'), { writableLayerMiB: config.containerWritableLayerMiB }))
   return tiers
 }
 

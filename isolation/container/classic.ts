@@ -77,22 +77,20 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
   async create(): Promise<void> {
     const t0 = performance.now()
     const shim = this.plan.shim!
-    const ioDir = path.join(this.dir, 'io')
+    await this.makeDir()
+    const ioDir = path.join(this.fsDir, 'io')
     fs.mkdirSync(ioDir, { recursive: true })
     fs.writeFileSync(path.join(ioDir, 'env'), '')
+    const binds: BindMount[] = [{ destination: IO_IN_CONTAINER, source: ioDir, readonly: true }]
     let shell: string
     if (shim.kind === 'host-busybox') {
+      // bound from the tier's shared copy (no copy per sandbox: the sandbox's tmpfs is another file system)
       shell = `${IO_IN_CONTAINER}/busybox`
-      try {
-        fs.linkSync(shim.hostPath, path.join(ioDir, 'busybox'))
-      } catch {
-        fs.copyFileSync(shim.hostPath, path.join(ioDir, 'busybox'))
-        fs.chmodSync(path.join(ioDir, 'busybox'), 0o755)
-      }
+      fs.writeFileSync(path.join(ioDir, 'busybox'), '', { mode: 0o755 })
+      binds.push({ destination: shell, source: shim.hostPath, readonly: true })
     } else {
       shell = shim.path
     }
-    const binds: BindMount[] = [{ destination: IO_IN_CONTAINER, source: ioDir, readonly: true }]
     const args = shim.kind === 'host-busybox' ? [shell, 'sh', '-c', SHIM_SCRIPT, 'kindling-shim', ...this.plan.argv] : [shell, '-c', SHIM_SCRIPT, 'kindling-shim', ...this.plan.argv]
     const bundle = await this.writeBundle(args, this.plan.env, binds)
     const fifo = await makeStdinFifo(path.join(this.dir, 'stdin'), this.svc.fifos)
@@ -167,7 +165,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     }
     const w = this.plan.watchdog
     const deadline = Math.min(req.deadline, w.execTimeoutMs ? Date.now() + w.execTimeoutMs : Infinity)
-    fs.writeFileSync(path.join(this.dir, 'io', 'env'), callEnvironment(req, this.plan.artifact.name).join('\n') + '\n')
+    fs.writeFileSync(path.join(this.fsDir, 'io', 'env'), callEnvironment(req, this.plan.artifact.name).join('\n') + '\n')
     writeAndClose(this.stdinWrite!, req.body)
     this.stdinWrite = undefined
     let stopped: 'timeout' | 'cancelled' | 'output' | undefined

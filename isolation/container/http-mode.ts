@@ -59,6 +59,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   async start(): Promise<void> {
     const t0 = performance.now()
     const w = this.plan.watchdog
+    await this.makeDir()
     this.sockDir = this.svc.naming.socketDir(this.containerId)
     fs.mkdirSync(this.sockDir, { recursive: true })
     this.sockPath = path.join(this.sockDir, 'http.sock')

@@ -68,7 +68,8 @@ export class Naming {
    * short folder in the system temp dir instead (also removed by the cleanup).
    */
   socketDir(id: string): string {
-    const inState = path.join(this.sandboxDir(id), 'sock')
+    // in the sandbox's tmpfs (overlay.ts), so the container's mountinfo shows no host path
+    const inState = path.join(this.sandboxDir(id), 'fs', 'sock')
     if (inState.length + '/http.sock'.length < 100) return inState
     return path.join(this.shortSocketRoot, id.slice(this.idPrefix.length))
   }

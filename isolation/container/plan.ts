@@ -36,6 +36,11 @@ export interface ContainerTierOptions {
   pauseIdleMs?: number
   pidsLimit?: number
   tmpSizeMiB?: number
+  /**
+   * size of each sandbox's own tmpfs: the writable layer of readOnlyRootFilesystem=false plus its
+   * secrets and call I/O. Writes past it fail with ENOSPC; they count against the memory limit too
+   */
+  writableLayerMiB?: number
   /** how long an HTTP-mode server may take to become ready */
   readyTimeoutMs?: number
   /** a static busybox on the host for the classic shim (default: found on PATH) */
@@ -49,8 +54,13 @@ export interface TierServices {
   naming: Naming
   options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime'>>
   forwarderScript: string
+  /** the host's static busybox (disk copy), for the mount scripts: its sh runs mkdir and ln in-process and its mount is light */
+  busybox: string | undefined
   fifos: FifoPool
   log(plan: FunctionPlan, instance: string, stream: FunctionLogEntry['stream'], text: string): void
+  /** has the spawner delete the container, its cgroups and folder if the gateway dies first */
+  guard(containerId: string, cgroupsPath: string, dir: string): void
+  unguard(containerId: string): void
   track(s: { dispose(reason: 'shutdown'): Promise<void> }): void
   untrack(s: object): void
 }

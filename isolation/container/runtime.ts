@@ -74,6 +74,11 @@ export class OciRuntime {
     this.launcher = launcher
   }
 
+  /** Where helper programs (mount, umount) are started: the spawner once the tier has one. */
+  launcherOf(): Launcher {
+    return this.launcher
+  }
+
   /**
    * Starts a created container. For crun this does in-process exactly what `crun start` does
    * (open <rundir>/<id>/exec.fifo for writing, unlink it, write one byte: the container's init,

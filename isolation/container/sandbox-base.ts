@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { DisposeReason, StartupTimings } from '../tier.js'
 import { memoryEvents } from './cgroups.js'
-import { mountOverlay, unmount } from './overlay.js'
+import { mountSandboxFs, unmountSandboxFs } from './overlay.js'
 import type { FunctionPlan, TierServices } from './plan.js'
 import { SECRETS_IN_CONTAINER, writeSecrets } from './secrets.js'
 import { type BindMount, buildSpec } from './spec.js'
@@ -14,7 +14,10 @@ export abstract class ContainerSandboxBase {
   readonly dir: string
   readonly cgroupsPath: string
   startup: StartupTimings
-  protected overlayRoot: string | undefined
+  /** the sandbox's tmpfs (io/, secrets/, sock/, the writable layer); set once mounted */
+  protected fsDir = ''
+  private rootfs = ''
+  private mounted = false
   protected created = false
   protected disposed = false
   private teardown: Promise<void> | undefined
@@ -35,19 +38,27 @@ export abstract class ContainerSandboxBase {
     this.svc.log(this.plan, this.id, stream, text)
   }
 
-  /** Makes the sandbox folder and writes config.json; returns the bundle folder. */
-  protected async writeBundle(args: string[], env: string[], binds: BindMount[]): Promise<string> {
+  /** Makes the sandbox folder and mounts its file system (overlay.ts); first step of every sandbox. */
+  protected async makeDir(): Promise<void> {
+    // from here on, a gateway killed -9 leaves this to its spawner to undo
+    this.svc.guard(this.containerId, this.cgroupsPath, this.dir)
     fs.mkdirSync(this.dir, { recursive: true })
+    this.mounted = true
+    const p = await mountSandboxFs(this.svc.runtime.launcherOf(), this.dir, this.plan.image.rootfs, this.svc.options.writableLayerMiB * 1024 * 1024, this.svc.busybox)
+    this.fsDir = p.fsDir
+    this.rootfs = p.rootfs
+  }
+
+  /** Writes config.json; returns the bundle folder. */
+  protected async writeBundle(args: string[], env: string[], binds: BindMount[]): Promise<string> {
     const a = this.plan.artifact
     if (a.secrets.length) {
-      const secretsDir = path.join(this.dir, 'secrets')
+      const secretsDir = path.join(this.fsDir, 'secrets')
       writeSecrets(secretsDir, a.namespace, a.secrets, (ns, n) => this.svc.ctx.readSecret(ns, n))
       binds.push({ destination: SECRETS_IN_CONTAINER, source: secretsDir, readonly: true })
     }
-    let rootfs = this.plan.image.rootfs
-    if (!this.plan.readonlyRoot) rootfs = this.overlayRoot = await mountOverlay(rootfs, this.dir)
     const spec = buildSpec({
-      rootfs,
+      rootfs: this.rootfs,
       readonlyRoot: this.plan.readonlyRoot,
       args,
       env,
@@ -82,8 +93,9 @@ export abstract class ContainerSandboxBase {
           this.log('system', `could not delete container ${this.containerId}: ${r.stderr.trim()}`)
         }
       }
-      if (this.overlayRoot) await unmount(this.overlayRoot)
+      if (this.mounted) await unmountSandboxFs(this.svc.runtime.launcherOf(), this.dir, this.svc.busybox)
       fs.rmSync(this.dir, { recursive: true, force: true })
+      this.svc.unguard(this.containerId)
       this.svc.untrack(this)
     })()
     return this.teardown

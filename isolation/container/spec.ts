@@ -1,8 +1,9 @@
 // Writes the OCI runtime config (config.json) of one container. kindling writes it itself rather
-// than patching `crun spec`: new PID, mount, IPC, UTS and network namespaces (the network one has
-// loopback only), a read-only rootfs unless the deployment asks for a writable one, the three
-// default capabilities, no new privileges, masked /proc paths, and cgroup limits for memory
-// (swap included), CPU and pids.
+// than patching `crun spec`: new PID, mount, IPC, UTS, cgroup and network namespaces (the network one has
+// loopback only), a read-only rootfs unless the deployment asks for a writable one, no capabilities
+// at all, no new privileges, the default seccomp profile (seccomp.ts), masked /proc paths, and
+// cgroup limits for memory (swap included), CPU and pids.
+import { defaultSeccomp } from './seccomp.js'
 
 export interface BindMount {
   /** path inside the container */
@@ -32,7 +33,9 @@ export interface SpecInput {
 }
 
 export const CPU_PERIOD_US = 100_000
-const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']
+// none: every process inside is uid 0 (so signals between them need no CAP_KILL), ports below 1024
+// need none (the sysctl below), and root still owns the files it is given
+const CAPS: string[] = []
 
 export interface OciSpec {
   ociVersion: string
@@ -71,8 +74,9 @@ export function buildSpec(s: SpecInput): OciSpec {
       args: s.args,
       env: s.env,
       cwd: s.cwd,
-      capabilities: { bounding: CAPS, effective: CAPS, inheritable: [], permitted: CAPS, ambient: CAPS },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }],
+      capabilities: { bounding: CAPS, effective: CAPS, inheritable: CAPS, permitted: CAPS, ambient: CAPS },
+      // no core dumps: they would fill the writable layer or /tmp, or start the host's core_pattern handler
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }, { type: 'RLIMIT_CORE', hard: 0, soft: 0 }],
       noNewPrivileges: true,
     },
     root: { path: s.rootfs, readonly: s.readonlyRoot },
@@ -81,10 +85,15 @@ export function buildSpec(s: SpecInput): OciSpec {
     linux: {
       cgroupsPath: s.cgroupsPath,
       resources,
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
+      // per network namespace: a server may listen on :80 without CAP_NET_BIND_SERVICE
+      sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+      seccomp: defaultSeccomp(),
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
         '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
+        // energy counters: a side channel on what other tenants compute (CVE-2020-8694)
+        '/sys/devices/virtual/powercap',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { KindlingError, isKindlingError } from '../../runtime/errors.js'
 import type { FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
+import { allHierarchies } from './cgroups.js'
 import { ClassicSandbox } from './classic.js'
 import { FifoPool } from './fifo.js'
 import { cleanupOrphans, type CleanupReport, forwarderScriptPath, knownRuntimes } from './cleanup.js'
@@ -33,6 +34,7 @@ export const CONTAINER_DEFAULTS = {
   pauseIdleMs: 1000,
   pidsLimit: 512,
   tmpSizeMiB: 64,
+  writableLayerMiB: 64,
   readyTimeoutMs: 30_000,
 }
 
@@ -63,7 +65,8 @@ export class ContainerTier implements IsolationTier {
   private readonly unavailable: string | null
   private readonly ready: Promise<void>
   private readonly sandboxes = new Set<AnySandbox>()
-  private readonly shimBusybox: string | undefined
+  /** the classic shim: a copy in a shared tmpfs once the tier is ready (see shareShim) */
+  private shimBusybox: string | undefined
   private readonly svc: TierServices | undefined
   /** starts crun and helpers off the gateway's thread: a fork from the gateway blocks every call */
   private readonly spawner = new Spawner()
@@ -90,24 +93,52 @@ export class ContainerTier implements IsolationTier {
         ctx,
         runtime: this.runtime,
         naming: this.naming,
-        options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, readyTimeoutMs: rest.readyTimeoutMs },
+        options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, writableLayerMiB: rest.writableLayerMiB, readyTimeoutMs: rest.readyTimeoutMs },
         forwarderScript,
+        busybox: this.shimBusybox,
         // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
         fifos: new FifoPool(path.join(this.naming.sandboxesDir, '.fifos')),
         log: (plan, instance, stream, text) => ctx.log({ key: plan.artifact.key, instance, stream, text }),
+        guard: (containerId, cgroupsPath, dir) => {
+          const sock = this.naming.socketDir(containerId)
+          const cgroups = allHierarchies().map((mp) => path.join(mp, cgroupsPath))
+          this.spawner.guard(containerId, { runtime: this.runtime!.bin, containerId, cgroups, dir, alsoRemove: sock.startsWith(dir + path.sep) ? [] : [sock] })
+        },
+        unguard: (containerId) => this.spawner.unguard(containerId),
         track: (s) => this.sandboxes.add(s as AnySandbox),
         untrack: (s) => this.sandboxes.delete(s as AnySandbox),
       }
     }
     // containers of an earlier run of this data dir (e.g. after kill -9) go before anything starts
     this.ready = cleanupOrphans(this.naming, forwarderScript, knownRuntimes()).then(
-      (r) => {
+      async (r) => {
         this.lastCleanup = r
+        if (this.shimBusybox && this.runtime) this.shimBusybox = await this.shareShim(this.shimBusybox)
       },
       (e: unknown) => {
         this.lastCleanup = { containers: [], cgroupsLeft: [String(e)], forwarders: 0, mounts: [] }
       },
     )
+  }
+
+  /**
+   * Copies the shim into a small tmpfs that every classic sandbox binds it from: a bind from the
+   * data dir's disk would show the host path in the container's mountinfo, and a sandbox's own
+   * tmpfs is another file system, so a hard link is impossible and a copy would cost ~2 MiB each.
+   * Keeps the disk copy when the mount fails.
+   */
+  private async shareShim(diskCopy: string): Promise<string> {
+    try {
+      const dir = path.join(this.naming.sandboxesDir, '.shim')
+      fs.mkdirSync(dir, { recursive: true })
+      this.spawner.guard('.shim', { cgroups: [], dir })
+      const size = fs.statSync(diskCopy).size + 1024 * 1024
+      const script = 'set -e; mount -t tmpfs -o "size=$3,mode=0755,nosuid,nodev" kindling "$1"; cp "$2" "$1/busybox"; chmod 0755 "$1/busybox"'
+      const r = await this.spawner.run('/bin/sh', ['-c', script, 'kindling-shim', dir, diskCopy, String(size)], { timeoutMs: 10_000 })
+      return r.code === 0 ? path.join(dir, 'busybox') : diskCopy
+    } catch {
+      return diskCopy
+    }
   }
 
   /** Resolves once the cleanup at start has finished. */
@@ -214,6 +245,7 @@ export class ContainerTier implements IsolationTier {
     await this.ready
     await Promise.all([...this.sandboxes].map((s) => s.dispose('shutdown').catch(() => {})))
     this.lastCleanup = await cleanupOrphans(this.naming, forwarderScriptPath(), knownRuntimes())
+    this.spawner.unguard('.shim') // unmounted by the cleanup
     this.spawner.close()
   }
 }

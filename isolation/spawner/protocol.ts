@@ -13,8 +13,27 @@ export interface SpawnRequest {
   env?: Record<string, string>
 }
 
+/**
+ * What the spawner undoes when the gateway goes away without doing it (kill -9): one container's
+ * processes, runtime state, cgroups, mounts and folder. The gateway registers it before the
+ * container is created and withdraws it once the container is deleted.
+ */
+export interface LastRites {
+  /** OCI runtime binary and container id, for `<runtime> delete -f <id>` (none for a shared folder) */
+  runtime?: string
+  containerId?: string
+  /** absolute cgroup folders of the container, one per hierarchy */
+  cgroups: string[]
+  /** the sandbox folder: mounts under it are detached, then it is removed */
+  dir: string
+  /** other folders of the container to remove (an HTTP socket folder outside the sandbox folder) */
+  alsoRemove?: string[]
+}
+
 export type ToSpawner =
   | SpawnRequest
+  | { op: 'guard'; key: string; rites: LastRites }
+  | { op: 'unguard'; key: string }
   | { op: 'write'; id: number; data: Buffer }
   | { op: 'end'; id: number }
   | { op: 'kill'; id: number; signal: NodeJS.Signals | number }

@@ -4,9 +4,13 @@
 // ~1 ms and blocks nobody's calls. Output and exit come back as messages.
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import type { FromSpawner, SpawnRequest, ToSpawner } from './protocol.js'
+import path from 'node:path'
+import { performLastRites } from './last-rites.js'
+import type { FromSpawner, LastRites, SpawnRequest, ToSpawner } from './protocol.js'
 
 const children = new Map<number, ChildProcess>()
+/** containers the gateway has not deleted yet, by key */
+const rites = new Map<string, LastRites>()
 
 function send(m: FromSpawner): void {
   process.send?.(m)
@@ -60,7 +64,33 @@ process.on('message', (m: ToSpawner) => {
     case 'kill':
       children.get(m.id)?.kill(m.signal)
       return
+    case 'guard':
+      rites.set(m.key, m.rites)
+      return
+    case 'unguard':
+      rites.delete(m.key)
+      return
   }
 })
-// the gateway went away: so does the spawner (what it started is the gateway's to clean up)
-process.on('disconnect', () => process.exit(0))
+// The gateway went away (the IPC channel closes even on kill -9): so does the spawner, and with it
+// everything the gateway did not get to delete: the processes started here, then each container
+// still registered (after a clean close there is none). The sweep at the next start is the second line.
+process.on('disconnect', () => {
+  for (const c of children.values()) c.kill('SIGKILL')
+  for (const r of rites.values()) {
+    try {
+      performLastRites(r)
+    } catch {
+      // keep going: the others must die too
+    }
+  }
+  // the containers' parent cgroups too, once empty (rmdir refuses a non-empty one)
+  for (const d of new Set([...rites.values()].flatMap((r) => r.cgroups.map((c) => path.dirname(c))))) {
+    try {
+      fs.rmdirSync(d)
+    } catch {
+      // still in use, or gone
+    }
+  }
+  process.exit(0)
+})

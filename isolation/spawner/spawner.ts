@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import { PassThrough, Writable } from 'node:stream'
 import { hostEnvironment, siblingEntry } from '../apphost/host-process.js'
 import { type ChildLike, type CommandResult, type LaunchOptions, type Launcher, runWith } from './launcher.js'
-import type { FromSpawner, ToSpawner } from './protocol.js'
+import type { FromSpawner, LastRites, ToSpawner } from './protocol.js'
 
 class RemoteChild extends EventEmitter implements ChildLike {
   pid: number | undefined
@@ -103,6 +103,8 @@ class RemoteChild extends EventEmitter implements ChildLike {
 export class Spawner implements Launcher {
   private proc: ChildProcess | undefined
   private readonly children = new Map<number, RemoteChild>()
+  /** what the spawner must undo if this process dies; sent again to a new spawner */
+  private readonly guards = new Map<string, LastRites>()
   private nextId = 1
   private closed = false
 
@@ -118,6 +120,7 @@ export class Spawner implements Launcher {
     })
     proc.on('error', () => {})
     this.proc = proc
+    for (const [key, rites] of this.guards) proc.send({ op: 'guard', key, rites } satisfies ToSpawner)
     return proc
   }
 
@@ -129,6 +132,18 @@ export class Spawner implements Launcher {
   post(m: ToSpawner): void {
     const p = this.ensure()
     p.send(m)
+  }
+
+  /** Registers what the spawner undoes should this process die before `unguard(key)`. */
+  guard(key: string, rites: LastRites): void {
+    if (this.closed) return
+    this.guards.set(key, rites)
+    this.post({ op: 'guard', key, rites })
+  }
+
+  unguard(key: string): void {
+    if (!this.guards.delete(key)) return
+    if (this.proc?.connected) this.proc.send({ op: 'unguard', key } satisfies ToSpawner)
   }
 
   forget(id: number): void {

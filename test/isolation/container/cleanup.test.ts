@@ -1,5 +1,6 @@
-// No orphans: after kill -9 of the process running the tier, the next start on the same data dir
-// removes every container, cgroup, mount, forwarder and folder the dead one made, and nothing else.
+// No orphans: after kill -9 of the process running the tier and of its spawner (which would otherwise
+// remove the containers itself: gateway-death.test.ts), the next start on the same data dir removes
+// every container, cgroup, mount, forwarder and folder the dead one made, and nothing else.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -32,6 +33,7 @@ describe('cleanup after kill -9', { skip, timeout: 120_000 }, () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/isolation/container/fixtures/orphan-maker.ts'), dataDir], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // its own process group, so one kill -9 takes the spawner too
     })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -52,7 +54,7 @@ describe('cleanup after kill -9', { skip, timeout: 120_000 }, () => {
     await new Promise<void>((resolve) => spawn(rt.bin, ['run', '-d', '--bundle', bundle, foreignId], { stdio: 'ignore' }).on('close', () => resolve()))
 
     try {
-      child.kill('SIGKILL')
+      process.kill(-child.pid!, 'SIGKILL')
       await new Promise((r) => child.on('close', r))
       // everything is still there: nobody cleaned up
       const before = (await rt.list()).map((c) => c.id)
@@ -71,9 +73,10 @@ describe('cleanup after kill -9', { skip, timeout: 120_000 }, () => {
         for (const ctl of ['memory', 'pids', 'freezer', 'cpu']) assert.ok(!fs.existsSync(`/sys/fs/cgroup/${ctl}${cg}`), `${ctl}${cg} removed`)
       }
       assert.ok(!fs.existsSync(`/sys/fs/cgroup/memory/kindling-${made.marker}`), 'the data dir cgroup parent is gone')
-      assert.deepEqual(mountsUnder(path.join(stateDir, 'sandboxes')), [])
+      // only the new run's shared shim (tier.ts shareShim) is mounted there
+      assert.deepEqual(mountsUnder(path.join(stateDir, 'sandboxes')), [path.join(stateDir, 'sandboxes', '.shim')])
       assert.ok(await eventually(() => forwarders(made.marker).length === 0, 3000), 'forwarders are gone')
-      assert.deepEqual(fs.readdirSync(path.join(stateDir, 'sandboxes')), [])
+      assert.deepEqual(fs.readdirSync(path.join(stateDir, 'sandboxes')), ['.shim'])
       assert.equal(h.tier.lastCleanup!.containers.length, made.ids.length)
       await h.close()
     } finally {

@@ -32,6 +32,14 @@ describe('container tier on runc', { skip, timeout: 120_000 }, () => {
     const t = await h.tier.spawn(await h.tier.prepare(artifact({ envProcess: 'sleep 20' })), { sandboxId: 'runc-3' })
     assert.equal((await t.invoke(request({ deadline: Date.now() + 300 }), never())).errorCode, 'KINDLING_ERR_TIMEOUT')
     await t.dispose('failed')
+    // the same seccomp profile and empty capability sets under runc (it parses the profile itself)
+    const st = await h.tier.spawn(await h.tier.prepare(artifact({ envProcess: 'sh' })), { sandboxId: 'runc-4' })
+    const out = (await st.invoke(request({ text: 'grep -E "^(Seccomp|CapEff|CapBnd):" /proc/self/status; unshare -U true 2>/dev/null || echo refused' }), never())).body.toString()
+    await st.dispose('replaced')
+    assert.match(out, /^Seccomp:\s+2$/m, out)
+    assert.match(out, /^CapEff:\s+0+$/m)
+    assert.match(out, /^CapBnd:\s+0+$/m)
+    assert.match(out, /^refused$/m)
   })
 
   it('serves HTTP mode and pauses it', async () => {

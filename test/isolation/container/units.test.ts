@@ -119,9 +119,9 @@ describe('config.json', () => {
     binds: [{ destination: '/var/openfaas/secrets', source: '/s', readonly: true }],
   })
 
-  it('isolates: own pid, mount, ipc, uts and network namespaces, read-only root, no terminal', () => {
+  it('isolates: own pid, mount, ipc, uts, cgroup and network namespaces, read-only root, no terminal', () => {
     const ns = (spec.linux['namespaces'] as { type: string; path?: string }[]).map((n) => n.type).sort()
-    assert.deepEqual(ns, ['ipc', 'mount', 'network', 'pid', 'uts'])
+    assert.deepEqual(ns, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'])
     assert.ok(!(spec.linux['namespaces'] as { path?: string }[]).some((n) => n.path), 'new namespaces, none joined')
     assert.equal(spec.root.readonly, true)
     assert.equal(spec.process['terminal'], false)

@@ -165,7 +165,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     }
     const w = this.plan.watchdog
     const deadline = Math.min(req.deadline, w.execTimeoutMs ? Date.now() + w.execTimeoutMs : Infinity)
-    fs.writeFileSync(path.join(this.fsDir, 'io', 'env'), callEnvironment(req, this.plan.artifact.name).join('\n') + '\n')
+    fs.writeFileSync(path.join(this.fsDir, 'io', 'env'), callEnvironment(req, this.plan.artifact.name, this.plan.env).join('\n') + '\n')
     writeAndClose(this.stdinWrite!, req.body)
     this.stdinWrite = undefined
     let stopped: 'timeout' | 'cancelled' | 'output' | undefined

@@ -45,13 +45,15 @@ describe('container tier, classic mode', { skip, timeout: 180_000 }, () => {
     assert.ok(cat.headers['x-duration-seconds'])
 
     const env = await call(
-      { envProcess: 'env', envVars: { greeting: 'hi' } },
-      { method: 'GET', path: '/some/path', query: 'a=1', headers: { 'x-call-id': 'id-42', 'content-type': 'text/plain' } },
+      { envProcess: 'env', envVars: { greeting: 'hi', Http_Team: 'deployment' } },
+      // a caller's headers must not forge the gateway's variables nor the deployment's Http_* ones
+      { method: 'GET', path: '/some/path', query: 'a=1', headers: { 'x-call-id': 'id-42', 'content-type': 'text/plain', method: 'DELETE', path: '/forged', team: 'caller' } },
     )
     const vars = env.body.toString()
-    for (const kv of ['Http_Method=GET', 'Http_Path=/some/path', 'Http_Query=a=1', 'Http_X_Call_Id=id-42', 'Http_Content_Type=text/plain', 'greeting=hi', 'fprocess=env']) {
+    for (const kv of ['Http_Method=GET', 'Http_Path=/some/path', 'Http_Query=a=1', 'Http_X_Call_Id=id-42', 'Http_Content_Type=text/plain', 'greeting=hi', 'fprocess=env', 'Http_Team=deployment']) {
       assert.ok(vars.includes(kv + '\n'), `${kv} in\n${vars}`)
     }
+    for (const forged of ['Http_Method=DELETE', 'Http_Path=/forged', 'Http_Team=caller']) assert.ok(!vars.includes(forged + '\n'), `${forged} must not be in\n${vars}`)
 
     const input = crypto.randomBytes(100_000)
     const sha = await call({ envProcess: 'sha512sum' }, { body: input })

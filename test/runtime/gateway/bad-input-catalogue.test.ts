@@ -263,7 +263,7 @@ const ROWS: Row[] = [
     status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
   },
   {
-    name: "async: a callback to the gateway's own /system routes is denied", method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://127.0.0.1:8080/system/functions' },
+    name: 'async: a loopback callback (where the gateway itself listens) is denied by default', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://127.0.0.1:9/system/functions' },
     status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
   },
   {

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
 
   console.log(`\n${report.cases} cases in ${elapsed.toFixed(0)} s (${JSON.stringify(report.casesByKind)})`)
   console.log(`statuses: ${Object.entries(report.statuses).sort().map(([s, n]) => `${s}: ${n}`).join(', ')}`)
+  for (const [kind, st] of Object.entries(report.statusesByKind)) console.log(`  ${kind}: ${Object.entries(st).sort().map(([s, n]) => `${s}: ${n}`).join(', ')}`)
   console.log(`codes: ${Object.entries(report.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c.replace('KINDLING_ERR_', '')}: ${n}`).join(', ')}`)
   console.log(`gateway RSS: ${report.rssMiB.start} MiB at start, ${report.rssMiB.max} MiB max, ${report.rssMiB.end} MiB at the end`)
   console.log(`callbacks received: ${report.callbacksReceived}; /healthz at the end: ${report.healthzAtEnd ? 'OK' : 'FAILED'}`)

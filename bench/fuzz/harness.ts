@@ -37,6 +37,8 @@ export interface FuzzReport {
   cases: number
   casesByKind: Record<string, number>
   statuses: Record<string, number>
+  /** statuses of each kind's first request (upload, deploy, invoke) */
+  statusesByKind: Record<string, Record<string, number>>
   codes: Record<string, number>
   failures: FuzzFailure[]
   uncaught: string[]
@@ -135,14 +137,17 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const arb = opts.only === 'upload' ? uploadCase(inputs) : opts.only === 'deploy' ? deployCase(inputs) : opts.only === 'invoke' ? invokeCase(inputs) : anyCase(inputs)
 
   const report: FuzzReport = {
-    seconds: opts.seconds, seed: opts.seed, cases: 0, casesByKind: {}, statuses: {}, codes: {}, failures: [], uncaught,
+    seconds: opts.seconds, seed: opts.seed, cases: 0, casesByKind: {}, statuses: {}, statusesByKind: {}, codes: {}, failures: [], uncaught,
     rssMiB: { start: rssMiB(), max: rssMiB(), end: 0 }, healthzAtEnd: false, callbacksReceived: 0,
   }
   let uploaded = 0
+  let kindNow = ''
   const answer = async (method: string, url: string, headers: Record<string, string>, payload?: string | Buffer): Promise<Answer> => {
     const r = await inject(method, url, headers, payload)
     const code = r.headers['x-kindling-error'] as string | undefined
     count(report.statuses, String(r.statusCode))
+    if (kindNow) count((report.statusesByKind[kindNow] ??= {}), String(r.statusCode))
+    kindNow = ''
     if (code) count(report.codes, code)
     return { status: r.statusCode, code, body: r.body, fromFunction: r.headers['x-duration-seconds'] !== undefined }
   }
@@ -151,6 +156,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     report.cases++
     count(report.casesByKind, c.kind)
     const uncaughtBefore = uncaught.length
+    kindNow = c.kind
     let why: string | null
     try {
       if (c.kind === 'upload') {

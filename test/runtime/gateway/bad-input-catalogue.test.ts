@@ -335,7 +335,7 @@ describe('bad-input catalogue: every route, hostile input, a 4xx with a code, an
   })
   after(() => k.cleanup())
 
-  it('has at least 60 cases', () => assert.ok(ROWS.length + SOCKET_ROWS.length >= 60, `${ROWS.length + SOCKET_ROWS.length} cases`))
+  it('has at least 60 cases', () => assert.ok(ROWS.length + SOCKET_ROWS.length + 1 >= 60, `${ROWS.length + SOCKET_ROWS.length + 1} cases`))
 
   for (const row of ROWS) {
     it(`${row.method} ${row.url.slice(0, 60)}: ${row.name}`, { todo: row.todo, skip: row.skip }, async () => {
@@ -366,6 +366,18 @@ describe('bad-input catalogue: every route, hostile input, a 4xx with a code, an
       assert.equal(health.statusCode, 200)
     })
   }
+
+  it('POST /async-function/{name}: async: an X-Call-Id seen before is refused or replaced, never dropped', { todo: 'issue 18 item 6, fixed on another branch (today the second call is answered 202 under the same id and dropped; if the fix answers with the caller\'s id as a correlation id, check that both calls run instead)' }, async () => {
+    const first = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-call-id': 'catalogue-dup-1' }, payload: 'one' })
+    assert.equal(first.statusCode, 202)
+    const again = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-call-id': 'catalogue-dup-1' }, payload: 'two' })
+    if (again.statusCode === 409) assert.match(String(again.headers['x-kindling-error']), ANY_CODE)
+    else {
+      assert.equal(again.statusCode, 202, again.body)
+      assert.notEqual(again.headers['x-call-id'], first.headers['x-call-id'], 'a second call may not share the queue key of the first')
+    }
+    assert.equal((await k.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  })
 
   describe('over a real socket (what the HTTP parser refuses)', () => {
     let url: string

@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import { loadConfig } from '../../runtime/config.js'
 import { createKindling, type Kindling } from '../../runtime/kindling.js'
 import { REPO_ROOT } from '../../runtime/version.js'
+import { loopbackCallbackSetting } from './callback-allow.js'
 import { anyCase, type CaseInputs, deployCase, type FuzzCase, invokeCase, uploadCase } from './cases.js'
 
 export interface FuzzOptions {
@@ -101,7 +102,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()))
   const callbackUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/cb`
 
+  const allow = loopbackCallbackSetting()
   const config = loadConfig({}, {
+    ...(allow ? { [allow.key]: allow.value } : {}),
     dataDir, port: 0, deployExamples: false, spareAppHosts: 0,
     maxBodyBytes: 1 * MiB, maxUploadBytes: 1 * MiB, execTimeoutMs: 2000,
     asyncRetryAttempts: 1, asyncRetryMinWaitMs: 100, asyncRetryMaxWaitMs: 500, asyncCallbackAttempts: 1, asyncCallbackTimeoutMs: 2000,

@@ -15,10 +15,10 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { CONFIG_TABLE } from '../../runtime/config.js'
 import { REPO_ROOT } from '../../runtime/version.js'
 import { sleeperModule } from '../../test/runtime/ops/helpers.js'
 import { startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { loopbackCallbackSetting } from '../fuzz/callback-allow.js'
 import { environmentRecord } from '../lib/env.js'
 import { parseFlags } from '../lib/flags.js'
 import { descendants } from '../lib/procmem.js'
@@ -43,10 +43,8 @@ function callbackAllowEnv(): Record<string, string> {
     const eq = callbackEnv.indexOf('=')
     return { [callbackEnv.slice(0, eq)]: callbackEnv.slice(eq + 1) }
   }
-  for (const e of Object.values(CONFIG_TABLE) as { env: string; kind: string }[]) {
-    if (/CALLBACK/.test(e.env) && /(ALLOW|HOSTS|CIDR)/.test(e.env)) return { [e.env]: e.kind === 'bool' ? 'true' : '127.0.0.1' }
-  }
-  return {}
+  const s = loopbackCallbackSetting()
+  return s ? { [s.env]: s.envValue } : {}
 }
 
 function cmdline(pid: number): string {

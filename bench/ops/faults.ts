@@ -171,7 +171,7 @@ async function main(): Promise<void> {
 
   const accepted: string[] = []
   const refused: Record<string, number> = {}
-  const roundsOut: { round: number; fault: Fault; killed: number; deploymentsMissing: string[]; orphansAfterKill?: number; restartMs?: number }[] = []
+  const roundsOut: { round: number; fault: Fault; killed: number; deploymentsMissing: string[]; orphansAfterKill?: number; containerProcessesAfterKill?: number; restartMs?: number }[] = []
   const orphans = new Set<number>()
   const t0 = Date.now()
   try {
@@ -199,6 +199,8 @@ async function main(): Promise<void> {
         const left = before.filter(alive)
         left.forEach((p) => orphans.add(p))
         out.orphansAfterKill = left.length
+        // created-ahead containers are not the gateway's descendants (crun re-parents them): count them apart
+        out.containerProcessesAfterKill = containerPids(dataDir).length
         const ts = Date.now()
         srv = await startServerProcess(dataDir, env)
         out.restartMs = Date.now() - ts
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
       const listed = new Set(((await (await sys('GET', '/system/functions')).json()) as { name: string }[]).map((f) => f.name))
       out.deploymentsMissing = [...deployed].filter((n) => !listed.has(n))
       roundsOut.push(out)
-      console.log(`round ${round}: kill -9 ${fault} (${killed} process${killed === 1 ? '' : 'es'})${out.restartMs ? `, restarted in ${out.restartMs} ms` : ''}${out.orphansAfterKill ? `, ${out.orphansAfterKill} children outlived it` : ''}; deployments missing: ${out.deploymentsMissing.length}; accepted so far: ${accepted.length}, called back: ${accepted.filter((id) => received.has(id)).length}`)
+      console.log(`round ${round}: kill -9 ${fault} (${killed} process${killed === 1 ? '' : 'es'})${out.restartMs ? `, restarted in ${out.restartMs} ms` : ''}${out.orphansAfterKill !== undefined ? `, ${out.orphansAfterKill} children and ${out.containerProcessesAfterKill} container processes outlived it (2 s later)` : ''}; deployments missing: ${out.deploymentsMissing.length}; accepted so far: ${accepted.length}, called back: ${accepted.filter((id) => received.has(id)).length}`)
     }
     phase = 'drain'
     const until = Date.now() + (quick ? 90_000 : 180_000)

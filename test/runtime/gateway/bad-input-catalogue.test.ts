@@ -260,19 +260,19 @@ const ROWS: Row[] = [
   { name: 'async: a gopher: callback URL', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'gopher://127.0.0.1:25/' }, status: 400, code: 'KINDLING_ERR_INVALID_CALLBACK_URL' },
   {
     name: 'async: a callback to cloud metadata (169.254.169.254) is denied', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://169.254.169.254/latest/meta-data/' },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
+    status: 400, code: 'KINDLING_ERR_CALLBACK_DENIED',
   },
   {
     name: 'async: a loopback callback (where the gateway itself listens) is denied by default', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://127.0.0.1:9/system/functions' },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
+    status: 400, code: 'KINDLING_ERR_CALLBACK_DENIED',
   },
   {
     name: 'async: a callback to a private address is denied', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://10.0.0.1/' },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
+    status: 400, code: 'KINDLING_ERR_CALLBACK_DENIED',
   },
   {
     name: 'async: credentials in the callback URL are refused', method: 'POST', url: '/async-function/cat', headers: { 'x-callback-url': 'http://user:pass@example.com/cb' },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 4, fixed on another branch (today 202)',
+    status: 400, code: 'KINDLING_ERR_INVALID_CALLBACK_URL',
   },
   { name: 'async: a body over the limit', method: 'POST', url: '/async-function/cat', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(300 * 1024), status: 413, code: 'KINDLING_ERR_PAYLOAD_TOO_LARGE' },
 
@@ -367,14 +367,17 @@ describe('bad-input catalogue: every route, hostile input, a 4xx with a code, an
     })
   }
 
-  it('POST /async-function/{name}: async: an X-Call-Id seen before is refused or replaced, never dropped', { todo: 'issue 18 item 6, fixed on another branch (today the second call is answered 202 under the same id and dropped; if the fix answers with the caller\'s id as a correlation id, check that both calls run instead)' }, async () => {
+  it('POST /async-function/{name}: async: an X-Call-Id seen before is replaced by a gateway id, never dropped', async () => {
     const first = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-call-id': 'catalogue-dup-1' }, payload: 'one' })
     assert.equal(first.statusCode, 202)
     const again = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-call-id': 'catalogue-dup-1' }, payload: 'two' })
-    if (again.statusCode === 409) assert.match(String(again.headers['x-kindling-error']), ANY_CODE)
-    else {
-      assert.equal(again.statusCode, 202, again.body)
-      assert.notEqual(again.headers['x-call-id'], first.headers['x-call-id'], 'a second call may not share the queue key of the first')
+    assert.equal(again.statusCode, 202, again.body)
+    assert.notEqual(again.headers['x-call-id'], first.headers['x-call-id'], 'a second call may not share the queue key of the first')
+    // the caller's id survives as the correlation id of both calls, and both are queued
+    for (const r of [first, again]) {
+      assert.equal(r.headers['x-correlation-id'], 'catalogue-dup-1')
+      const state = await k.app.inject({ method: 'GET', url: `/system/async-calls/${String(r.headers['x-call-id'])}`, headers: k.auth })
+      assert.equal(state.statusCode, 200, state.body)
     }
     assert.equal((await k.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
   })

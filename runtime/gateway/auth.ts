@@ -25,10 +25,17 @@ export function loadOrCreateCredentials(dataDir: string): Credentials {
   return { user: fs.readFileSync(userFile, 'utf8').trim(), password: fs.readFileSync(passwordFile, 'utf8').trim(), userFile, passwordFile }
 }
 
+/** the scheme name is case-insensitive (RFC 7617, RFC 9110 11.1); the token is base64 */
+const BASIC = /^basic[ \t]+(\S+)[ \t]*$/i
+
 /** True when an Authorization header carries these credentials (constant-time comparison). */
-export function checkBasicAuth(header: string | undefined, creds: Credentials): boolean {
-  if (!header || !header.startsWith('Basic ')) return false
-  const given = Buffer.from(header.slice(6).trim(), 'base64')
+export function checkBasicAuth(header: unknown, creds: Credentials): boolean {
+  if (typeof header !== 'string') return false
+  const m = BASIC.exec(header)
+  if (!m) return false
+  const given = Buffer.from(m[1]!, 'base64')
+  // Node's decoder skips stray characters: only the canonical encoding of the credentials counts
+  if (given.toString('base64') !== m[1]) return false
   const want = Buffer.from(`${creds.user}:${creds.password}`)
   return given.length === want.length && timingSafeEqual(given, want)
 }

@@ -45,6 +45,10 @@ export const ERRORS = {
   KINDLING_ERR_FUNCTION_REMOVED: { status: 410, hint: 'The function was removed while the call waited or ran.' },
   KINDLING_ERR_SHUTTING_DOWN: { status: 503, hint: 'kindling is shutting down; retry against a running gateway.' },
   KINDLING_ERR_TIMEOUT: { status: 504, hint: 'The call ran longer than its timeout (exec_timeout or com.kindling.timeout) and was stopped.' },
+  // gateway limits (issue 18)
+  KINDLING_ERR_INVALID_SECRET_VALUE: { status: 400, hint: 'Send exactly one of value (a non-empty string) or rawValue (standard base64 of the bytes), no larger than KINDLING_MAX_SECRET_BYTES.' },
+  KINDLING_ERR_TOO_MANY_REPLICAS: { status: 400, hint: 'Ask for at most KINDLING_MAX_REPLICAS_CAP replicas (com.openfaas.scale.min, com.openfaas.scale.max, scale-function); the operator can raise the cap.' },
+  KINDLING_ERR_INFLIGHT_BYTES: { status: 503, hint: 'The gateway holds as many request bytes as KINDLING_MAX_INFLIGHT_BYTES allows; retry after the Retry-After delay.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -132,6 +132,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     credentials,
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
+    maxSecretBytes: config.maxSecretBytes,
     version: readVersion(),
     onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
     extraRoutes: {

@@ -28,6 +28,7 @@ export interface GatewayDeps {
   credentials: Credentials | undefined
   maxBodyBytes: number
   maxUploadBytes: number
+  maxSecretBytes: number
   version: { release: string; sha: string }
   /** a secret was replaced: functions that mount it pick the new value up before PUT answers */
   onSecretChange?: (namespace: string, name: string) => Promise<void> | void
@@ -88,7 +89,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     registerSystemInfoRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, tiers: deps.tiers, version: deps.version })
     registerSystemFunctionRoutes(sys, { functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     registerArtifactRoutes(sys, { artifacts: deps.artifacts, maxUploadBytes: deps.maxUploadBytes })
-    registerSecretRoutes(sys, { secrets: deps.secrets, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
+    registerSecretRoutes(sys, { secrets: deps.secrets, maxSecretBytes: deps.maxSecretBytes, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
     registerLogRoutes(sys, { logs: deps.logs, functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     deps.extraRoutes?.system?.(sys)
   })

@@ -85,6 +85,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       execTimeoutMs: config.execTimeoutMs,
       memoryMiB: config.memoryMiB,
       maxReplicas: config.maxReplicas,
+      maxReplicasCap: config.maxReplicasCap,
       queueDepth: config.queueDepth,
     },
     tiers,
@@ -95,6 +96,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     sandboxIdleMs: config.sandboxIdleMs,
     queueWaitMs: config.queueWaitMs,
+    sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
   })
   await functions.start()

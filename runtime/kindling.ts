@@ -9,6 +9,7 @@ import { type Config, namespacesOf } from './config.js'
 import { deployExamplesOnce } from './examples.js'
 import { FunctionManager } from './functions.js'
 import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
+import { openFileLimit, resolveMaxConnections } from './gateway/connections.js'
 import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
@@ -33,6 +34,8 @@ export interface Kindling {
   logs: LogHub
   asyncQueue: AsyncQueue
   db: Db
+  /** most open client connections, and the open-file limit it was derived from */
+  connectionLimit: { max: number; fdSoftLimit: number | undefined }
   /** the gateway's base URL once listening */
   url: string | undefined
   listen(): Promise<string>
@@ -122,6 +125,10 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
 
+  // the open-file limit bounds how many clients can be connected at once
+  const fdLimit = openFileLimit()
+  const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
+  if (connectionLimit.note) process.stderr.write(`kindling: ${connectionLimit.note}\n`)
   const app = buildGateway({
     functions,
     artifacts,
@@ -135,6 +142,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
     maxSecretBytes: config.maxSecretBytes,
+    connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
     extraRoutes: {
@@ -156,6 +164,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     asyncQueue,
     db,
+    connectionLimit: { max: connectionLimit.max, fdSoftLimit: fdLimit?.soft },
     url: undefined,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })

@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../store/artifacts.js'
 import type { SecretStore } from '../store/secrets.js'
 import type { IsolationTier } from '../../isolation/tier.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
+import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
 import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
@@ -29,6 +30,8 @@ export interface GatewayDeps {
   maxBodyBytes: number
   maxUploadBytes: number
   maxSecretBytes: number
+  /** time limits and the connection limit against slow clients */
+  connections: ConnectionSettings
   version: { release: string; sha: string }
   /** a secret was replaced: functions that mount it pick the new value up before PUT answers */
   onSecretChange?: (namespace: string, name: string) => Promise<void> | void
@@ -59,8 +62,11 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     logger: false,
     bodyLimit: deps.maxBodyBytes,
     return503OnClosing: true,
-    keepAliveTimeout: 75_000,
+    keepAliveTimeout: deps.connections.keepAliveTimeoutMs,
+    requestTimeout: httpServerOptions(deps.connections).requestTimeout,
+    http: httpServerOptions(deps.connections),
   })
+  guardConnections(app.server, deps.connections)
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const k = err instanceof KindlingError ? err : mapFastifyError(err, req.headers['content-type'])

@@ -10,6 +10,7 @@ import { deployExamplesOnce } from './examples.js'
 import { FunctionManager } from './functions.js'
 import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
 import { openFileLimit, resolveMaxConnections } from './gateway/connections.js'
+import { InflightBytes } from './gateway/inflight.js'
 import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
@@ -34,6 +35,8 @@ export interface Kindling {
   logs: LogHub
   asyncQueue: AsyncQueue
   db: Db
+  /** request body bytes held by calls now, and their bound (async routes can reserve from it too) */
+  inflight: InflightBytes
   /** most open client connections, and the open-file limit it was derived from */
   connectionLimit: { max: number; fdSoftLimit: number | undefined }
   /** the gateway's base URL once listening */
@@ -125,6 +128,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
 
+  const inflight = new InflightBytes(config.maxInflightBytes)
   // the open-file limit bounds how many clients can be connected at once
   const fdLimit = openFileLimit()
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
@@ -142,6 +146,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
     maxSecretBytes: config.maxSecretBytes,
+    inflight,
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
@@ -164,6 +169,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     asyncQueue,
     db,
+    inflight,
     connectionLimit: { max: connectionLimit.max, fdSoftLimit: fdLimit?.soft },
     url: undefined,
     async listen() {

@@ -9,6 +9,7 @@ import type { SecretStore } from '../store/secrets.js'
 import type { IsolationTier } from '../../isolation/tier.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
 import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
+import type { InflightBytes } from './inflight.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
 import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   maxBodyBytes: number
   maxUploadBytes: number
   maxSecretBytes: number
+  /** the bound on request body bytes held at once (shared with the async routes) */
+  inflight: InflightBytes
   /** time limits and the connection limit against slow clients */
   connections: ConnectionSettings
   version: { release: string; sha: string }
@@ -75,7 +78,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
 
-  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}` })
+  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
   deps.extraRoutes?.public?.(app)
 

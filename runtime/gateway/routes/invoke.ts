@@ -6,6 +6,7 @@ import { KindlingError } from '../../errors.js'
 import type { FunctionManager } from '../../functions.js'
 import { splitQualifiedName } from '../../names.js'
 import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import { type InflightBytes, readBody, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
@@ -19,6 +20,8 @@ export interface InvokeRouteOptions {
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
+  /** the bound on request bytes held at once */
+  inflight: InflightBytes
 }
 
 /** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
@@ -85,9 +88,17 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
   }
 
   app.register(async (scope) => {
-    // function bodies are bytes, whatever their content type
+    // a call's body counts against the bound from before it is read until its response has gone
+    scope.addHook('onRequest', async (req, reply) => {
+      try {
+        reserveRequest(opts.inflight, req.raw, reply.raw)
+      } catch (e) {
+        return sendError(reply, e)
+      }
+    })
+    // function bodies are bytes, whatever their content type, read into one buffer
     scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body))
+    scope.addContentTypeParser('*', (req, payload, done) => readBody(req.raw, payload, opts.maxBodyBytes, done))
     for (const url of ['/function/:name', '/function/:name/*']) {
       scope.route({ method: [...FUNCTION_METHODS], url, exposeHeadRoute: false, handler })
     }

@@ -163,9 +163,8 @@ export function isWasmImage(image: string): boolean {
   return image.startsWith('wasm:')
 }
 
-/** Settings kindling reads from a deployment; throws 400s for labels it cannot use. */
 /**
- * The settings a deployment's labels and limits ask for. Replica counts above the cap are refused,
+ * Settings kindling reads from a deployment; throws 400s for labels it cannot use. Replica counts above the cap are refused,
  * or lowered to it with clampReplicas (deployments stored before the cap existed still load).
  */
 export function settingsOf(dep: Deployment, d: SpecDefaults, opts: { clampReplicas?: boolean } = {}): FunctionSettings {

@@ -49,7 +49,7 @@ export const CONFIG_TABLE = {
   interruptFuel: { env: 'KINDLING_INTERRUPT_FUEL', kind: 'int', default: 4096, min: 1, doc: 'loop iterations between two deadline checks in instrumented wasm' },
   // gateway limits (issue 18: slow clients, replicas, secrets, bytes in flight)
   headersTimeoutMs: { env: 'KINDLING_HEADERS_TIMEOUT_MS', kind: 'int', default: 10_000, min: 100, doc: 'a client must send its request headers within this time, or the connection is closed (408)' },
-  requestTimeoutMs: { env: 'KINDLING_REQUEST_TIMEOUT_MS', kind: 'int', default: 60_000, min: 100, doc: 'a client must send its whole request (headers and body) within this time' },
+  requestTimeoutMs: { env: 'KINDLING_REQUEST_TIMEOUT_MS', kind: 'int', default: 60_000, min: 100, doc: 'a client must send its whole request (headers and body), and take a call\'s answer, within this time' },
   keepAliveTimeoutMs: { env: 'KINDLING_KEEP_ALIVE_TIMEOUT_MS', kind: 'int', default: 75_000, min: 100, doc: 'an idle keep-alive connection is closed after this long' },
   maxConnections: { env: 'KINDLING_MAX_CONNECTIONS', kind: 'int', default: 0, min: 0, doc: 'open client connections at most; beyond, new ones are closed at once (0 = three quarters of the open-file limit)' },
   maxReplicasCap: { env: 'KINDLING_MAX_REPLICAS_CAP', kind: 'int', default: 100, min: 1, max: 100_000, doc: 'highest replica count a deployment (com.openfaas.scale.min/max) or scale-function may ask for; above: 400' },

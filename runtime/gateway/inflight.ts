@@ -75,6 +75,11 @@ export function reserveRequest(inflight: InflightBytes, req: IncomingMessage, do
   done.once('close', () => hold.release())
 }
 
+/** The call is over: its body's bytes go back to the bound before its response is written. */
+export function releaseRequest(req: IncomingMessage): void {
+  holds.get(req)?.release()
+}
+
 /**
  * Reads a body into one buffer: of the Content-Length when there is one (reserved already), else
  * growing as chunks arrive, each reserved first. At most `limit` bytes (413 beyond).

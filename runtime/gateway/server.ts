@@ -78,7 +78,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
 
-  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight })
+  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
   deps.extraRoutes?.public?.(app)
 

@@ -6,7 +6,7 @@ import { KindlingError } from '../../errors.js'
 import type { FunctionManager } from '../../functions.js'
 import { splitQualifiedName } from '../../names.js'
 import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
-import { type InflightBytes, readBody, reserveRequest } from '../inflight.js'
+import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
@@ -22,6 +22,8 @@ export interface InvokeRouteOptions {
   servedBy: string
   /** the bound on request bytes held at once */
   inflight: InflightBytes
+  /** a client must take its whole response within this, or its connection is closed */
+  responseTimeoutMs: number
 }
 
 /** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
@@ -67,6 +69,11 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
       result = await functions.invoke(fn, invokeReq, NEVER)
     } catch (e) {
       return sendError(reply, e)
+    } finally {
+      // the body is not needed any more: a client slow to read its answer does not hold it
+      ;(req as { body?: unknown }).body = undefined
+      invokeReq.body = EMPTY
+      releaseRequest(req.raw)
     }
     const headers: Record<string, string | string[] | number> = { ...result.headers }
     headers['x-call-id'] = callId
@@ -85,6 +92,11 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     }
     reply.hijack()
     res.end(req.method === 'HEAD' ? undefined : result.body)
+    if (!res.writableFinished) {
+      // a client that does not read its answer would hold it (and the connection) for ever
+      const timer = setTimeout(() => res.destroy(), opts.responseTimeoutMs)
+      res.once('close', () => clearTimeout(timer))
+    }
   }
 
   app.register(async (scope) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
 import { sleeperModule } from '../ops/helpers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -74,5 +74,49 @@ describe('slow clients cannot take the gateway\'s connections', () => {
     const r = await get('/function/sleepy')
     assert.equal(r.status, 200)
     assert.equal(r.body, 'slept')
+  })
+})
+
+describe('a client that does not read its answer', () => {
+  let k: TestKindling
+  let port: number
+  before(async () => {
+    k = await startKindling({ headersTimeoutMs: 500, requestTimeoutMs: 1500, maxBodyBytes: 32 * 1024 * 1024 })
+    port = Number(new URL(await k.listen()).port)
+    await k.deploy('cat', exampleModule('cat'))
+  })
+  after(() => k.cleanup())
+
+  it('gives its request bytes back when the call ends and loses its connection after the response timeout', async () => {
+    const body = Buffer.alloc(24 * 1024 * 1024, 'z')
+    const s = net.connect(port, '127.0.0.1')
+    let closed = false
+    let received = 0
+    s.on('error', () => {})
+    s.on('close', () => (closed = true))
+    let paused = false
+    s.on('data', (d: Buffer) => {
+      received += d.length
+      // read the first bytes, then stop reading: the kernel buffers fill and the gateway's write stalls
+      if (!paused) s.pause()
+      paused = true
+    })
+    s.write(`POST /function/cat HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`)
+    s.write(body)
+    try {
+      for (let i = 0; i < 300 && received === 0; i++) await sleep(50)
+      assert.ok(received > 0, 'the answer started')
+      assert.equal(k.inflight.bytes, 0, 'the body went back to the bound when the call ended')
+      // the client does not read, so it would not see the close: ask the server
+      const connections = () => new Promise<number>((resolve) => k.app.server.getConnections((_e, n) => resolve(n)))
+      for (let i = 0; i < 200 && (await connections()) > 0; i++) await sleep(50)
+      assert.equal(await connections(), 0, 'the gateway closed the connection of the client that did not read')
+      s.resume()
+      for (let i = 0; i < 200 && !closed; i++) await sleep(50)
+      assert.ok(closed)
+      assert.ok(received < body.length, `received ${received} of ${body.length}`)
+    } finally {
+      s.destroy()
+    }
   })
 })

@@ -243,6 +243,8 @@ export class FunctionPool extends EventEmitter {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.fill()
+      // calls that waited for a start slot get one
+      this.serveWaiters()
     }, delay)
     this.retryTimer.unref()
   }

@@ -57,6 +57,15 @@ export const CONFIG_TABLE = {
   storageCheckIntervalMs: { env: 'KINDLING_STORAGE_CHECK_INTERVAL_MS', kind: 'int', default: 5_000, min: 10, doc: 'how often the free space of the data dir is checked (degraded mode starts and ends on it)' },
   // container tier
   containerWritableLayerMiB: { env: 'KINDLING_CONTAINER_WRITABLE_LAYER_MIB', kind: 'int', default: 64, min: 1, doc: 'each container\'s own tmpfs: the writable layer of readOnlyRootFilesystem=false, its secrets and call I/O (writes past it fail with ENOSPC)' },
+  // gateway limits (issue 18: slow clients, replicas, secrets, bytes in flight)
+  headersTimeoutMs: { env: 'KINDLING_HEADERS_TIMEOUT_MS', kind: 'int', default: 10_000, min: 100, doc: 'a client must send its request headers within this time, or the connection is closed (408)' },
+  requestTimeoutMs: { env: 'KINDLING_REQUEST_TIMEOUT_MS', kind: 'int', default: 60_000, min: 100, doc: 'a client must send its whole request (headers and body), and take a call\'s answer, within this time' },
+  keepAliveTimeoutMs: { env: 'KINDLING_KEEP_ALIVE_TIMEOUT_MS', kind: 'int', default: 75_000, min: 100, doc: 'an idle keep-alive connection is closed after this long' },
+  maxConnections: { env: 'KINDLING_MAX_CONNECTIONS', kind: 'int', default: 0, min: 0, doc: 'open client connections at most; beyond, new ones are closed at once (0 = three quarters of the open-file limit)' },
+  maxReplicasCap: { env: 'KINDLING_MAX_REPLICAS_CAP', kind: 'int', default: 100, min: 1, max: 100_000, doc: 'highest replica count a deployment (com.openfaas.scale.min/max) or scale-function may ask for; above: 400' },
+  sandboxStartConcurrency: { env: 'KINDLING_SANDBOX_START_CONCURRENCY', kind: 'int', default: 4, min: 1, max: 256, doc: 'sandboxes one function starts at once when it fills up to its replicas' },
+  maxSecretBytes: { env: 'KINDLING_MAX_SECRET_BYTES', kind: 'int', default: 1 * MiB, min: 1, doc: 'largest secret value' },
+  maxInflightBytes: { env: 'KINDLING_MAX_INFLIGHT_BYTES', kind: 'int', default: 256 * MiB, min: 1024, doc: 'request body bytes all calls to functions may hold at once; beyond: 503 with Retry-After' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

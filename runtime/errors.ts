@@ -52,6 +52,10 @@ export const ERRORS = {
   // data dir: full disk, secrets at rest (issue 18, items 10-11)
   KINDLING_ERR_STORAGE_FULL: { status: 507, hint: 'The data dir\'s file system is full: free space there (GET /healthz says "degraded" until then); calls to /function/* are still served.' },
   KINDLING_ERR_SECRET_UNREADABLE: { status: 500, hint: 'The secret does not open with <data dir>/secrets/secrets.key; restore that file from a backup or set the secret again with PUT /system/secrets.' },
+  // gateway limits (issue 18)
+  KINDLING_ERR_INVALID_SECRET_VALUE: { status: 400, hint: 'Send exactly one of value (a non-empty string) or rawValue (standard base64 of the bytes), no larger than KINDLING_MAX_SECRET_BYTES.' },
+  KINDLING_ERR_TOO_MANY_REPLICAS: { status: 400, hint: 'Ask for at most KINDLING_MAX_REPLICAS_CAP replicas (com.openfaas.scale.min, com.openfaas.scale.max, scale-function); the operator can raise the cap.' },
+  KINDLING_ERR_INFLIGHT_BYTES: { status: 503, hint: 'The gateway holds as many request bytes as KINDLING_MAX_INFLIGHT_BYTES allows; retry after the Retry-After delay.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -37,6 +37,8 @@ export interface FunctionManagerDeps {
   logs: LogHub
   sandboxIdleMs: number
   queueWaitMs: number
+  /** sandboxes one pool starts at once */
+  sandboxStartConcurrency: number
   autoscale: { windowMs: number; fireAfterMs: number }
 }
 
@@ -68,9 +70,12 @@ export class FunctionManager {
       const dep = stored.deployment
       const key = functionKey(dep.service, dep.namespace)
       try {
-        const settings = settingsOf(dep, this.deps.defaults)
+        const settings = settingsOf(dep, this.deps.defaults, { clampReplicas: true })
         const tier = this.tierFor(settings, dep)
         const fn = this.newLive(key, stored, settings, tier)
+        if (settings.scale.max === this.deps.defaults.maxReplicasCap && settings.scale.max < Number(dep.labels?.['com.openfaas.scale.max'] ?? 0)) {
+          this.log(key, `com.openfaas.scale.max is lowered to the cap of ${settings.scale.max} replicas (KINDLING_MAX_REPLICAS_CAP)`)
+        }
         this.live.set(key, fn)
         try {
           await this.activate(fn)
@@ -169,12 +174,14 @@ export class FunctionManager {
   private newPool(fn: LiveFunction, prepared: Prepared, desired?: number): FunctionPool {
     const s = fn.settings
     const pool = new FunctionPool(fn.tier, prepared, {
-      desired: desired ?? fn.stored.replicas ?? s.scale.min,
+      // a replica count stored before the cap existed is lowered to max
+      desired: Math.min(desired ?? fn.stored.replicas ?? s.scale.min, s.scale.max),
       max: s.scale.max,
       queueDepth: s.queueDepth,
       idleReapMs: this.deps.sandboxIdleMs,
       timeoutMs: s.timeoutMs,
       queueWaitMs: this.deps.queueWaitMs,
+      startConcurrency: this.deps.sandboxStartConcurrency,
     }, fn.key)
     pool.on('cold-start', (c: ColdStart) => {
       fn.metrics.coldStart(fn.tier.name, c.onCriticalPath, c.startup)
@@ -248,6 +255,8 @@ export class FunctionManager {
     return this.withLock(key, async () => {
       const fn = this.live.get(key)
       if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in ${namespace}`)
+      const cap = this.deps.defaults.maxReplicasCap ?? Infinity
+      if (replicas > cap) throw new KindlingError('KINDLING_ERR_TOO_MANY_REPLICAS', `replicas=${replicas} is above the cap of ${cap}`)
       const n = Math.min(replicas, fn.settings.scale.max)
       this.deps.functions.setReplicas(namespace, name, n)
       fn.stored.replicas = n

@@ -8,6 +8,8 @@ import { type Config, namespacesOf } from './config.js'
 import { deployExamplesOnce } from './examples.js'
 import { FunctionManager } from './functions.js'
 import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
+import { openFileLimit, resolveMaxConnections } from './gateway/connections.js'
+import { InflightBytes } from './gateway/inflight.js'
 import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
@@ -39,6 +41,10 @@ export interface Kindling {
   db: Db
   /** the data dir's free space and degraded mode */
   storage: Storage
+  /** request body bytes held by calls now, and their bound (async routes can reserve from it too) */
+  inflight: InflightBytes
+  /** most open client connections, and the open-file limit it was derived from */
+  connectionLimit: { max: number; fdSoftLimit: number | undefined }
   /** the gateway's base URL once listening */
   url: string | undefined
   listen(): Promise<string>
@@ -104,6 +110,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       execTimeoutMs: config.execTimeoutMs,
       memoryMiB: config.memoryMiB,
       maxReplicas: config.maxReplicas,
+      maxReplicasCap: config.maxReplicasCap,
       queueDepth: config.queueDepth,
     },
     tiers,
@@ -114,6 +121,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     logs,
     sandboxIdleMs: config.sandboxIdleMs,
     queueWaitMs: config.queueWaitMs,
+    sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
   })
   await functions.start()
@@ -142,6 +150,11 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
 
+  const inflight = new InflightBytes(config.maxInflightBytes)
+  // the open-file limit bounds how many clients can be connected at once
+  const fdLimit = openFileLimit()
+  const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
+  if (connectionLimit.note) process.stderr.write(`kindling: ${connectionLimit.note}\n`)
   const app = buildGateway({
     functions,
     artifacts,
@@ -154,6 +167,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
     credentials,
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
+    maxSecretBytes: config.maxSecretBytes,
+    inflight,
+    connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
     extraRoutes: {
@@ -178,6 +194,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     asyncQueue,
     db,
     storage,
+    inflight,
+    connectionLimit: { max: connectionLimit.max, fdSoftLimit: fdLimit?.soft },
     url: undefined,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })

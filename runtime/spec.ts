@@ -78,6 +78,8 @@ export interface SpecDefaults {
   execTimeoutMs: number
   memoryMiB: number
   maxReplicas: number
+  /** no function may ask for more replicas than this (KINDLING_MAX_REPLICAS_CAP; none when unset) */
+  maxReplicasCap?: number
   queueDepth: number
 }
 
@@ -161,8 +163,11 @@ export function isWasmImage(image: string): boolean {
   return image.startsWith('wasm:')
 }
 
-/** Settings kindling reads from a deployment; throws 400s for labels it cannot use. */
-export function settingsOf(dep: Deployment, d: SpecDefaults): FunctionSettings {
+/**
+ * Settings kindling reads from a deployment; throws 400s for labels it cannot use. Replica counts above the cap are refused,
+ * or lowered to it with clampReplicas (deployments stored before the cap existed still load).
+ */
+export function settingsOf(dep: Deployment, d: SpecDefaults, opts: { clampReplicas?: boolean } = {}): FunctionSettings {
   const labels = dep.labels ?? {}
   const env = dep.envVars ?? {}
   const tierLabel = labels[LABEL.isolation]
@@ -202,8 +207,14 @@ export function settingsOf(dep: Deployment, d: SpecDefaults): FunctionSettings {
     }
   }
 
-  const min = intLabel(labels, LABEL.scaleMin, 1, 0)
-  const max = intLabel(labels, LABEL.scaleMax, Math.max(d.maxReplicas, min), 1)
+  const cap = d.maxReplicasCap ?? Infinity
+  const capped = (key: string, n: number) => {
+    if (n <= cap) return n
+    if (opts.clampReplicas) return cap
+    throw new KindlingError('KINDLING_ERR_TOO_MANY_REPLICAS', `${key}=${labels[key]} is above the cap of ${cap} replicas`)
+  }
+  const min = capped(LABEL.scaleMin, intLabel(labels, LABEL.scaleMin, 1, 0))
+  const max = capped(LABEL.scaleMax, intLabel(labels, LABEL.scaleMax, Math.min(cap, Math.max(d.maxReplicas, min)), 1))
   if (min > max) fail('KINDLING_ERR_INVALID_LABEL', `${LABEL.scaleMin}=${min} is above ${LABEL.scaleMax}=${max}`)
   const type = labels[LABEL.scaleType] ?? 'rps'
   if (!['rps', 'capacity', 'cpu', 'queue'].includes(type)) fail('KINDLING_ERR_INVALID_LABEL', `${LABEL.scaleType} must be rps, capacity, cpu or queue`)

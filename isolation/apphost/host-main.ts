@@ -5,7 +5,7 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { InvokeRequest } from '../tier.js'
 import { type HostFunction, hostKind, type LoadRequest, registerHostKind } from './host-kinds.js'
-import { encodeFrame, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
+import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
 import { loadWasmFunction } from './wasm-kind.js'
 import { applyWasmV8Flags } from '../wasm/v8-flags.js'
 
@@ -29,7 +29,12 @@ socket.setNoDelay?.(true)
 const decoder = new FrameDecoder()
 
 function send(type: number, id: number, meta: unknown, payload?: Buffer): void {
-  socket.write(encodeFrame(type, id, meta, payload))
+  // head and body in one writev, the body without a copy
+  const [head, body] = encodeFrameParts(type, id, meta, payload)
+  socket.cork()
+  socket.write(head)
+  if (body.length) socket.write(body)
+  socket.uncork()
 }
 
 function fail(id: number, e: unknown): void {

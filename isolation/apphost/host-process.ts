@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import type net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { ERRORS, type ErrorCode, KindlingError } from '../../runtime/errors.js'
-import { encodeFrame, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
+import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
 
 export interface HostProcessOptions {
   heapMiB: number
@@ -143,7 +143,10 @@ export class HostProcess extends EventEmitter {
         this.sweeper ??= setTimeout(this.sweep, STUCK_SWEEP_MS)
       }
       this.pending.set(id, p)
-      this.send(encodeFrame(type, id, meta, payload))
+      // head and body leave in one writev (the socket is corked), the body without a copy
+      const [head, body] = encodeFrameParts(type, id, meta, payload)
+      this.send(head)
+      if (body.length) this.send(body)
     })
   }
 

@@ -37,42 +37,73 @@ const HEADER = 13
 const EMPTY = Buffer.alloc(0)
 
 export function encodeFrame(type: number, id: number, meta: unknown, payload: Buffer = EMPTY): Buffer {
-  const metaBytes = meta === undefined ? EMPTY : Buffer.from(JSON.stringify(meta))
-  const out = Buffer.allocUnsafe(HEADER + metaBytes.length + payload.length)
-  out.writeUInt32LE(out.length - 4, 0)
-  out.writeUInt8(type, 4)
-  out.writeUInt32LE(id >>> 0, 5)
-  out.writeUInt32LE(metaBytes.length, 9)
-  metaBytes.copy(out, HEADER)
-  payload.copy(out, HEADER + metaBytes.length)
-  return out
+  const [head, body] = encodeFrameParts(type, id, meta, payload)
+  return body.length === 0 ? head : Buffer.concat([head, body])
 }
 
-/** Accumulates bytes from a stream and yields whole frames. */
+/**
+ * A frame as its head (lengths, type, id, meta) and its payload, to be written one after the other:
+ * a large body goes to the socket as it is, not copied into a frame first.
+ */
+export function encodeFrameParts(type: number, id: number, meta: unknown, payload: Buffer = EMPTY): [Buffer, Buffer] {
+  const metaBytes = meta === undefined ? EMPTY : Buffer.from(JSON.stringify(meta))
+  const head = Buffer.allocUnsafe(HEADER + metaBytes.length)
+  head.writeUInt32LE(head.length + payload.length - 4, 0)
+  head.writeUInt8(type, 4)
+  head.writeUInt32LE(id >>> 0, 5)
+  head.writeUInt32LE(metaBytes.length, 9)
+  metaBytes.copy(head, HEADER)
+  return [head, payload]
+}
+
+/**
+ * Accumulates bytes from a stream and yields whole frames. Chunks wait in a list until a frame is
+ * complete, then its bytes are copied once into a buffer of its own (no growing concatenation).
+ */
 export class FrameDecoder {
-  private buf: Buffer = EMPTY
+  private chunks: Buffer[] = []
+  private size = 0
   constructor(private readonly maxFrameBytes = 1 << 30) {}
 
   push(chunk: Buffer, onFrame: (f: Frame) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
-    let off = 0
-    while (this.buf.length - off >= 4) {
-      const len = this.buf.readUInt32LE(off)
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.size += chunk.length
+    while (this.size >= 4) {
+      if (this.chunks[0]!.length < 4) this.chunks = [Buffer.concat(this.chunks)]
+      const len = this.chunks[0]!.readUInt32LE(0)
       if (len + 4 > this.maxFrameBytes || len < HEADER - 4) throw new Error(`bad frame length ${len}`)
-      if (this.buf.length - off < len + 4) break
-      const type = this.buf.readUInt8(off + 4)
-      const id = this.buf.readUInt32LE(off + 5)
-      const metaLen = this.buf.readUInt32LE(off + 9)
-      const metaStart = off + HEADER
-      const payloadStart = metaStart + metaLen
-      const end = off + 4 + len
-      const meta = metaLen ? JSON.parse(this.buf.toString('utf8', metaStart, payloadStart)) : undefined
-      // copy the payload out so the decoder's buffer can be released
-      const payload = payloadStart < end ? Buffer.from(this.buf.subarray(payloadStart, end)) : EMPTY
-      off = end
-      onFrame({ type, id, meta, payload })
+      if (this.size < len + 4) return
+      const { buf, shared } = this.take(len + 4)
+      const metaLen = buf.readUInt32LE(9)
+      const payloadStart = HEADER + metaLen
+      const meta = metaLen ? JSON.parse(buf.toString('utf8', HEADER, payloadStart)) : undefined
+      // a frame that shares a read chunk with others is copied out, so that the chunk can go
+      const payload = payloadStart >= buf.length ? EMPTY : shared ? Buffer.from(buf.subarray(payloadStart)) : buf.subarray(payloadStart)
+      onFrame({ type: buf.readUInt8(4), id: buf.readUInt32LE(5), meta, payload })
     }
-    this.buf = off === this.buf.length ? EMPTY : this.buf.subarray(off)
+  }
+
+  /** The next n bytes: a view of the first chunk when it holds them all, else one copy. */
+  private take(n: number): { buf: Buffer; shared: boolean } {
+    this.size -= n
+    const first = this.chunks[0]!
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      return { buf: first.subarray(0, n), shared: true }
+    }
+    const out = Buffer.allocUnsafe(n)
+    let off = 0
+    while (off < n) {
+      const c = this.chunks[0]!
+      const k = Math.min(c.length, n - off)
+      c.copy(out, off, 0, k)
+      off += k
+      if (k === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+    }
+    return { buf: out, shared: false }
   }
 }
 

@@ -12,6 +12,8 @@ export async function serve(config: Config): Promise<number> {
   if (k.credentials) lines.push(`  /system/* needs basic auth: user ${k.credentials.user}, password in ${passwordFileOf(config.dataDirAbs)}`)
   const examples = k.functions.list().filter((f) => f.settings.app === EXAMPLES_APP).map((f) => f.stored.deployment.service)
   if (examples.length) lines.push(`  try: curl -d 'hello' ${url}/function/${examples.includes('echo') ? 'echo' : examples[0]}`)
+  const { max, fdSoftLimit } = k.connectionLimit
+  lines.push(`  connections: at most ${max}${fdSoftLimit === undefined ? '' : ` (open-file limit ${fdSoftLimit})`}`)
   const tiers = [...k.tiers.values()].map((t) => (t.unavailableReason() ? `${t.name} (unavailable: ${t.unavailableReason()})` : t.name))
   lines.push(`  tiers: ${tiers.join(', ')}`)
   process.stdout.write(lines.join('\n') + '\n')

@@ -1,6 +1,6 @@
 // Basic auth on /system/*, as OpenFaaS does it: user "admin" and a password generated on first
 // start into <data dir>/secrets/basic-auth-password (and basic-auth-user beside it).
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -25,10 +25,18 @@ export function loadOrCreateCredentials(dataDir: string): Credentials {
   return { user: fs.readFileSync(userFile, 'utf8').trim(), password: fs.readFileSync(passwordFile, 'utf8').trim(), userFile, passwordFile }
 }
 
+/** the scheme name is case-insensitive (RFC 7617, RFC 9110 11.1); the token is base64 */
+const BASIC = /^basic[ \t]+(\S+)[ \t]*$/i
+
 /** True when an Authorization header carries these credentials (constant-time comparison). */
-export function checkBasicAuth(header: string | undefined, creds: Credentials): boolean {
-  if (!header || !header.startsWith('Basic ')) return false
-  const given = Buffer.from(header.slice(6).trim(), 'base64')
-  const want = Buffer.from(`${creds.user}:${creds.password}`)
-  return given.length === want.length && timingSafeEqual(given, want)
+export function checkBasicAuth(header: unknown, creds: Credentials): boolean {
+  if (typeof header !== 'string') return false
+  const m = BASIC.exec(header)
+  if (!m) return false
+  const given = Buffer.from(m[1]!, 'base64')
+  // Node's decoder skips stray characters: only the canonical encoding of the credentials counts
+  if (given.toString('base64') !== m[1]) return false
+  // digests of equal length: the comparison takes the same time whatever the length given
+  const digest = (b: Buffer) => createHash('sha256').update(b).digest()
+  return timingSafeEqual(digest(given), digest(Buffer.from(`${creds.user}:${creds.password}`)))
 }

@@ -8,6 +8,8 @@ import type { ArtifactStore } from '../store/artifacts.js'
 import type { SecretStore } from '../store/secrets.js'
 import type { IsolationTier } from '../../isolation/tier.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
+import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
+import type { InflightBytes } from './inflight.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
 import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
@@ -28,6 +30,11 @@ export interface GatewayDeps {
   credentials: Credentials | undefined
   maxBodyBytes: number
   maxUploadBytes: number
+  maxSecretBytes: number
+  /** the bound on request body bytes held at once (shared with the async routes) */
+  inflight: InflightBytes
+  /** time limits and the connection limit against slow clients */
+  connections: ConnectionSettings
   version: { release: string; sha: string }
   /** a secret was replaced: functions that mount it pick the new value up before PUT answers */
   onSecretChange?: (namespace: string, name: string) => Promise<void> | void
@@ -58,8 +65,11 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     logger: false,
     bodyLimit: deps.maxBodyBytes,
     return503OnClosing: true,
-    keepAliveTimeout: 75_000,
+    keepAliveTimeout: deps.connections.keepAliveTimeoutMs,
+    requestTimeout: httpServerOptions(deps.connections).requestTimeout,
+    http: httpServerOptions(deps.connections),
   })
+  guardConnections(app.server, deps.connections)
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const k = err instanceof KindlingError ? err : mapFastifyError(err, req.headers['content-type'])
@@ -68,7 +78,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
 
-  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}` })
+  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
   deps.extraRoutes?.public?.(app)
 
@@ -88,7 +98,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     registerSystemInfoRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, tiers: deps.tiers, version: deps.version })
     registerSystemFunctionRoutes(sys, { functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     registerArtifactRoutes(sys, { artifacts: deps.artifacts, maxUploadBytes: deps.maxUploadBytes })
-    registerSecretRoutes(sys, { secrets: deps.secrets, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
+    registerSecretRoutes(sys, { secrets: deps.secrets, maxSecretBytes: deps.maxSecretBytes, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
     registerLogRoutes(sys, { logs: deps.logs, functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     deps.extraRoutes?.system?.(sys)
   })

@@ -19,6 +19,8 @@ export interface PoolLimits {
   timeoutMs: number
   /** how long a call may wait for a free or new sandbox (scale from zero included) */
   queueWaitMs: number
+  /** sandboxes started at once: a large replica count fills step by step, not all in one go */
+  startConcurrency: number
 }
 
 export interface ColdStart {
@@ -131,7 +133,8 @@ export class FunctionPool extends EventEmitter {
     if (this.starting > this.waiters.length) {
       // a sandbox is already starting and nobody has claimed it: wait for that one
     } else if (this.slots.size + this.starting < this.limits.max) {
-      this.spawnOne()
+      // at the start limit the call waits: the next start that ends serves the waiters
+      if (this.starting < this.limits.startConcurrency) this.spawnOne()
     } else if (this.waiters.length >= this.limits.queueDepth) {
       return Promise.reject(new KindlingError('KINDLING_ERR_OVERLOADED', `${this.label} has ${this.limits.max} busy sandboxes and ${this.waiters.length} calls waiting`))
     }
@@ -211,6 +214,9 @@ export class FunctionPool extends EventEmitter {
         this.slots.set(sandbox, { sandbox, idleSince: Date.now() })
         this.emit('cold-start', { sandboxId, startup: sandbox.startup, onCriticalPath: this.waiters.length > 0 } satisfies ColdStart)
         this.giveBack(sandbox)
+        // a start slot is free: go on filling up to desired and serving waiters
+        this.fill()
+        this.serveWaiters()
       },
       (e: unknown) => {
         this.starting--
@@ -237,6 +243,8 @@ export class FunctionPool extends EventEmitter {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       this.fill()
+      // calls that waited for a start slot get one
+      this.serveWaiters()
     }, delay)
     this.retryTimer.unref()
   }
@@ -246,11 +254,12 @@ export class FunctionPool extends EventEmitter {
     if (this.closed || this.retryTimer) return
     let alive = 0
     for (const s of this.slots.keys()) if (s.alive) alive++
-    for (let n = alive + this.starting; n < this.limits.desired && n < this.limits.max; n++) this.spawnOne()
+    for (let n = alive + this.starting; n < this.limits.desired && n < this.limits.max && this.starting < this.limits.startConcurrency; n++) this.spawnOne()
   }
 
   private serveWaiters(): void {
-    while (this.waiters.length > this.starting && this.slots.size + this.starting < this.limits.max) this.spawnOne()
+    if (this.closed) return
+    while (this.waiters.length > this.starting && this.slots.size + this.starting < this.limits.max && this.starting < this.limits.startConcurrency) this.spawnOne()
   }
 
   /** Disposes idle sandboxes above `desired` that have been idle for idleReapMs (or all, when forced). */

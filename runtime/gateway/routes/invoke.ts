@@ -6,6 +6,7 @@ import { KindlingError } from '../../errors.js'
 import type { FunctionManager } from '../../functions.js'
 import { splitQualifiedName } from '../../names.js'
 import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
@@ -19,6 +20,10 @@ export interface InvokeRouteOptions {
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
+  /** the bound on request bytes held at once */
+  inflight: InflightBytes
+  /** a client must take its whole response within this, or its connection is closed */
+  responseTimeoutMs: number
 }
 
 /** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
@@ -64,6 +69,11 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
       result = await functions.invoke(fn, invokeReq, NEVER)
     } catch (e) {
       return sendError(reply, e)
+    } finally {
+      // the body is not needed any more: a client slow to read its answer does not hold it
+      ;(req as { body?: unknown }).body = undefined
+      invokeReq.body = EMPTY
+      releaseRequest(req.raw)
     }
     const headers: Record<string, string | string[] | number> = { ...result.headers }
     headers['x-call-id'] = callId
@@ -82,12 +92,25 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     }
     reply.hijack()
     res.end(req.method === 'HEAD' ? undefined : result.body)
+    if (!res.writableFinished) {
+      // a client that does not read its answer would hold it (and the connection) for ever
+      const timer = setTimeout(() => res.destroy(), opts.responseTimeoutMs)
+      res.once('close', () => clearTimeout(timer))
+    }
   }
 
   app.register(async (scope) => {
-    // function bodies are bytes, whatever their content type
+    // a call's body counts against the bound from before it is read until its response has gone
+    scope.addHook('onRequest', async (req, reply) => {
+      try {
+        reserveRequest(opts.inflight, req.raw, reply.raw)
+      } catch (e) {
+        return sendError(reply, e)
+      }
+    })
+    // function bodies are bytes, whatever their content type, read into one buffer
     scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body))
+    scope.addContentTypeParser('*', (req, payload, done) => readBody(req.raw, payload, opts.maxBodyBytes, done))
     for (const url of ['/function/:name', '/function/:name/*']) {
       scope.route({ method: [...FUNCTION_METHODS], url, exposeHeadRoute: false, handler })
     }

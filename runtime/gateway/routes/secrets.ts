@@ -17,8 +17,36 @@ export interface SecretRouteOptions {
   secrets: SecretStore
   namespaces: readonly string[]
   defaultNamespace: string
+  /** largest secret value in bytes */
+  maxSecretBytes: number
   /** a secret changed: functions that mount it pick the new value up */
   onChange?: (namespace: string, name: string) => Promise<void> | void
+}
+
+/** standard base64 with its padding, as Go's []byte marshals (faas-cli secret create --from-file) */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** The bytes of a secret: exactly one of value (text) or rawValue (base64), not empty, not too large. */
+export function secretValue(b: SecretBody, maxBytes: number): Buffer {
+  const hasValue = b.value !== undefined && b.value !== null && b.value !== ''
+  const hasRaw = b.rawValue !== undefined && b.rawValue !== null && b.rawValue !== ''
+  const bad = (why: string) => new KindlingError('KINDLING_ERR_INVALID_SECRET_VALUE', why)
+  if (!hasValue && !hasRaw) throw new KindlingError('KINDLING_ERR_MISSING_FIELD', 'a secret needs a value (string) or a rawValue (base64)')
+  if (hasValue && hasRaw) throw bad('value and rawValue are both set; send one of them')
+  let value: Buffer
+  if (hasValue) {
+    if (typeof b.value !== 'string') throw bad('value must be a string')
+    if (Buffer.byteLength(b.value) > maxBytes) throw bad(`value is ${Buffer.byteLength(b.value)} bytes, more than ${maxBytes}`)
+    value = Buffer.from(b.value, 'utf8')
+  } else {
+    if (typeof b.rawValue !== 'string') throw bad('rawValue must be a base64 string')
+    // checked before decoding: Node's decoder skips what is not base64 and would store the rest
+    if (!BASE64.test(b.rawValue)) throw bad('rawValue is not standard base64 (A-Z, a-z, 0-9, "+", "/", "=" padding)')
+    if ((b.rawValue.length / 4) * 3 > maxBytes + 2) throw bad(`rawValue decodes to more than ${maxBytes} bytes`)
+    value = Buffer.from(b.rawValue, 'base64')
+  }
+  if (value.length > maxBytes) throw bad(`the secret is ${value.length} bytes, more than ${maxBytes}`)
+  return value
 }
 
 export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOptions): void {
@@ -32,10 +60,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     const b = body as SecretBody
     const name = validateName(b.name, 'secret name')
     if (!needValue) return { b, name, value: Buffer.alloc(0) }
-    let value: Buffer
-    if (typeof b.value === 'string' && b.value !== '') value = Buffer.from(b.value, 'utf8')
-    else if (typeof b.rawValue === 'string' && b.rawValue !== '') value = Buffer.from(b.rawValue, 'base64')
-    else throw new KindlingError('KINDLING_ERR_MISSING_FIELD', 'a secret needs a value (string) or a rawValue (base64)')
+    const value = secretValue(b, opts.maxSecretBytes)
     return { b, name, value }
   }
 

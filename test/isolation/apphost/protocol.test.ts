@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { encodeFrame, type Frame, FrameDecoder } from '../../../isolation/apphost/protocol.js'
+import { encodeFrame, encodeFrameParts, type Frame, FrameDecoder } from '../../../isolation/apphost/protocol.js'
 
 describe('app host frames', () => {
   it('round-trips frames split at every byte and glued together', () => {
@@ -17,6 +17,21 @@ describe('app host frames', () => {
       assert.equal(got[2]!.id, 0xfffffff0)
       assert.equal(got[2]!.payload.length, 70_000)
     }
+  })
+
+  it('writes a body as its own part and reads a large frame from many chunks with one copy', () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 9)
+    const [head, part] = encodeFrameParts(4, 5, { m: 1 }, body)
+    assert.equal(part, body, 'the body is not copied into the frame')
+    const all = Buffer.concat([head, part])
+    assert.deepEqual(all, encodeFrame(4, 5, { m: 1 }, body))
+    const d = new FrameDecoder()
+    const got: Frame[] = []
+    for (let i = 0; i < all.length; i += 65536) d.push(all.subarray(i, i + 65536), (f) => got.push(f))
+    assert.equal(got.length, 1)
+    assert.deepEqual(got[0]!.meta, { m: 1 })
+    assert.ok(got[0]!.payload.equals(body))
+    assert.equal(got[0]!.payload.buffer.byteLength, all.length, 'the payload is a view of the one frame buffer')
   })
 
   it('refuses a frame length that cannot be right', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { exampleModule, startKindling, tempDataDir, type TestKindling } from '../../helpers/kindling.js'
 import { sleep, sleeperModule, waitUntil } from './helpers.js'
 
 describe('scaling: replicas are warm sandboxes', () => {
@@ -92,5 +93,80 @@ describe('scaling: replicas are warm sandboxes', () => {
     const logs = (await k.app.inject({ method: 'GET', url: '/system/logs?name=busy', headers: k.auth })).body
     assert.match(logs, /autoscaler: 1 → 2 replicas/)
     assert.match(logs, /autoscaler: 2 → 1 replicas/)
+  })
+})
+
+describe('scaling: replica counts are capped and sandboxes start a few at a time', () => {
+  let k: TestKindling
+  let dataDir: string
+  let maxStarting = 0
+  const CAP = 6
+  before(async () => {
+    dataDir = tempDataDir()
+    k = await startKindling({ maxReplicasCap: CAP, sandboxStartConcurrency: 2 }, { dataDir, keepDataDir: true })
+    // watch the real wasm tier: how many spawns of function "wide" run at once
+    const tier = k.tiers.get('wasm')!
+    const spawn = tier.spawn.bind(tier)
+    let starting = 0
+    tier.spawn = async (prepared, opts) => {
+      if (!opts.sandboxId.startsWith('wide.')) return spawn(prepared, opts)
+      maxStarting = Math.max(maxStarting, ++starting)
+      try {
+        return await spawn(prepared, opts)
+      } finally {
+        starting--
+      }
+    }
+  })
+  after(async () => {
+    await k.cleanup()
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+  const sys = (url: string, payload: unknown) => k.app.inject({ method: 'POST', url, headers: k.auth, payload: payload as Record<string, unknown> })
+  const refused = (res: { statusCode: number; headers: Record<string, unknown>; body: string }) => {
+    assert.equal(res.statusCode, 400, res.body)
+    assert.equal(res.headers['x-kindling-error'], 'KINDLING_ERR_TOO_MANY_REPLICAS')
+  }
+
+  it('refuses com.openfaas.scale.min/max and scale-function above the cap with a 400 and a code', async () => {
+    const image = await k.upload(exampleModule('cat'))
+    refused(await sys('/system/functions', { service: 'huge', image, labels: { 'com.openfaas.scale.min': '1000000' } }))
+    refused(await sys('/system/functions', { service: 'huge', image, labels: { 'com.openfaas.scale.max': '1000000' } }))
+    refused(await sys('/system/functions', { service: 'huge', image, labels: { 'com.openfaas.scale.min': String(CAP + 1), 'com.openfaas.scale.max': String(CAP + 1) } }))
+    assert.equal((await sys('/system/functions', { service: 'capped', image })).statusCode, 202, 'the default max is lowered to the cap')
+    refused(await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: 1_000_000 }))
+    refused(await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: CAP + 1 }))
+    assert.equal((await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: 0 })).statusCode, 202)
+    assert.equal(k.functions.get('capped', 'openfaas-fn')!.settings.scale.max, CAP)
+  })
+
+  it('fills a large min two sandboxes at a time, and removal does not wait for the rest', async () => {
+    maxStarting = 0
+    await k.deploy('wide', exampleModule('cat'), { labels: { 'com.openfaas.scale.min': String(CAP), 'com.openfaas.scale.max': String(CAP) } })
+    const pool = k.functions.get('wide', 'openfaas-fn')!.pool!
+    assert.ok(pool.stats.starting <= 2, `starting ${pool.stats.starting}`)
+    await waitUntil(`${CAP} warm sandboxes`, () => pool.stats.available === CAP, 30_000)
+    assert.equal(maxStarting, 2, 'never more than sandboxStartConcurrency spawns at once')
+    const r = await k.app.inject({ method: 'POST', url: '/function/wide', payload: 'hi' })
+    assert.equal(r.body, 'hi')
+    assert.equal((await sys('/system/scale-function/wide', { serviceName: 'wide', replicas: 1 })).statusCode, 202)
+    await waitUntil('scaled down', () => pool.stats.available === 1)
+    // removal while sandboxes are starting: only the ones under way are waited for
+    assert.equal((await sys('/system/scale-function/wide', { serviceName: 'wide', replicas: CAP })).statusCode, 202)
+    assert.ok(pool.stats.starting <= 2)
+    const del = await k.app.inject({ method: 'DELETE', url: '/system/functions', headers: k.auth, payload: { functionName: 'wide' } })
+    assert.equal(del.statusCode, 202)
+    await waitUntil('all sandboxes gone', () => pool.stats.available === 0 && pool.stats.starting === 0)
+  })
+
+  it('loads a deployment stored before the cap with its replicas lowered to the cap', async () => {
+    await k.deploy('old', exampleModule('cat'), { labels: { 'com.openfaas.scale.min': '2', 'com.openfaas.scale.max': String(CAP) } })
+    await k.close()
+    k = await startKindling({ maxReplicasCap: 2, sandboxStartConcurrency: 2 }, { dataDir, keepDataDir: true })
+    const fn = k.functions.get('old', 'openfaas-fn')
+    assert.ok(fn, 'still deployed')
+    assert.equal(fn.settings.scale.max, 2)
+    assert.equal(fn.pool!.desired, 2)
+    assert.equal((await k.app.inject({ method: 'POST', url: '/function/old', payload: 'x' })).body, 'x')
   })
 })

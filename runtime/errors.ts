@@ -56,6 +56,10 @@ export const ERRORS = {
   KINDLING_ERR_INVALID_SECRET_VALUE: { status: 400, hint: 'Send exactly one of value (a non-empty string) or rawValue (standard base64 of the bytes), no larger than KINDLING_MAX_SECRET_BYTES.' },
   KINDLING_ERR_TOO_MANY_REPLICAS: { status: 400, hint: 'Ask for at most KINDLING_MAX_REPLICAS_CAP replicas (com.openfaas.scale.min, com.openfaas.scale.max, scale-function); the operator can raise the cap.' },
   KINDLING_ERR_INFLIGHT_BYTES: { status: 503, hint: 'The gateway holds as many request bytes as KINDLING_MAX_INFLIGHT_BYTES allows; retry after the Retry-After delay.' },
+  // requests refused before a route runs
+  KINDLING_ERR_URI_TOO_LONG: { status: 414, hint: 'Function names are at most 63 characters and call ids 128; shorten the URL.' },
+  KINDLING_ERR_HEADERS_TOO_LARGE: { status: 431, hint: 'Send fewer or smaller request headers.' },
+  KINDLING_ERR_REQUEST_TIMEOUT: { status: 408, hint: 'Send the whole request within KINDLING_REQUEST_TIMEOUT_MS (headers within KINDLING_HEADERS_TIMEOUT_MS).' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

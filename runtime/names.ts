@@ -28,6 +28,13 @@ export function splitQualifiedName(qualified: string, defaultNamespace: string):
   return { name: qualified.slice(0, dot), namespace: qualified.slice(dot + 1) }
 }
 
+/** What a caller's call or correlation id may look like to be kept (echoed, logged, passed on). */
+const CALLER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+
+export function isCallerId(v: unknown): v is string {
+  return typeof v === 'string' && CALLER_ID.test(v)
+}
+
 export function functionKey(name: string, namespace: string): string {
   return `${name}.${namespace}`
 }

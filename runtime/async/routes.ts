@@ -7,7 +7,7 @@ import { KindlingError } from '../errors.js'
 import type { FunctionManager } from '../functions.js'
 import { toInvokeRequest } from '../gateway/routes/invoke.js'
 import { sendError } from '../gateway/reply.js'
-import { functionKey, splitQualifiedName } from '../names.js'
+import { functionKey, isCallerId, splitQualifiedName } from '../names.js'
 import type { CallbackPolicy } from './callback-policy.js'
 import type { AsyncQueue } from './queue.js'
 
@@ -16,12 +16,10 @@ import type { AsyncQueue } from './queue.js'
  * as the call's correlation id (passed to the function and the callback as X-Correlation-Id) when it
  * looks like an id. Were a caller's id the queue key, a reused id would be a call silently dropped.
  */
-const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
-
 function correlationOf(req: FastifyRequest): string | undefined {
   for (const name of ['x-correlation-id', 'x-call-id']) {
     const v = req.headers[name]
-    if (typeof v === 'string' && CORRELATION_ID.test(v)) return v
+    if (isCallerId(v)) return v
   }
   return undefined
 }

@@ -10,6 +10,7 @@ import type { IsolationTier } from '../../isolation/tier.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
 import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
 import type { InflightBytes } from './inflight.js'
+import { answerClientError, answerFrameworkError } from './early-errors.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
 import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
@@ -68,6 +69,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     keepAliveTimeout: deps.connections.keepAliveTimeoutMs,
     requestTimeout: httpServerOptions(deps.connections).requestTimeout,
     http: httpServerOptions(deps.connections),
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   })
   guardConnections(app.server, deps.connections)
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import type { FunctionManager } from '../../functions.js'
-import { splitQualifiedName } from '../../names.js'
+import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
 import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
@@ -55,7 +55,10 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const started = performance.now()
-    const callId = (req.headers['x-call-id'] as string | undefined) || randomUUID()
+    // a caller's X-Call-Id is kept (OpenFaaS passes it on) only when it looks like an id: it goes
+    // into response headers, logs and the function's environment
+    const given = req.headers['x-call-id']
+    const callId = isCallerId(given) ? given : randomUUID()
     const startTime = `${Date.now()}000000`
     reply.header('x-call-id', callId).header('x-start-time', startTime).header('x-served-by', opts.servedBy)
     if (!ALLOWED.has(req.method)) return sendError(reply, new KindlingError('KINDLING_ERR_METHOD_NOT_ALLOWED', `method ${req.method} is not allowed`))

@@ -2,9 +2,6 @@
 // over every route. Each row must get its 4xx (or a documented 501/503/507) with a KINDLING_ERR_*
 // code when kindling made the error, and the gateway must still answer /healthz afterwards.
 // bad-input.test.ts holds the older, hand-written cases; none of them is repeated here.
-// Rows marked `todo` expect the behaviour an issue-18 item fixes on another branch: the integrator
-// removes the mark once that branch is merged. Rows marked `skip` would hurt the machine before
-// their fix (they are described, not run).
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -79,7 +76,7 @@ const ROWS: Row[] = [
   { name: 'async call cancel without credentials', method: 'DELETE', url: '/system/async-calls/abc', auth: false, status: 401, code: AUTH_MISSING },
   {
     name: 'the auth scheme in lower case is accepted (RFC 7617)', method: 'GET', url: '/system/namespaces', auth: false, headers: { authorization: 'LOWER' },
-    status: 200, code: null, todo: 'issue 18 item 17, fixed on another branch',
+    status: 200, code: null,
   },
 
   // --- POST/PUT /system/functions: malformed JSON, wrong types, junk ----------------------------
@@ -118,7 +115,7 @@ const ROWS: Row[] = [
   { name: 'deploy: scale.min of 1e999', method: 'POST', url: '/system/functions', body: labelled({ 'com.openfaas.scale.min': '1e999' }), status: 400, code: 'KINDLING_ERR_INVALID_LABEL' },
   {
     name: 'deploy: scale.min=1000000 is above the replica cap', method: 'POST', url: '/system/functions', body: labelled({ 'com.openfaas.scale.min': '1000000', 'com.kindling.isolation': 'inline' }),
-    status: 400, code: ANY_CODE, skip: 'issue 18 item 9, fixed on another branch (before the fix this starts a million sandboxes: run it only after merging)',
+    status: 400, code: 'KINDLING_ERR_TOO_MANY_REPLICAS',
   },
   { name: 'deploy: a timeout label that is not a duration', method: 'POST', url: '/system/functions', body: labelled({ 'com.kindling.timeout': 'forever' }), status: 400, code: 'KINDLING_ERR_INVALID_LABEL' },
   { name: 'deploy: a negative exec_timeout', method: 'POST', url: '/system/functions', body: deployment({ envVars: { exec_timeout: '-5s' } }), status: 400, code: 'KINDLING_ERR_INVALID_LABEL' },
@@ -150,7 +147,7 @@ const ROWS: Row[] = [
   { name: 'describe: ..%2f..%2fetc%2fpasswd', method: 'GET', url: '/system/function/..%2f..%2fetc%2fpasswd', status: '4xx', code: ANY_CODE },
   { name: 'describe: a NUL in the name', method: 'GET', url: '/system/function/cat%00', status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
   { name: 'describe: a unicode name', method: 'GET', url: '/system/function/%F0%9F%94%A5', status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
-  { name: 'describe: a name of 5,000 characters', method: 'GET', url: `/system/function/${'a'.repeat(5000)}`, status: '4xx', code: ANY_CODE, todo: 'fastify answers this itself (FST_ERR_MAX_PARAM_LENGTH, 414, no KINDLING_ERR code): not an issue-18 item, see the audit report' },
+  { name: 'describe: a name of 5,000 characters', method: 'GET', url: `/system/function/${'a'.repeat(5000)}`, status: 414, code: 'KINDLING_ERR_URI_TOO_LONG' },
   { name: 'describe: an unknown namespace after the dot', method: 'GET', url: '/system/function/cat.kube-system', status: 400, code: 'KINDLING_ERR_INVALID_NAMESPACE' },
   { name: 'describe: a namespace query given twice', method: 'GET', url: '/system/function/cat?namespace=a&namespace=b', status: 400, code: 'KINDLING_ERR_INVALID_NAMESPACE' },
   { name: 'describe: the wrong method', method: 'DELETE', url: '/system/function/cat', status: '4xx', code: ANY_CODE },
@@ -164,7 +161,7 @@ const ROWS: Row[] = [
   { name: 'scale: replicas 1e400 (Infinity after parsing)', method: 'POST', url: '/system/scale-function/cat', body: '{"replicas": 1e400}', status: 400, code: 'KINDLING_ERR_INVALID_FIELD' },
   {
     name: 'scale: 1,000,000 replicas is above the cap', method: 'POST', url: '/system/scale-function/cat', body: { replicas: 1_000_000 },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 9, fixed on another branch (today clamped to scale.max and answered 202)',
+    status: 400, code: 'KINDLING_ERR_TOO_MANY_REPLICAS',
   },
   { name: 'scale: serviceName differs from the URL', method: 'POST', url: '/system/scale-function/cat', body: { serviceName: 'other', replicas: 1 }, status: 400, code: 'KINDLING_ERR_INVALID_FIELD' },
   { name: 'scale: a name with traversal', method: 'POST', url: '/system/scale-function/..%2fcat', body: { replicas: 1 }, status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
@@ -181,11 +178,11 @@ const ROWS: Row[] = [
   { name: 'secret: no name', method: 'POST', url: '/system/secrets', body: { value: 'v' }, status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
   { name: 'secret: a name with traversal', method: 'POST', url: '/system/secrets', body: { name: '../basic-auth-password', value: 'v' }, status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
   { name: 'secret: a name with a NUL', method: 'POST', url: '/system/secrets', body: { name: 'a\u0000b', value: 'v' }, status: 400, code: 'KINDLING_ERR_INVALID_NAME' },
-  { name: 'secret: value is a number', method: 'POST', url: '/system/secrets', body: { name: 's-num', value: 42 }, status: 400, code: 'KINDLING_ERR_MISSING_FIELD' },
+  { name: 'secret: value is a number', method: 'POST', url: '/system/secrets', body: { name: 's-num', value: 42 }, status: 400, code: 'KINDLING_ERR_INVALID_SECRET_VALUE' },
   { name: 'secret: value and rawValue empty', method: 'POST', url: '/system/secrets', body: { name: 's-empty', value: '', rawValue: '' }, status: 400, code: 'KINDLING_ERR_MISSING_FIELD' },
   {
     name: 'secret: a rawValue that is not base64', method: 'POST', url: '/system/secrets', body: { name: 's-raw', rawValue: '!!! not base64 !!!' },
-    status: 400, code: ANY_CODE, todo: 'issue 18 item 14, fixed on another branch (today 201, stored as 0 bytes)',
+    status: 400, code: 'KINDLING_ERR_INVALID_SECRET_VALUE',
   },
   { name: 'secret: one that exists', method: 'POST', url: '/system/secrets', body: { name: 'existing', value: 'again' }, status: 409, code: 'KINDLING_ERR_SECRET_EXISTS' },
   { name: 'secret: an unknown namespace', method: 'POST', url: '/system/secrets', body: { name: 's-ns', value: 'v', namespace: 'kube-system' }, status: 400, code: 'KINDLING_ERR_INVALID_NAMESPACE' },
@@ -232,7 +229,7 @@ const ROWS: Row[] = [
   { name: 'async state: an unknown id', method: 'GET', url: '/system/async-calls/0f5d2a7c-unknown', status: 404, code: 'KINDLING_ERR_CALL_NOT_FOUND' },
   { name: 'async state: an id with traversal', method: 'GET', url: '/system/async-calls/..%2f..%2fkindling.db', status: 404, code: 'KINDLING_ERR_CALL_NOT_FOUND' },
   { name: "async state: an id with SQL in it", method: 'GET', url: "/system/async-calls/x'%20OR%20'1'='1", status: 404, code: 'KINDLING_ERR_CALL_NOT_FOUND' },
-  { name: 'async state: an id of 5,000 characters', method: 'GET', url: `/system/async-calls/${'9'.repeat(5000)}`, status: '4xx', code: ANY_CODE, todo: 'fastify answers this itself (FST_ERR_MAX_PARAM_LENGTH, 414, no KINDLING_ERR code): not an issue-18 item, see the audit report' },
+  { name: 'async state: an id of 5,000 characters', method: 'GET', url: `/system/async-calls/${'9'.repeat(5000)}`, status: 414, code: 'KINDLING_ERR_URI_TOO_LONG' },
   { name: 'async cancel: an unknown id', method: 'DELETE', url: '/system/async-calls/nobody', status: 404, code: 'KINDLING_ERR_CALL_NOT_FOUND' },
 
   // --- /function/{name} (no auth: anyone may send these) ---------------------------------------
@@ -242,10 +239,9 @@ const ROWS: Row[] = [
   { name: 'call: dot segments in the URL', method: 'GET', url: '/function/../system/functions', status: '4xx', code: ANY_CODE },
   { name: 'call: a NUL in the name', method: 'POST', url: '/function/cat%00', status: 404, code: 'KINDLING_ERR_FUNCTION_NOT_FOUND' },
   { name: 'call: an unknown namespace', method: 'POST', url: '/function/cat.kube-system', status: 404, code: 'KINDLING_ERR_FUNCTION_NOT_FOUND' },
-  { name: 'call: a name of 5,000 characters', method: 'POST', url: `/function/${'a'.repeat(5000)}`, status: '4xx', code: ANY_CODE, todo: 'fastify answers this itself (FST_ERR_MAX_PARAM_LENGTH, 414, no KINDLING_ERR code): not an issue-18 item, see the audit report' },
+  { name: 'call: a name of 5,000 characters', method: 'POST', url: `/function/${'a'.repeat(5000)}`, status: 414, code: 'KINDLING_ERR_URI_TOO_LONG' },
   {
-    name: 'call: a percent escape cut short in the name', method: 'POST', url: '/function/cat%E0%A4%A', status: 400, code: ANY_CODE,
-    todo: 'fastify answers this itself (FST_ERR_BAD_URL, no KINDLING_ERR code): not an issue-18 item, see the audit report',
+    name: 'call: a percent escape cut short in the name', method: 'POST', url: '/function/cat%E0%A4%A', status: 400, code: 'KINDLING_ERR_BAD_REQUEST',
   },
   { name: 'call: the TRACE method', method: 'TRACE', url: '/function/cat', status: '4xx', code: ANY_CODE },
   { name: 'call: a body over the limit', method: 'POST', url: '/function/cat', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(300 * 1024, 0x61), status: 413, code: 'KINDLING_ERR_PAYLOAD_TOO_LARGE' },
@@ -367,6 +363,17 @@ describe('bad-input catalogue: every route, hostile input, a 4xx with a code, an
     })
   }
 
+  it('POST /function/{name}: a caller X-Call-Id that is not an id is replaced, never echoed', async () => {
+    for (const bad of ['a'.repeat(300), '../../etc', 'x y', '-leading-dash']) {
+      const r = await k.app.inject({ method: 'POST', url: '/function/cat', headers: { 'x-call-id': bad }, payload: 'hi' })
+      assert.equal(r.statusCode, 200, r.body)
+      assert.notEqual(r.headers['x-call-id'], bad)
+      assert.match(String(r.headers['x-call-id']), /^[0-9a-f-]{36}$/)
+    }
+    const kept = await k.app.inject({ method: 'POST', url: '/function/cat', headers: { 'x-call-id': 'trace-42' }, payload: 'hi' })
+    assert.equal(kept.headers['x-call-id'], 'trace-42')
+  })
+
   it('POST /async-function/{name}: async: an X-Call-Id seen before is replaced by a gateway id, never dropped', async () => {
     const first = await k.app.inject({ method: 'POST', url: '/async-function/cat', headers: { 'x-call-id': 'catalogue-dup-1' }, payload: 'one' })
     assert.equal(first.statusCode, 202)
@@ -392,6 +399,9 @@ describe('bad-input catalogue: every route, hostile input, a 4xx with a code, an
         const answer = await rawRequest(url, row.raw)
         const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1])
         assert.equal(status, row.status, answer.slice(0, 200))
+        // the parser's refusals have the gateway's error shape too: a code in the header and the body
+        assert.match(answer, /\r\nx-kindling-error: KINDLING_ERR_[A-Z_]+\r\n/i, answer.slice(0, 300))
+        assert.match(answer, /"code":"KINDLING_ERR_[A-Z_]+"/, answer.slice(0, 300))
         const health = await fetch(`${url}/healthz`)
         assert.equal(health.status, 200)
       })

@@ -9,6 +9,9 @@ import { busiestThread, call, deploy, sleep, threadTicks, TICK_MS, ticksOf, unde
 import { ROWS, skipReason, type FunctionRef, type TierRow } from './rows.js'
 
 const TIMEOUT_MS = 300
+/** the runaway case's timeout: long enough for three bystander calls on the slowest tier (a new
+ * container per call) to fit inside it on a loaded machine */
+const RUNAWAY_TIMEOUT_MS = 1000
 /** what "within the timeout plus a small margin" allows here (loaded CI machines, tsx) */
 const TIMEOUT_MARGIN_MS = 1200
 
@@ -75,11 +78,13 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
 
     it('stops a runaway call at its timeout with 504, stops using CPU, and keeps serving', async (t) => {
       if (skipped(t)) return
-      const spec = await kit.loop(`${TIMEOUT_MS}ms`)
+      const spec = await kit.loop(`${RUNAWAY_TIMEOUT_MS}ms`)
       const fn = await fixture('loop', spec)
       const pids = typeof row.pids === 'function' ? row.pids(k, fn) : []
       const t0 = Date.now()
       const looping = call(k, fn.name, spec.input ?? '')
+      let loopEnded = false
+      void looping.finally(() => (loopEnded = true))
       let loopThread = { id: '', ticks: 0 }
       let window = 0
       const others: number[] = []
@@ -93,8 +98,11 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
           assert.equal(r.status, 200)
           assert.equal(r.body, `still here ${i}`)
           others.push(r.ms)
+          // the property, as an order rather than a duration: the bystander answered while the
+          // runaway was still running, so it was not waiting behind it
+          assert.ok(!loopEnded, `bystander call ${i} answered only after the runaway ended (calls took ${others.join(', ')} ms)`)
         }
-        await sleep(Math.max(0, t0 + TIMEOUT_MS - 40 - Date.now()))
+        await sleep(Math.max(0, t0 + RUNAWAY_TIMEOUT_MS - 40 - Date.now()))
         window = Date.now() - w0
         // the thread that spun the most while the call ran is the loop's
         loopThread = busiestThread(s0, threadTicks(pids))
@@ -103,8 +111,7 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       const took = Date.now() - t0
       assert.equal(r.status, 504, r.body)
       assert.equal(r.errorCode, 'KINDLING_ERR_TIMEOUT')
-      assert.ok(took >= TIMEOUT_MS - 10 && took < TIMEOUT_MS + TIMEOUT_MARGIN_MS, `answered after ${took} ms`)
-      assert.ok(others.every((ms) => ms < 250), `other functions answered in ${others.join(', ')} ms while the loop ran`)
+      assert.ok(took >= RUNAWAY_TIMEOUT_MS - 10 && took < RUNAWAY_TIMEOUT_MS + TIMEOUT_MARGIN_MS, `answered after ${took} ms`)
       if (row.blocksGateway) {
         t.diagnostic('the loop ran on the gateway thread itself: this test running again shows that it stopped')
       } else if (typeof row.pids !== 'function') {

@@ -3,8 +3,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { FunctionManager } from './functions.js'
-import type { ArtifactStore } from './store/artifacts.js'
-import { type Db, getMeta, setMeta } from './store/db.js'
+import type { ArtifactStore } from './registry/registry-storage.js'
+import { type Db, getMeta, setMeta } from './registry/db.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { REPO_ROOT } from './version.js'
 

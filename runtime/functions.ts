@@ -8,9 +8,8 @@ import type { FunctionMetrics, Metrics } from './metrics.js'
 import { functionKey } from './names.js'
 import { FunctionPool } from './pool/pool.js'
 import { type Deployment, type FunctionSettings, isWasmImage, parseDeployment, settingsOf, type SpecDefaults, functionStatus } from './spec.js'
-import { ArtifactStore, WASM_IMAGE } from './store/artifacts.js'
-import type { FunctionStore, StoredFunction } from './store/functions.js'
-import type { SecretStore } from './store/secrets.js'
+import { WASM_IMAGE } from './registry/artifacts.js'
+import type { ArtifactStore, RegistryStorage, StoredFunction } from './registry/registry-storage.js'
 import type { ArtifactKind, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, TierName } from '../isolation/tier.js'
 import type { ColdStart } from './pool/pool.js'
 import { Autoscaler } from './pool/autoscaler.js'
@@ -30,9 +29,8 @@ export interface LiveFunction {
 export interface FunctionManagerDeps {
   defaults: SpecDefaults
   tiers: ReadonlyMap<TierName, IsolationTier>
-  functions: FunctionStore
+  storage: RegistryStorage
   artifacts: ArtifactStore
-  secrets: SecretStore
   metrics: Metrics
   logs: LogHub
   sandboxIdleMs: number
@@ -66,7 +64,7 @@ export class FunctionManager {
 
   /** Loads every stored function; one that fails to prepare stays listed with its error. */
   async start(): Promise<void> {
-    for (const stored of this.deps.functions.all()) {
+    for (const stored of this.deps.storage.deployments.all()) {
       const dep = stored.deployment
       const key = functionKey(dep.service, dep.namespace)
       try {
@@ -207,7 +205,7 @@ export class FunctionManager {
       if (mode === 'create' && existing) throw new KindlingError('KINDLING_ERR_FUNCTION_EXISTS', `function ${dep.service} already exists in ${dep.namespace}`)
       if (mode === 'update' && !existing) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${dep.service} is not deployed in ${dep.namespace}`)
       for (const s of dep.secrets ?? []) {
-        if (!this.deps.secrets.exists(dep.namespace, s)) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `secret ${s} does not exist in namespace ${dep.namespace}; create it with POST /system/secrets`)
+        if (!this.deps.storage.secrets.exists(dep.namespace, s)) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `secret ${s} does not exist in namespace ${dep.namespace}; create it with POST /system/secrets`)
       }
       const settings = settingsOf(dep, this.deps.defaults)
       const tier = this.tierFor(settings, dep)
@@ -217,7 +215,7 @@ export class FunctionManager {
       // prepare before persisting: a module that does not compile is refused, nothing is stored
       await this.activate(fn)
       try {
-        this.deps.functions.put(stored)
+        this.deps.storage.deployments.put(stored)
       } catch (e) {
         // not stored (a full disk: 507): what was started for it goes away again
         await this.retire(fn, 'not stored')
@@ -241,7 +239,7 @@ export class FunctionManager {
     return this.withLock(key, async () => {
       const fn = this.live.get(key)
       if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in ${namespace}`)
-      this.deps.functions.delete(namespace, name)
+      this.deps.storage.deployments.delete(namespace, name)
       this.live.delete(key)
       this.autoscaler.forget(key)
       this.deps.metrics.dropFunction(key)
@@ -258,7 +256,7 @@ export class FunctionManager {
       const cap = this.deps.defaults.maxReplicasCap ?? Infinity
       if (replicas > cap) throw new KindlingError('KINDLING_ERR_TOO_MANY_REPLICAS', `replicas=${replicas} is above the cap of ${cap}`)
       const n = Math.min(replicas, fn.settings.scale.max)
-      this.deps.functions.setReplicas(namespace, name, n)
+      this.deps.storage.deployments.setReplicas(namespace, name, n)
       fn.stored.replicas = n
       fn.pool?.setLimits({ desired: n })
       fn.metrics.scaled('api')
@@ -285,7 +283,7 @@ export class FunctionManager {
         return
       }
       fn.pool = this.newPool(fn, fn.prepared, existing.pool?.desired)
-      this.deps.functions.put(stored)
+      this.deps.storage.deployments.put(stored)
       this.live.set(f.key, fn)
       void this.retire(existing, `replaced: secret ${secret} changed`)
     })))
@@ -331,7 +329,7 @@ export class FunctionManager {
     // back to the labels' min, unless min is 0 (then remember the 1 until the idler scales down again)
     const persisted = fn.settings.scale.min === 0 ? n : null
     fn.stored.replicas = persisted
-    this.deps.functions.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, persisted)
+    this.deps.storage.deployments.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, persisted)
     this.autoscaler.forget(fn.key)
     fn.metrics.scaled('from-zero')
     this.log(fn.key, `scaling from zero to ${n}: a call arrived`)
@@ -388,7 +386,7 @@ export class FunctionManager {
         // an override set through the API is over once the autoscaler moves: a restart starts at min
         if (fn.stored.replicas !== null) {
           fn.stored.replicas = null
-          this.deps.functions.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, null)
+          this.deps.storage.deployments.setReplicas(fn.stored.deployment.namespace, fn.stored.deployment.service, null)
         }
         this.log(fn.key, `autoscaler: ${st.desired} → ${d.replicas} replicas (${d.reason})`)
       }

@@ -14,13 +14,13 @@ import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
 import { Metrics } from './metrics.js'
-import { ArtifactStore } from './store/artifacts.js'
-import { type Db, openDatabase } from './store/db.js'
-import { FunctionStore } from './store/functions.js'
-import { makeDataDirPrivate } from './store/private.js'
-import { loadOrCreateSecretKey, secretKeyFileOf } from './store/secret-key.js'
-import { SecretStore } from './store/secrets.js'
-import { Storage } from './store/storage.js'
+import { FileArtifactStore } from './registry/artifacts.js'
+import { type Db, openDatabase } from './registry/db.js'
+import { makeDataDirPrivate } from './registry/private.js'
+import type { ArtifactStore, SecretValueStore } from './registry/registry-storage.js'
+import { loadOrCreateSecretKey, secretKeyFileOf } from './registry/secret-key.js'
+import { SqliteRegistryStorage } from './registry/sqlite-storage.js'
+import { Storage } from './registry/storage.js'
 import { STORAGE_DECORATOR } from './gateway/routes/info.js'
 import { isStorageFullError } from './errors.js'
 import { readVersion } from './version.js'
@@ -35,7 +35,7 @@ export interface Kindling {
   tiers: ReadonlyMap<TierName, IsolationTier>
   credentials: Credentials | undefined
   artifacts: ArtifactStore
-  secrets: SecretStore
+  secrets: SecretValueStore
   logs: LogHub
   asyncQueue: AsyncQueue
   db: Db
@@ -64,9 +64,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   // known before anything else writes: a start on a full disk starts degraded
   storage.start()
   const db = openDatabase(dataDir, storage)
-  const artifacts = new ArtifactStore(db, dataDir)
-  const functionStore = new FunctionStore(db)
-  const secrets = new SecretStore(db, secretKeyOf(dataDir))
+  const registryStorage = new SqliteRegistryStorage(db, secretKeyOf(dataDir))
+  const artifacts = new FileArtifactStore(registryStorage.artifacts, dataDir)
+  const secrets = registryStorage.secrets
   try {
     const sealed = secrets.sealClearRows()
     if (sealed) say(`${sealed} secret${sealed === 1 ? ' was' : 's were'} stored in clear text by an older kindling; now sealed with the key in ${path.join(dataDir, 'secrets')}`)
@@ -114,9 +114,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
       queueDepth: config.queueDepth,
     },
     tiers,
-    functions: functionStore,
+    storage: registryStorage,
     artifacts,
-    secrets,
     metrics,
     logs,
     sandboxIdleMs: config.sandboxIdleMs,

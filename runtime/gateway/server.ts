@@ -4,8 +4,7 @@ import { KindlingError } from '../errors.js'
 import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { ArtifactStore } from '../store/artifacts.js'
-import type { SecretStore } from '../store/secrets.js'
+import type { ArtifactStore, SecretValueStore } from '../registry/registry-storage.js'
 import type { IsolationTier } from '../../isolation/tier.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
 import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
@@ -22,7 +21,7 @@ import { registerSystemFunctionRoutes } from './routes/system-functions.js'
 export interface GatewayDeps {
   functions: FunctionManager
   artifacts: ArtifactStore
-  secrets: SecretStore
+  secrets: SecretValueStore
   logs: LogHub
   metrics: Metrics
   tiers: readonly IsolationTier[]

@@ -2,7 +2,7 @@
 // compiled now, so a broken module is refused at upload, and stored content-addressed.
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../../errors.js'
-import type { ArtifactStore } from '../../store/artifacts.js'
+import type { ArtifactStore } from '../../registry/registry-storage.js'
 import { classifyArtifact } from '../../../isolation/wasm/classify.js'
 import { sendError } from '../reply.js'
 

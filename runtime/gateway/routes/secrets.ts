@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { validateName, validateNamespace } from '../../names.js'
-import type { SecretStore } from '../../store/secrets.js'
+import type { SecretValueStore } from '../../registry/registry-storage.js'
 import { sendError } from '../reply.js'
 
 interface SecretBody {
@@ -14,7 +14,7 @@ interface SecretBody {
 }
 
 export interface SecretRouteOptions {
-  secrets: SecretStore
+  secrets: SecretValueStore
   namespaces: readonly string[]
   defaultNamespace: string
   /** largest secret value in bytes */

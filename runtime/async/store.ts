@@ -4,7 +4,7 @@
 // result waits for its callback) -> done | failed; queued -> cancelled.
 // On a full disk (registry/storage.ts): an accept answers 507; the worker's reads of due work find
 // nothing until the next storage check instead of throwing out of its timer.
-import type { ResponseHeaders } from '../../isolation/tier.js'
+import type { ResponseHeaders } from '../pool/dispatcher.js'
 import type { Db } from '../registry/db.js'
 import { migrate } from '../registry/db.js'
 import { bestEffortWrite, type Storage, storageOf, storageWrite } from '../registry/storage.js'

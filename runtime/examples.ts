@@ -2,10 +2,8 @@
 // curl one at once. Runs once per data dir: removing an example later does not bring it back.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { FunctionManager } from './functions.js'
-import type { ArtifactStore } from './store/artifacts.js'
-import { type Db, getMeta, setMeta } from './store/db.js'
-import { classifyArtifact } from '../isolation/wasm/classify.js'
+import { type Db, getMeta, setMeta } from './registry/db.js'
+import type { Registry } from './registry/registry.js'
 import { REPO_ROOT } from './version.js'
 
 export const EXAMPLES_APP = 'examples'
@@ -26,17 +24,16 @@ export const EXAMPLES: { name: string; file: string; about: string; timeout?: st
   { name: 'http-echo', file: '../component/http-echo.wasm', about: 'a wasi:http component (C, transpiled with jco at deploy)' },
 ]
 
-export async function deployExamplesOnce(db: Db, artifacts: ArtifactStore, functions: FunctionManager, say: (m: string) => void): Promise<void> {
+export async function deployExamplesOnce(db: Db, registry: Registry, say: (m: string) => void): Promise<void> {
   if (getMeta(db, 'examples-deployed')) return
   const dist = path.join(REPO_ROOT, 'functions', 'dist')
   for (const ex of EXAMPLES) {
     const file = path.join(dist, ex.file)
-    if (!fs.existsSync(file) || functions.list().some((f) => f.stored.deployment.service === ex.name)) continue
+    if (!fs.existsSync(file) || registry.list().some((v) => v.stored.deployment.service === ex.name)) continue
     try {
       const bytes = fs.readFileSync(file)
-      const { format } = await classifyArtifact(bytes)
-      const rec = artifacts.put(bytes, format)
-      await functions.deploy({ service: ex.name, image: `wasm:sha256:${rec.digest}`, labels: { 'com.kindling.app': EXAMPLES_APP, 'com.kindling.timeout': ex.timeout ?? EXAMPLE_TIMEOUT } }, 'create')
+      const rec = await registry.uploadArtifact(bytes)
+      await registry.deploy({ service: ex.name, image: `wasm:sha256:${rec.digest}`, labels: { 'com.kindling.app': EXAMPLES_APP, 'com.kindling.timeout': ex.timeout ?? EXAMPLE_TIMEOUT } }, 'create')
     } catch (e) {
       say(`could not deploy example ${ex.name}: ${(e as Error).message}`)
     }

@@ -1,12 +1,12 @@
-// The composition root: opens the data dir, builds the tiers, the function manager and the
-// gateway, and tears them down again. Tests and the CLI both start kindling through here.
+// The composition root: opens the data dir, builds the registry, the tiers, the dispatcher and
+// the gateway, wires them together (the registry gets the tiers' classifier; the dispatcher
+// listens to the registry), and tears them down again. Tests and the CLI both start kindling through here.
 import type { FastifyInstance } from 'fastify'
 import path from 'node:path'
 import { AsyncQueue } from './async/queue.js'
 import { registerAsyncCallRoutes, registerAsyncInvokeRoutes } from './async/routes.js'
 import { type Config, namespacesOf } from './config.js'
 import { deployExamplesOnce } from './examples.js'
-import { FunctionManager } from './functions.js'
 import { type Credentials, loadOrCreateCredentials } from './gateway/auth.js'
 import { openFileLimit, resolveMaxConnections } from './gateway/connections.js'
 import { InflightBytes } from './gateway/inflight.js'
@@ -14,28 +14,36 @@ import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
 import { Metrics } from './metrics.js'
-import { ArtifactStore } from './store/artifacts.js'
-import { type Db, openDatabase } from './store/db.js'
-import { FunctionStore } from './store/functions.js'
-import { makeDataDirPrivate } from './store/private.js'
-import { loadOrCreateSecretKey, secretKeyFileOf } from './store/secret-key.js'
-import { SecretStore } from './store/secrets.js'
-import { Storage } from './store/storage.js'
+import { Dispatcher } from './pool/dispatcher.js'
+import { FileArtifactStore } from './registry/artifacts.js'
+import { type Db, openDatabase } from './registry/db.js'
+import { makeDataDirPrivate } from './registry/private.js'
+import type { ArtifactStore, SecretValueStore } from './registry/registry-storage.js'
+import { Registry } from './registry/registry.js'
+import { loadOrCreateSecretKey, secretKeyFileOf } from './registry/secret-key.js'
+import { SqliteRegistryStorage } from './registry/sqlite-storage.js'
+import { Storage } from './registry/storage.js'
 import { STORAGE_DECORATOR } from './gateway/routes/info.js'
 import { isStorageFullError } from './errors.js'
 import { readVersion } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
+import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
   config: Config
   app: FastifyInstance
-  functions: FunctionManager
+  /** deployments, artifacts and secrets */
+  registry: Registry
+  /** the pools and the call path */
+  dispatcher: Dispatcher
+  /** the dispatcher under its former name (bench/ reads pools through it) */
+  functions: Dispatcher
   tiers: ReadonlyMap<TierName, IsolationTier>
   credentials: Credentials | undefined
   artifacts: ArtifactStore
-  secrets: SecretStore
+  secrets: SecretValueStore
   logs: LogHub
   asyncQueue: AsyncQueue
   db: Db
@@ -64,9 +72,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   // known before anything else writes: a start on a full disk starts degraded
   storage.start()
   const db = openDatabase(dataDir, storage)
-  const artifacts = new ArtifactStore(db, dataDir)
-  const functionStore = new FunctionStore(db)
-  const secrets = new SecretStore(db, secretKeyOf(dataDir))
+  const registryStorage = new SqliteRegistryStorage(db, secretKeyOf(dataDir))
+  const artifacts = new FileArtifactStore(registryStorage.artifacts, dataDir)
+  const secrets = registryStorage.secrets
   try {
     const sealed = secrets.sealClearRows()
     if (sealed) say(`${sealed} secret${sealed === 1 ? ' was' : 's were'} stored in clear text by an older kindling; now sealed with the key in ${path.join(dataDir, 'secrets')}`)
@@ -79,31 +87,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const credentials = config.basicAuth ? loadOrCreateCredentials(dataDir) : undefined
   const namespaces = namespacesOf(config)
 
-  // built below; the tiers' log and the metrics read them lazily
-  let functions: FunctionManager | undefined
-  let asyncQueue: AsyncQueue | undefined
-  const tiers = await createTiers(config, {
-    dataDir,
-    readSecret: (ns, name) => secrets.read(ns, name),
-    // messages about an app host (key "app:<application>") go to every function of that application
-    log: (e) => {
-      if (!e.key.startsWith('app:')) return logs.write(e)
-      const app = e.key.slice(4)
-      for (const f of functions?.list() ?? []) if (f.settings.app === app) logs.write({ ...e, key: f.key })
-    },
-  })
-  const metrics = new Metrics({
-    functions: () => (functions?.list() ?? []).map((f) => {
-      const s = f.pool?.stats
-      return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, available: s?.available ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
-    }),
-    asyncDepth: () => asyncQueue?.depth() ?? {},
-    appHostRestarts: () => {
-      const wasm = tiers.get('wasm') as { hosts?: { restarts: number } } | undefined
-      return wasm?.hosts?.restarts ?? 0
-    },
-  })
-  functions = new FunctionManager({
+  const registry = new Registry({
+    storage: registryStorage,
+    artifacts,
     defaults: {
       namespaces,
       defaultNamespace: config.defaultNamespace,
@@ -113,10 +99,38 @@ export async function createKindling(config: Config): Promise<Kindling> {
       maxReplicasCap: config.maxReplicasCap,
       queueDepth: config.queueDepth,
     },
+    // what an upload is, found by the wasm tier's code: the registry does not know the tiers
+    classify: classifyArtifact,
+    log: (key, text) => logs.write({ key, instance: 'gateway', stream: 'system', text }),
+  })
+
+  // built below; the metrics read them lazily
+  let dispatcher: Dispatcher | undefined
+  let asyncQueue: AsyncQueue | undefined
+  const tiers = await createTiers(config, {
+    dataDir,
+    readSecret: (ns, name) => secrets.read(ns, name),
+    // messages about an app host (key "app:<application>") go to every function of that application
+    log: (e) => {
+      if (!e.key.startsWith('app:')) return logs.write(e)
+      const app = e.key.slice(4)
+      for (const v of registry.list()) if (v.settings.app === app) logs.write({ ...e, key: v.key })
+    },
+  })
+  const metrics = new Metrics({
+    functions: () => (dispatcher?.list() ?? []).map((f) => {
+      const s = f.pool?.stats
+      return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, available: s?.available ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
+    }),
+    asyncDepth: () => asyncQueue?.depth() ?? {},
+    appHostRestarts: () => {
+      const wasm = tiers.get('wasm') as { hosts?: { restarts: number } } | undefined
+      return wasm?.hosts?.restarts ?? 0
+    },
+  })
+  dispatcher = new Dispatcher({
+    registry,
     tiers,
-    functions: functionStore,
-    artifacts,
-    secrets,
     metrics,
     logs,
     sandboxIdleMs: config.sandboxIdleMs,
@@ -124,10 +138,12 @@ export async function createKindling(config: Config): Promise<Kindling> {
     sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
   })
-  await functions.start()
+  await registry.load()
+  dispatcher.start()
   asyncQueue = new AsyncQueue({
     db,
-    functions,
+    registry,
+    dispatcher,
     metrics,
     logs,
     settings: {
@@ -148,7 +164,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       retentionMs: config.asyncRetentionMs,
     },
   })
-  if (config.deployExamples) await deployExamplesOnce(db, artifacts, functions, (m) => process.stderr.write(`kindling: ${m}\n`))
+  if (config.deployExamples) await deployExamplesOnce(db, registry, (m) => process.stderr.write(`kindling: ${m}\n`))
 
   const inflight = new InflightBytes(config.maxInflightBytes)
   // the open-file limit bounds how many clients can be connected at once
@@ -156,9 +172,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
   if (connectionLimit.note) process.stderr.write(`kindling: ${connectionLimit.note}\n`)
   const app = buildGateway({
-    functions,
-    artifacts,
-    secrets,
+    registry,
+    dispatcher,
     logs,
     metrics,
     tiers: [...tiers.values()],
@@ -171,9 +186,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     inflight,
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
-    onSecretChange: (ns, name) => functions!.refreshSecret(ns, name),
     extraRoutes: {
-      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, functions: functions!, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, servedBy: `kindling/${readVersion().release}` }),
+      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, servedBy: `kindling/${readVersion().release}` }),
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
     },
   })
@@ -185,7 +199,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const k: Kindling = {
     config,
     app,
-    functions,
+    registry,
+    dispatcher,
+    functions: dispatcher,
     tiers,
     credentials,
     artifacts,
@@ -212,7 +228,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       storage.close()
       // calls under way finish (their results are stored) before the pools go away
       await asyncQueue!.close()
-      await functions!.close()
+      await dispatcher.close()
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { LogMessage } from './logs.js'
-import { mkdirPrivate, PRIVATE_FILE_MODE } from './store/private.js'
+import { mkdirPrivate, PRIVATE_FILE_MODE } from './registry/private.js'
 
 export interface JournalRecord extends LogMessage {
   key: string

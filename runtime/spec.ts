@@ -271,7 +271,7 @@ export function functionStatus(dep: Deployment, live: LiveStatus): Record<string
   out.annotations = { ...(dep.annotations ?? {}), ...live.extra }
   if (dep.limits) out.limits = dep.limits
   if (dep.requests) out.requests = dep.requests
-  out.readOnlyRootFilesystem = dep.readOnlyRootFilesystem ?? true // what runs: the rootfs is read-only unless asked otherwise (functions.ts)
+  out.readOnlyRootFilesystem = dep.readOnlyRootFilesystem ?? true // what runs: the rootfs is read-only unless asked otherwise (pool/dispatcher.ts)
   out.invocationCount = live.invocationCount
   out.replicas = live.replicas
   out.availableReplicas = live.availableReplicas

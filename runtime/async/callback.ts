@@ -6,7 +6,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import type { ResponseHeaders } from '../../isolation/tier.js'
+import type { ResponseHeaders } from '../pool/dispatcher.js'
 import { CallbackDenied, type CallbackPolicy, portOf } from './callback-policy.js'
 import type { CallRow } from './store.js'
 

@@ -2,7 +2,7 @@
 // large) and holds them, so that the worker can queue them per origin in memory and load each row
 // when its turn comes. A held row is due again only after HOLD_MS; a restart makes it due at once
 // (AsyncStore.recover), so a kill loses nothing.
-import type { Db } from '../store/db.js'
+import type { Db } from '../registry/db.js'
 
 /** Below setTimeout's limit (24.8 days), far above any delivery's wait in one process. */
 export const HOLD_MS = 20 * 24 * 3_600_000

@@ -4,8 +4,8 @@
 // On a full disk an accept is refused at once (507), while a state change of a call already
 // accepted waits, and is committed once there is space again: the worker never loses a result
 // to a full disk and never throws out of its loop.
-import type { Db } from '../store/db.js'
-import { type Storage, storageOf } from '../store/storage.js'
+import type { Db } from '../registry/db.js'
+import { type Storage, storageOf } from '../registry/storage.js'
 
 interface Op {
   fn(): void

@@ -1,10 +1,11 @@
 // The asynchronous call queue as the rest of kindling sees it: accept, look up, cancel, depth.
 // Accepting is one SQLite insert; the worker does the rest.
 import { KindlingError } from '../errors.js'
-import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { Db } from '../store/db.js'
+import type { Dispatcher } from '../pool/dispatcher.js'
+import type { Db } from '../registry/db.js'
+import type { Registry } from '../registry/registry.js'
 import { CallbackPolicy } from './callback-policy.js'
 import { DeliveryLeases } from './delivery-lease.js'
 import { GroupCommit } from './group-commit.js'
@@ -79,12 +80,12 @@ export class AsyncQueue {
   /** accepted calls whose insert is not committed yet (they count against the bound) */
   private accepting = 0
 
-  constructor(private readonly deps: { db: Db; functions: FunctionManager; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
+  constructor(private readonly deps: { db: Db; registry: Registry; dispatcher: Dispatcher; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
     this.store = new AsyncStore(deps.db)
     this.commit = new GroupCommit(deps.db)
     this.callbackPolicy = new CallbackPolicy(deps.settings.callbackAllow)
     const leases = new DeliveryLeases(deps.db)
-    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, leases, policy: this.callbackPolicy, counts: this.counts, functions: deps.functions, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
+    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, leases, policy: this.callbackPolicy, counts: this.counts, registry: deps.registry, dispatcher: deps.dispatcher, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
   }
 
   /** Picks up what a previous run left: running calls run again, deliveries are tried again. */
@@ -92,7 +93,7 @@ export class AsyncQueue {
     const rerun = this.store.recover(Date.now())
     if (rerun > 0) process.stderr.write(`kindling: ${rerun} asynchronous call${rerun === 1 ? ' was' : 's were'} running when kindling stopped; ${rerun === 1 ? 'it runs' : 'they run'} again\n`)
     this.counts.load(this.store.pendingCounts())
-    this.deps.functions.setAsyncPendingSource(() => this.counts.byFunction)
+    this.deps.dispatcher.setAsyncPendingSource(() => this.counts.byFunction)
     this.worker.start()
   }
 

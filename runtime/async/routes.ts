@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../errors.js'
-import type { FunctionManager } from '../functions.js'
+import type { Registry } from '../registry/registry.js'
 import { toInvokeRequest } from '../gateway/routes/invoke.js'
 import { sendError } from '../gateway/reply.js'
 import { functionKey, isCallerId, splitQualifiedName } from '../names.js'
@@ -32,7 +32,8 @@ export function callbackUrlOf(header: string | string[] | undefined, policy: Cal
 
 export interface AsyncRouteOptions {
   queue: AsyncQueue
-  functions: FunctionManager
+  /** what is deployed */
+  registry: Registry
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
@@ -49,7 +50,7 @@ export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRoute
     try {
       const callbackUrl = callbackUrlOf(req.headers['x-callback-url'], opts.queue.callbackPolicy)
       const { name, namespace } = splitQualifiedName(req.params.name, opts.defaultNamespace)
-      if (!opts.functions.get(name, namespace)) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
+      if (!opts.registry.get(name, namespace)) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
       const r = toInvokeRequest(req, callId, `/${req.params['*'] ?? ''}`)
       if (correlation !== undefined) r.headers['x-correlation-id'] = correlation
       await opts.queue.accept({

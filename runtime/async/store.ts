@@ -2,12 +2,12 @@
 // accepted call survives a restart or a kill -9 of kindling. Every state change is one statement
 // or one transaction. States: queued -> running -> (queued again for a retry) -> delivering (a
 // result waits for its callback) -> done | failed; queued -> cancelled.
-// On a full disk (store/storage.ts): an accept answers 507; the worker's reads of due work find
+// On a full disk (registry/storage.ts): an accept answers 507; the worker's reads of due work find
 // nothing until the next storage check instead of throwing out of its timer.
-import type { ResponseHeaders } from '../../isolation/tier.js'
-import type { Db } from '../store/db.js'
-import { migrate } from '../store/db.js'
-import { bestEffortWrite, type Storage, storageOf, storageWrite } from '../store/storage.js'
+import type { ResponseHeaders } from '../pool/dispatcher.js'
+import type { Db } from '../registry/db.js'
+import { migrate } from '../registry/db.js'
+import { bestEffortWrite, type Storage, storageOf, storageWrite } from '../registry/storage.js'
 
 export type CallState = 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'cancelled'
 

@@ -1,12 +1,12 @@
-// Runs queued asynchronous calls through the normal call path (FunctionManager.invoke), at most
+// Runs queued asynchronous calls through the normal call path (the dispatcher), at most
 // `concurrency` at once, retries the retryable ones with backoff and delivers results to their
 // callbacks. It is woken when a call is accepted or finishes, and by a timer for the next retry;
 // it never polls while nothing is due.
 import { asKindlingError, KindlingError } from '../errors.js'
-import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { InvokeRequest, ResponseHeaders } from '../../isolation/tier.js'
+import type { Dispatcher, InvokeRequest, ResponseHeaders } from '../pool/dispatcher.js'
+import type { Registry } from '../registry/registry.js'
 import { CallbackSender } from './callback.js'
 import type { CallbackPolicy } from './callback-policy.js'
 import { DeliveryLeases, HOLD_MS } from './delivery-lease.js'
@@ -35,7 +35,10 @@ export interface WorkerDeps {
   leases: DeliveryLeases
   policy: CallbackPolicy
   counts: PendingCounts
-  functions: FunctionManager
+  /** what is deployed (a call's retry policy) */
+  registry: Registry
+  /** runs the calls */
+  dispatcher: Dispatcher
   metrics: Metrics
   logs: LogHub
   settings: WorkerSettings
@@ -223,8 +226,8 @@ export class AsyncWorker {
   }
 
   private async run(row: CallRow): Promise<void> {
-    const { functions, store, counts, settings, metrics, commit } = this.deps
-    const fn = functions.getByKey(row.fn_key)
+    const { registry, dispatcher, store, counts, settings, metrics, commit } = this.deps
+    const fn = registry.getByKey(row.fn_key)
     const policy = retryPolicy(settings.retryDefaults, fn?.settings.retry ?? {})
     const t0 = performance.now()
     let status: number
@@ -233,14 +236,14 @@ export class AsyncWorker {
     let error: string | undefined
     try {
       if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${row.fn_key} was removed after the call was accepted`)
-      const r = await functions.invoke(fn, this.request(row), this.never)
+      const r = await dispatcher.invokeKey(row.fn_key, this.request(row), this.never)
       status = r.status
       headers = r.headers
       body = r.body
       error = r.errorCode
     } catch (e) {
       const k = asKindlingError(e)
-      if (k.code === 'KINDLING_ERR_FUNCTION_REMOVED' && functions.getByKey(row.fn_key)) {
+      if (k.code === 'KINDLING_ERR_FUNCTION_REMOVED' && registry.getByKey(row.fn_key)) {
         // the version it was routed to was replaced (an update, a secret change): run it on the new one, uncounted
         await commit.run(() => store.requeue(row.id, Date.now(), { status: null, error: k.code }, false))
         counts.move(row.fn_key, 'running', 'queued')

@@ -1,31 +1,31 @@
 // Builds the fastify gateway: the OpenFaaS API surface, basic auth on /system/*, one error shape.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { KindlingError } from '../errors.js'
-import type { FunctionManager } from '../functions.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { ArtifactStore } from '../store/artifacts.js'
-import type { SecretStore } from '../store/secrets.js'
-import type { IsolationTier } from '../../isolation/tier.js'
+import type { Dispatcher } from '../pool/dispatcher.js'
+import type { Registry } from '../registry/registry.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
 import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
 import type { InflightBytes } from './inflight.js'
 import { answerClientError, answerFrameworkError } from './early-errors.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
-import { registerPublicInfoRoutes, registerSystemInfoRoutes } from './routes/info.js'
+import { registerPublicInfoRoutes, registerSystemInfoRoutes, type TierInfo } from './routes/info.js'
 import { registerInvokeRoutes } from './routes/invoke.js'
 import { registerLogRoutes } from './routes/logs.js'
 import { registerSecretRoutes } from './routes/secrets.js'
 import { registerSystemFunctionRoutes } from './routes/system-functions.js'
 
 export interface GatewayDeps {
-  functions: FunctionManager
-  artifacts: ArtifactStore
-  secrets: SecretStore
+  /** deployments, artifacts and secrets */
+  registry: Registry
+  /** runs calls and says what runs */
+  dispatcher: Dispatcher
   logs: LogHub
   metrics: Metrics
-  tiers: readonly IsolationTier[]
+  /** what /system/info says of each tier */
+  tiers: readonly TierInfo[]
   namespaces: readonly string[]
   defaultNamespace: string
   credentials: Credentials | undefined
@@ -37,8 +37,6 @@ export interface GatewayDeps {
   /** time limits and the connection limit against slow clients */
   connections: ConnectionSettings
   version: { release: string; sha: string }
-  /** a secret was replaced: functions that mount it pick the new value up before PUT answers */
-  onSecretChange?: (namespace: string, name: string) => Promise<void> | void
   /** routes added by other modules (async calls), registered inside the auth scope or outside it */
   extraRoutes?: { public?: (app: FastifyInstance) => void; system?: (app: FastifyInstance) => void }
 }
@@ -81,7 +79,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
 
-  registerInvokeRoutes(app, { functions: deps.functions, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
+  registerInvokeRoutes(app, { dispatcher: deps.dispatcher, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
   deps.extraRoutes?.public?.(app)
 
@@ -99,10 +97,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       })
     }
     registerSystemInfoRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, tiers: deps.tiers, version: deps.version })
-    registerSystemFunctionRoutes(sys, { functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
-    registerArtifactRoutes(sys, { artifacts: deps.artifacts, maxUploadBytes: deps.maxUploadBytes })
-    registerSecretRoutes(sys, { secrets: deps.secrets, maxSecretBytes: deps.maxSecretBytes, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace, onChange: deps.onSecretChange })
-    registerLogRoutes(sys, { logs: deps.logs, functions: deps.functions, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerSystemFunctionRoutes(sys, { registry: deps.registry, dispatcher: deps.dispatcher, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerArtifactRoutes(sys, { registry: deps.registry, maxUploadBytes: deps.maxUploadBytes })
+    registerSecretRoutes(sys, { registry: deps.registry, maxSecretBytes: deps.maxSecretBytes, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerLogRoutes(sys, { logs: deps.logs, registry: deps.registry, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     deps.extraRoutes?.system?.(sys)
   })
   return app

@@ -1,4 +1,4 @@
-// Decides how many warm sandboxes (replicas) a function should have, once per FunctionManager tick,
+// Decides how many warm sandboxes (replicas) a function should have, once per scaler tick (scaler.ts),
 // from counters the call path already keeps (no work on the call path itself).
 //
 // Without com.openfaas.scale.target: OpenFaaS CE's rule. The rate of successful calls over the

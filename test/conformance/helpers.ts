@@ -32,7 +32,7 @@ export async function deploy(k: TestKindling, name: string, tier: string, spec: 
 
 /** Waits until the function has a warm sandbox (its deployment spawns one in the background). */
 export async function warm(k: TestKindling, name: string, n = 1): Promise<void> {
-  await until(() => (k.functions.get(name, 'openfaas-fn')?.pool?.stats.available ?? 0) >= n, 30_000, `${name} to have ${n} warm sandbox(es)`)
+  await until(() => (k.dispatcher.get(name, 'openfaas-fn')?.pool?.stats.available ?? 0) >= n, 30_000, `${name} to have ${n} warm sandbox(es)`)
 }
 
 export async function call(k: TestKindling, name: string, body = '', extra: { headers?: Record<string, string>; path?: string } = {}): Promise<Reply> {

@@ -56,7 +56,7 @@ export async function startKindling(overrides: Partial<Config> = {}, opts: { dat
 export async function waitWarm(k: Kindling, name: string, namespace = 'openfaas-fn', timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const fn = k.functions.get(name, namespace)
+    const fn = k.dispatcher.get(name, namespace)
     if (fn?.pool && fn.pool.stats.idle > 0) return
     if (Date.now() > until) throw new Error(`${name} has no warm sandbox after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 20))

@@ -1,5 +1,5 @@
 // /healthz, /metrics, /system/info, /system/namespaces and the Enterprise-only namespace CRUD (501).
-// In degraded mode (the data dir is full, store/storage.ts) /healthz still answers 200, since the
+// In degraded mode (the data dir is full, registry/storage.ts) /healthz still answers 200, since the
 // gateway serves calls and a restart would not make space (a liveness probe must not restart it in
 // a loop), with the header X-Kindling-Degraded and a line that says so; /system/info (behind auth)
 // has a storage section with the reason.
@@ -7,8 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import os from 'node:os'
 import { KindlingError } from '../../errors.js'
 import type { Metrics } from '../../metrics.js'
-import type { IsolationTier } from '../../../isolation/tier.js'
-import type { StorageStatus } from '../../store/storage.js'
+import type { StorageStatus } from '../../registry/storage.js'
 import { sendError } from '../reply.js'
 
 /** kindling.ts decorates the app with what reports the data dir's state under this name. */
@@ -19,10 +18,17 @@ function storageStatus(req: FastifyRequest): StorageStatus | undefined {
   return (req.server as unknown as Record<string, { status(): StorageStatus } | undefined>)[STORAGE_DECORATOR]?.status()
 }
 
+/** What /system/info shows of a tier (an isolation tier has these). */
+export interface TierInfo {
+  readonly name: string
+  readonly capabilities: unknown
+  unavailableReason(): string | null
+}
+
 export interface InfoRouteOptions {
   metrics: Metrics
   namespaces: readonly string[]
-  tiers: readonly IsolationTier[]
+  tiers: readonly TierInfo[]
   version: { release: string; sha: string }
 }
 

@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
-import type { FunctionManager } from '../../functions.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
-import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import type { Dispatcher, InvokeRequest, InvokeResult } from '../../pool/dispatcher.js'
 import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
@@ -16,7 +15,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 const NEVER = new AbortController().signal
 
 export interface InvokeRouteOptions {
-  functions: FunctionManager
+  dispatcher: Dispatcher
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
@@ -51,7 +50,7 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
 }
 
 export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOptions): void {
-  const { functions, defaultNamespace } = opts
+  const { dispatcher, defaultNamespace } = opts
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const started = performance.now()
@@ -63,13 +62,11 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     reply.header('x-call-id', callId).header('x-start-time', startTime).header('x-served-by', opts.servedBy)
     if (!ALLOWED.has(req.method)) return sendError(reply, new KindlingError('KINDLING_ERR_METHOD_NOT_ALLOWED', `method ${req.method} is not allowed`))
     const { name, namespace } = splitQualifiedName(req.params.name, defaultNamespace)
-    const fn = functions.get(name, namespace)
-    if (!fn) return sendError(reply, new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`))
     const rest = req.params['*']
     const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`)
     let result: InvokeResult
     try {
-      result = await functions.invoke(fn, invokeReq, NEVER)
+      result = await dispatcher.invoke(name, namespace, invokeReq, NEVER)
     } catch (e) {
       return sendError(reply, e)
     } finally {

@@ -2,9 +2,9 @@
 // {name, namespace, instance, timestamp, text} per line; with follow=true the stream stays open.
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../../errors.js'
-import type { FunctionManager } from '../../functions.js'
 import type { LogHub, LogMessage } from '../../logs.js'
 import { functionKey, splitQualifiedName, validateName, validateNamespace } from '../../names.js'
+import type { Registry } from '../../registry/registry.js'
 import { sendError } from '../reply.js'
 
 interface LogQuery {
@@ -16,7 +16,7 @@ interface LogQuery {
   follow?: string
 }
 
-export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; functions: FunctionManager; namespaces: readonly string[]; defaultNamespace: string }): void {
+export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; registry: Registry; namespaces: readonly string[]; defaultNamespace: string }): void {
   app.get<{ Querystring: LogQuery }>('/system/logs', async (req, reply) => {
     let key: string
     let follow: boolean
@@ -39,7 +39,7 @@ export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; fu
       }
       if (q.follow !== undefined && !/^(true|false|1|0|)$/.test(q.follow)) throw new KindlingError('KINDLING_ERR_INVALID_QUERY', `follow=${q.follow} is not a boolean`)
       follow = q.follow === 'true' || q.follow === '1'
-      if (!opts.functions.get(name, namespace) && !opts.logs.has(key)) {
+      if (!opts.registry.get(name, namespace) && !opts.logs.has(key)) {
         throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
       }
     } catch (e) {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { validateName, validateNamespace } from '../../names.js'
-import type { SecretStore } from '../../store/secrets.js'
+import type { Registry } from '../../registry/registry.js'
 import { sendError } from '../reply.js'
 
 interface SecretBody {
@@ -14,13 +14,12 @@ interface SecretBody {
 }
 
 export interface SecretRouteOptions {
-  secrets: SecretStore
+  /** keeps the secrets; a replaced one reaches the functions that mount it before PUT answers */
+  registry: Registry
   namespaces: readonly string[]
   defaultNamespace: string
   /** largest secret value in bytes */
   maxSecretBytes: number
-  /** a secret changed: functions that mount it pick the new value up */
-  onChange?: (namespace: string, name: string) => Promise<void> | void
 }
 
 /** standard base64 with its padding, as Go's []byte marshals (faas-cli secret create --from-file) */
@@ -50,7 +49,7 @@ export function secretValue(b: SecretBody, maxBytes: number): Buffer {
 }
 
 export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOptions): void {
-  const { secrets } = opts
+  const { registry } = opts
   const nsOf = (body: SecretBody | undefined, query: { namespace?: string }) => {
     const ns = (body?.namespace as string | undefined) || query.namespace
     return ns ? validateNamespace(ns, opts.namespaces) : opts.defaultNamespace
@@ -66,7 +65,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
 
   app.get<{ Querystring: { namespace?: string } }>('/system/secrets', async (req, reply) => {
     try {
-      return reply.send(secrets.list(nsOf(undefined, req.query)))
+      return reply.send(registry.listSecrets(nsOf(undefined, req.query)))
     } catch (e) {
       return sendError(reply, e)
     }
@@ -76,7 +75,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     try {
       const { b, name, value } = parse(req.body, true)
       const ns = nsOf(b, req.query)
-      if (!secrets.create(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_EXISTS', `secret ${name} already exists in ${ns}`)
+      if (!registry.createSecret(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_EXISTS', `secret ${name} already exists in ${ns}`)
       return reply.code(201).send()
     } catch (e) {
       return sendError(reply, e)
@@ -87,8 +86,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     try {
       const { b, name, value } = parse(req.body, true)
       const ns = nsOf(b, req.query)
-      if (!secrets.update(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
-      await opts.onChange?.(ns, name)
+      if (!(await registry.updateSecret(ns, name, value))) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)
@@ -99,7 +97,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     try {
       const { b, name } = parse(req.body, false)
       const ns = nsOf(b, req.query)
-      if (!secrets.delete(ns, name)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
+      if (!registry.deleteSecret(ns, name)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)

@@ -2,12 +2,16 @@
 // provider API for deployments, with namespaces accepted from the body or the query alike.
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../../errors.js'
-import type { FunctionManager } from '../../functions.js'
 import { splitQualifiedName, validateName, validateNamespace } from '../../names.js'
+import type { Dispatcher } from '../../pool/dispatcher.js'
+import type { Registry } from '../../registry/registry.js'
 import { sendError } from '../reply.js'
 
 export interface SystemFunctionRouteOptions {
-  functions: FunctionManager
+  /** deploys, removes and scales */
+  registry: Registry
+  /** says what runs of each function */
+  dispatcher: Dispatcher
   namespaces: readonly string[]
   defaultNamespace: string
 }
@@ -15,13 +19,13 @@ export interface SystemFunctionRouteOptions {
 type Query = { namespace?: string }
 
 export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemFunctionRouteOptions): void {
-  const { functions, namespaces, defaultNamespace } = opts
+  const { registry, dispatcher, namespaces, defaultNamespace } = opts
   const ns = (q: string | undefined) => (q === undefined || q === '' ? defaultNamespace : validateNamespace(q, namespaces))
 
   app.get<{ Querystring: Query }>('/system/functions', async (req, reply) => {
     try {
       const namespace = ns(req.query.namespace)
-      return reply.send(functions.list(namespace).map((f) => functions.status(f)))
+      return reply.send(registry.list(namespace).map((v) => dispatcher.describe(v)))
     } catch (e) {
       return sendError(reply, e)
     }
@@ -29,8 +33,8 @@ export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemF
 
   const deploy = (mode: 'create' | 'update') => async (req: { body: unknown }, reply: import('fastify').FastifyReply) => {
     try {
-      const fn = await functions.deploy(req.body, mode)
-      return reply.code(202).send(functions.status(fn))
+      const version = await registry.deploy(req.body, mode)
+      return reply.code(202).send(dispatcher.describe(version))
     } catch (e) {
       return sendError(reply, e)
     }
@@ -45,7 +49,7 @@ export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemF
       if (body.functionName === undefined || body.functionName === '') throw new KindlingError('KINDLING_ERR_MISSING_FIELD', 'functionName is required')
       const name = validateName(body.functionName)
       const namespace = ns((body.namespace as string | undefined) || req.query.namespace)
-      await functions.remove(name, namespace)
+      await registry.remove(name, namespace)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)
@@ -57,9 +61,9 @@ export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemF
       const split = splitQualifiedName(req.params.name, req.query.namespace || defaultNamespace)
       const name = validateName(split.name)
       const namespace = ns(split.namespace)
-      const fn = functions.get(name, namespace)
-      if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
-      return reply.send(functions.status(fn))
+      const version = registry.get(name, namespace)
+      if (!version) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
+      return reply.send(dispatcher.describe(version))
     } catch (e) {
       return sendError(reply, e)
     }
@@ -80,7 +84,7 @@ export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemF
           throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `serviceName ${JSON.stringify(body.serviceName)} does not match the URL's ${name}`)
         }
         const namespace = ns((body.namespace as string | undefined) || req.query.namespace)
-        await functions.scale(name, namespace, replicas)
+        await registry.scale(name, namespace, replicas)
         return reply.code(202).send()
       } catch (e) {
         return sendError(reply, e)

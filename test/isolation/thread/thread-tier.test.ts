@@ -11,7 +11,7 @@ const THREAD = { 'com.kindling.isolation': 'thread' }
 const hostPid = (k: TestKindling, app: string) => (k.tiers.get('thread') as ThreadTier).hosts.running(app)?.pid
 
 async function warm(k: TestKindling, name: string): Promise<void> {
-  for (let i = 0; i < 600 && !(k.functions.get(name, 'openfaas-fn')?.pool?.stats.available); i++) await new Promise((r) => setTimeout(r, 50))
+  for (let i = 0; i < 600 && !(k.dispatcher.get(name, 'openfaas-fn')?.pool?.stats.available); i++) await new Promise((r) => setTimeout(r, 50))
 }
 
 describe('thread tier through the gateway', () => {

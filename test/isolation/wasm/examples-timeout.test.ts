@@ -14,7 +14,7 @@ describe('example functions', () => {
 
   it('get a timeout of a few seconds, and fib(90) is stopped at it', async () => {
     for (const ex of EXAMPLES) {
-      const fn = k.functions.get(ex.name, 'openfaas-fn')
+      const fn = k.dispatcher.get(ex.name, 'openfaas-fn')
       if (!fn) continue // not built on this machine
       const want = ex.timeout ?? EXAMPLE_TIMEOUT
       assert.equal(fn.settings.timeoutMs, Number(want.replace(/s$/, '')) * 1000, `${ex.name}: ${fn.settings.timeoutMs} ms`)

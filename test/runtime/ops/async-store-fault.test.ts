@@ -16,7 +16,7 @@ describe('async: a store that refuses writes for a while', () => {
       const a = await post()
       const b = await post()
       const state = async (id: string) => ((await k.app.inject({ method: 'GET', url: `/system/async-calls/${id}`, headers: k.auth })).json() as { state: string }).state
-      const pool = k.functions.get('slow', 'openfaas-fn')!.pool!
+      const pool = k.dispatcher.get('slow', 'openfaas-fn')!.pool!
       await waitUntil('the first call to run in its sandbox', () => pool.stats.busy === 1, 10_000, 10)
       assert.equal(await state(b), 'queued', 'one at a time: the second waits')
       k.db.pragma('query_only = ON')

@@ -90,7 +90,7 @@ describe('a full disk under the data dir', { skip: isRoot ? false : 'needs root 
     assert.equal(upload.headers['x-kindling-error'], 'KINDLING_ERR_STORAGE_FULL')
     const secret = await inject('POST', '/system/secrets', { name: 's', rawValue: Buffer.from('v').toString('base64') })
     assert.equal(secret.statusCode, 507, secret.body)
-    const image = k.functions.get('echo', 'openfaas-fn')!.stored.deployment.image
+    const image = k.dispatcher.get('echo', 'openfaas-fn')!.stored.deployment.image
     const deploy = await inject('POST', '/system/functions', { service: 'echo2', image, ...INLINE })
     assert.equal(deploy.statusCode, 507, deploy.body)
     assert.equal(deploy.headers['x-kindling-error'], 'KINDLING_ERR_STORAGE_FULL')

@@ -137,13 +137,13 @@ describe('scaling: replica counts are capped and sandboxes start a few at a time
     refused(await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: 1_000_000 }))
     refused(await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: CAP + 1 }))
     assert.equal((await sys('/system/scale-function/capped', { serviceName: 'capped', replicas: 0 })).statusCode, 202)
-    assert.equal(k.functions.get('capped', 'openfaas-fn')!.settings.scale.max, CAP)
+    assert.equal(k.dispatcher.get('capped', 'openfaas-fn')!.settings.scale.max, CAP)
   })
 
   it('fills a large min two sandboxes at a time, and removal does not wait for the rest', async () => {
     maxStarting = 0
     await k.deploy('wide', exampleModule('cat'), { labels: { 'com.openfaas.scale.min': String(CAP), 'com.openfaas.scale.max': String(CAP) } })
-    const pool = k.functions.get('wide', 'openfaas-fn')!.pool!
+    const pool = k.dispatcher.get('wide', 'openfaas-fn')!.pool!
     assert.ok(pool.stats.starting <= 2, `starting ${pool.stats.starting}`)
     await waitUntil(`${CAP} warm sandboxes`, () => pool.stats.available === CAP, 30_000)
     assert.equal(maxStarting, 2, 'never more than sandboxStartConcurrency spawns at once')
@@ -163,7 +163,7 @@ describe('scaling: replica counts are capped and sandboxes start a few at a time
     await k.deploy('old', exampleModule('cat'), { labels: { 'com.openfaas.scale.min': '2', 'com.openfaas.scale.max': String(CAP) } })
     await k.close()
     k = await startKindling({ maxReplicasCap: 2, sandboxStartConcurrency: 2 }, { dataDir, keepDataDir: true })
-    const fn = k.functions.get('old', 'openfaas-fn')
+    const fn = k.dispatcher.get('old', 'openfaas-fn')
     assert.ok(fn, 'still deployed')
     assert.equal(fn.settings.scale.max, 2)
     assert.equal(fn.pool!.desired, 2)

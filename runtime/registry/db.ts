@@ -35,7 +35,7 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (namespace, name)
    );`,
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
-  // 1 once the value is sealed (store/seal.ts); rows of an older kindling are sealed at start
+  // 1 once the value is sealed (registry/seal.ts); rows of an older kindling are sealed at start
   `ALTER TABLE secrets ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;`,
 ]
 

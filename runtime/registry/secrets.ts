@@ -3,10 +3,11 @@
 // are sealed at start.
 import { KindlingError } from '../errors.js'
 import type { Db } from './db.js'
+import type { SecretValueStore } from './registry-storage.js'
 import { seal, unseal } from './seal.js'
 import { storageWrite } from './storage.js'
 
-export class SecretStore {
+export class SqliteSecretStore implements SecretValueStore {
   /** `key` loads (or makes, on first use) the sealing key: lazily, so a start on a full disk does not need to write it */
   constructor(private readonly db: Db, private readonly key: () => Buffer) {}
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
-import { secretKeyFileOf } from '../../../runtime/store/secret-key.js'
+import { secretKeyFileOf } from '../../../runtime/registry/secret-key.js'
 
 const isRoot = process.getuid?.() === 0
 const SECRET = 'plaintext-marker-3f9a0c7e-do-not-store'

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { describe, it } from 'node:test'
-import { openDatabase } from '../../../runtime/store/db.js'
+import { openDatabase } from '../../../runtime/registry/db.js'
 import { tempDataDir } from '../../helpers/kindling.js'
 
 describe('kindling.db', () => {

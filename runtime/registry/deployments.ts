@@ -3,16 +3,8 @@
 // deploy answers 507, and a replica override (a hint for the next start) is skipped.
 import type { Deployment } from '../spec.js'
 import type { Db } from './db.js'
+import type { DeploymentStore, StoredFunction } from './registry-storage.js'
 import { bestEffortWrite, storageWrite } from './storage.js'
-
-export interface StoredFunction {
-  deployment: Deployment
-  version: string
-  createdAt: string
-  updatedAt: string
-  /** replicas set through the scale API; null = from the labels */
-  replicas: number | null
-}
 
 interface Row {
   deployment: string
@@ -26,7 +18,7 @@ function fromRow(r: Row): StoredFunction {
   return { deployment: JSON.parse(r.deployment) as Deployment, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at, replicas: r.replicas }
 }
 
-export class FunctionStore {
+export class SqliteDeploymentStore implements DeploymentStore {
   constructor(private readonly db: Db) {}
 
   all(): StoredFunction[] {

@@ -24,7 +24,6 @@ import { HTTP_SOCKET_ENV, HTTP_SOCKET_IN_CONTAINER } from './watchdog.js'
 import { hostEnvironment } from '../apphost/host-process.js'
 import { isHopByHop, stripHopByHop } from '../http-headers.js'
 
-
 export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private live = false
   private inflight = 0

@@ -18,7 +18,7 @@ import { type RunRecord, writeResults } from './lib/results.js'
 import { emptyResult, type ScopeContext, type ScopeResult, type ScopeRun } from './lib/scope.js'
 import { runScripts } from './lib/script-scope.js'
 import { renderTable, scopeReport } from './lib/table.js'
-import { REPO_ROOT } from '../runtime/version.js'
+import { REPO_ROOT } from '../runtime/index.js'
 
 /** The quick mode's whole budget: CI runs it, and it must stay under a minute. */
 const QUICK_BUDGET_MS = 50_000

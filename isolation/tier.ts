@@ -177,6 +177,43 @@ export interface FunctionLogEntry {
   text: string
 }
 
+/**
+ * Default limits and tunables of the tiers. runtime/tiers.ts fills them from the config table
+ * (runtime/config.ts, where each is documented with its KINDLING_* name); a tier never reads the
+ * config module itself.
+ */
+export interface TierSettings {
+  execTimeoutMs: number
+  timeoutGraceMs: number
+  memoryMiB: number
+  maxBodyBytes: number
+  interruptFuel: number
+  appHostHeapMiB: number
+  spareAppHosts: number
+  /** thread: booted workers each app host keeps ahead per heap limit in use */
+  threadSpareWorkers: number
+  /** thread: smallest V8 heap of a worker, whatever limits.memory says */
+  threadMinHeapMiB: number
+  /** process: booted processes kept ahead per memory limit in use */
+  processSpareProcesses: number
+  /** process: smallest V8 heap of a sandbox process */
+  processMinHeapMiB: number
+  /** process: what a sandbox process uses besides wasm memory and heap, added to its cgroup limit */
+  processBaselineMiB: number
+  /** container: an idle HTTP-mode container is paused after this long (0 = never) */
+  containerPauseIdleMs: number
+  /** container: most processes in one container */
+  containerPidsLimit: number
+  /** container: size of the /tmp tmpfs */
+  containerTmpMiB: number
+  /** container: size of each container's own tmpfs (writable layer, secrets, call I/O) */
+  containerWritableLayerMiB: number
+  /** container: how long an HTTP-mode server may take to become ready */
+  containerReadyTimeoutMs: number
+  /** container: an idle connection to an HTTP-mode server is closed after this long */
+  containerKeepAliveMs: number
+}
+
 /** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */
 export interface TierContext {
   /** absolute path of a folder the tier owns inside the data dir (created by kindling) */
@@ -184,15 +221,7 @@ export interface TierContext {
   /** absolute data dir (shared artifacts, images) */
   dataDir: string
   /** default function limits and knobs from the config module */
-  settings: {
-    execTimeoutMs: number
-    timeoutGraceMs: number
-    memoryMiB: number
-    maxBodyBytes: number
-    interruptFuel: number
-    appHostHeapMiB: number
-    spareAppHosts: number
-  }
+  settings: TierSettings
   /** secret values by namespace and name; undefined when missing */
   readSecret(namespace: string, name: string): Buffer | undefined
   /** function logs and kindling's messages about functions */

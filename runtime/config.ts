@@ -66,6 +66,18 @@ export const CONFIG_TABLE = {
   sandboxStartConcurrency: { env: 'KINDLING_SANDBOX_START_CONCURRENCY', kind: 'int', default: 4, min: 1, max: 256, doc: 'sandboxes one function starts at once when it fills up to its replicas' },
   maxSecretBytes: { env: 'KINDLING_MAX_SECRET_BYTES', kind: 'int', default: 1 * MiB, min: 1, doc: 'largest secret value' },
   maxInflightBytes: { env: 'KINDLING_MAX_INFLIGHT_BYTES', kind: 'int', default: 256 * MiB, min: 1024, doc: 'request body bytes all calls to functions may hold at once; beyond: 503 with Retry-After' },
+  // tier defaults (issue 11 item 6): what the tiers used to hard-code, passed to them as TierContext.settings
+  threadSpareWorkers: { env: 'KINDLING_THREAD_SPARE_WORKERS', kind: 'int', default: 1, min: 0, max: 64, doc: 'thread tier: booted worker threads each app host keeps ahead per heap limit in use' },
+  threadMinHeapMiB: { env: 'KINDLING_THREAD_MIN_HEAP_MIB', kind: 'int', default: 16, min: 4, doc: 'thread tier: smallest V8 heap a worker gets, whatever limits.memory says (it needs a few MiB to boot)' },
+  processSpareProcesses: { env: 'KINDLING_PROCESS_SPARE_PROCESSES', kind: 'int', default: 1, min: 0, max: 64, doc: 'process tier: booted sandbox processes kept ahead per memory limit in use' },
+  processMinHeapMiB: { env: 'KINDLING_PROCESS_MIN_HEAP_MIB', kind: 'int', default: 32, min: 8, doc: 'process tier: smallest V8 heap a sandbox process gets (Node needs a few MiB to boot)' },
+  processBaselineMiB: { env: 'KINDLING_PROCESS_BASELINE_MIB', kind: 'int', default: 96, min: 0, doc: 'process tier: what a sandbox process uses besides wasm memory and heap (Node\'s own RSS), added to its memory cgroup limit' },
+  containerPauseIdleMs: { env: 'KINDLING_CONTAINER_PAUSE_IDLE_MS', kind: 'int', default: 1000, min: 0, doc: 'container tier: an HTTP-mode container with no call for this long is frozen (cgroup freezer) until the next call (0 = never)' },
+  containerPidsLimit: { env: 'KINDLING_CONTAINER_PIDS_LIMIT', kind: 'int', default: 512, min: 1, doc: 'container tier: most processes and threads in one container (pids cgroup)' },
+  containerTmpMiB: { env: 'KINDLING_CONTAINER_TMP_MIB', kind: 'int', default: 64, min: 1, doc: 'container tier: size of each container\'s /tmp tmpfs (counts against its memory limit)' },
+  containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
+  containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
+  closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>

@@ -59,9 +59,6 @@ export interface Kindling {
   close(): Promise<void>
 }
 
-/** How long close() waits for open HTTP connections before cutting them. */
-const CLOSE_GRACE_MS = 2000
-
 export async function createKindling(config: Config): Promise<Kindling> {
   applyWasmV8Flags() // the inline tier compiles function code in this process
   const dataDir = config.dataDirAbs
@@ -221,7 +218,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     async close() {
       // calls in flight get a grace period; a connection that never sends a request does not
       // hold the shutdown past it
-      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS)
+      const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
       await app.close()
       clearTimeout(force)
       // state changes waiting for space give up: their calls run again at the next start

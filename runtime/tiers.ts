@@ -9,7 +9,7 @@ import { createContainerTier } from '../isolation/container/index.js'
 import { InlineTier } from '../isolation/inline/tier.js'
 import { ProcessTier } from '../isolation/process/tier.js'
 import { THREAD_HOST_KIND_URL, ThreadTier } from '../isolation/thread/tier.js'
-import type { IsolationTier, TierContext, TierName } from '../isolation/tier.js'
+import type { IsolationTier, TierContext, TierName, TierSettings } from '../isolation/tier.js'
 
 export type TierServices = Pick<TierContext, 'dataDir' | 'readSecret' | 'log'>
 
@@ -19,15 +19,31 @@ export function tierContext(config: Config, services: TierServices, name: TierNa
   return {
     ...services,
     stateDir,
-    settings: {
-      execTimeoutMs: config.execTimeoutMs,
-      timeoutGraceMs: config.timeoutGraceMs,
-      memoryMiB: config.memoryMiB,
-      maxBodyBytes: config.maxBodyBytes,
-      interruptFuel: config.interruptFuel,
-      appHostHeapMiB: config.appHostHeapMiB,
-      spareAppHosts: config.spareAppHosts,
-    },
+    settings: tierSettings(config),
+  }
+}
+
+/** The tiers' defaults and tunables from the config table: the only way config reaches a tier. */
+export function tierSettings(config: Config): TierSettings {
+  return {
+    execTimeoutMs: config.execTimeoutMs,
+    timeoutGraceMs: config.timeoutGraceMs,
+    memoryMiB: config.memoryMiB,
+    maxBodyBytes: config.maxBodyBytes,
+    interruptFuel: config.interruptFuel,
+    appHostHeapMiB: config.appHostHeapMiB,
+    spareAppHosts: config.spareAppHosts,
+    threadSpareWorkers: config.threadSpareWorkers,
+    threadMinHeapMiB: config.threadMinHeapMiB,
+    processSpareProcesses: config.processSpareProcesses,
+    processMinHeapMiB: config.processMinHeapMiB,
+    processBaselineMiB: config.processBaselineMiB,
+    containerPauseIdleMs: config.containerPauseIdleMs,
+    containerPidsLimit: config.containerPidsLimit,
+    containerTmpMiB: config.containerTmpMiB,
+    containerWritableLayerMiB: config.containerWritableLayerMiB,
+    containerReadyTimeoutMs: config.containerReadyTimeoutMs,
+    containerKeepAliveMs: config.containerKeepAliveMs,
   }
 }
 
@@ -52,7 +68,7 @@ export async function createTiers(config: Config, services: TierServices): Promi
   tiers.set('wasm', new WasmTier(tierContext(config, services, 'wasm'), appHosts))
   tiers.set('thread', new ThreadTier(tierContext(config, services, 'thread'), appHosts))
   tiers.set('process', new ProcessTier(tierContext(config, services, 'process')))
-  tiers.set('container', createContainerTier(tierContext(config, services, 'container'), { writableLayerMiB: config.containerWritableLayerMiB }))
+  tiers.set('container', createContainerTier(tierContext(config, services, 'container')))
   return tiers
 }
 

@@ -12,12 +12,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { runJco } from '../../isolation/component/toolchain/jco.js'
-import { TRANSPILE_OPTIONS } from '../../isolation/component/prepare.js'
-import type { InvokeRequest, Sandbox } from '../../isolation/tier.js'
-import { loadConfig } from '../../runtime/config.js'
-import { createKindling, type Kindling } from '../../runtime/kindling.js'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { type InvokeRequest, runJco, type Sandbox, TRANSPILE_OPTIONS } from '../../isolation/index.js'
+import { createKindling, type Kindling, loadConfig, REPO_ROOT } from '../../runtime/index.js'
 
 const argv = process.argv.slice(2)
 const quick = argv.includes('--quick')

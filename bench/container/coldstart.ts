@@ -15,13 +15,8 @@ import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { ClassicSandbox } from '../../isolation/container/classic.js'
-import type { HttpSandbox } from '../../isolation/container/http-mode.js'
-import { buildNodeImage } from '../../isolation/container/images/index.js'
-import { type ContainerTier, createContainerTier } from '../../isolation/container/index.js'
-import type { ContainerPrepared } from '../../isolation/container/plan.js'
-import { which } from '../../isolation/container/runtime.js'
-import type { FunctionArtifact, InvokeRequest, TierContext } from '../../isolation/tier.js'
+import { buildNodeImage, type ClassicSandbox, type ContainerPrepared, type ContainerTier, createContainerTier, type FunctionArtifact, type HttpSandbox, type InvokeRequest, type TierContext, which } from '../../isolation/index.js'
+import { loadConfig, tierSettings } from '../../runtime/index.js'
 import { type Engine, runscAvailable, startDocker, startPodman } from './engines.js'
 import { shuffle, summarise } from './stats.js'
 
@@ -50,7 +45,7 @@ const ctxFor = (stateName: string): TierContext => {
   return {
     stateDir,
     dataDir: work,
-    settings: { execTimeoutMs: 30_000, timeoutGraceMs: 250, memoryMiB: 256, maxBodyBytes: 16 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 0 },
+    settings: { ...tierSettings(loadConfig({})), execTimeoutMs: 30_000, timeoutGraceMs: 250, memoryMiB: 256, maxBodyBytes: 16 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 0 },
     readSecret: () => undefined,
     log: () => {},
   }

@@ -4,8 +4,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { allHierarchies, removeCgroupTree } from '../../isolation/container/cgroups.js'
-import { runCommand, which } from '../../isolation/container/runtime.js'
+import { allHierarchies, removeCgroupTree, runCommand, which } from '../../isolation/index.js'
 
 /** Removes the engine's parent cgroup afterwards, unless it was there before the benchmark. */
 function cgroupJanitor(name: string): () => Promise<void> {

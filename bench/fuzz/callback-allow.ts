@@ -2,7 +2,7 @@
 // policy that denies loopback by default (issue 18 item 4): found in CONFIG_TABLE by its env name
 // (CALLBACK and ALLOW, HOSTS or CIDR), so the fuzz and the fault run keep working before and after
 // that policy lands. Undefined when there is no such setting.
-import { CONFIG_TABLE } from '../../runtime/config.js'
+import { CONFIG_TABLE } from '../../runtime/index.js'
 
 export interface CallbackAllow {
   key: string

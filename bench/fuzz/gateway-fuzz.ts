@@ -8,7 +8,7 @@
 // before those fixes they can take the machine's memory, so they are off by default.
 import fs from 'node:fs'
 import path from 'node:path'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentRecord } from '../lib/env.js'
 import { parseFlags } from '../lib/flags.js'
 import { timestamp } from '../lib/results.js'

@@ -4,8 +4,7 @@
 // needs to fill several hosts of one application, which the tier's one-host-per-app rule forbids.
 import { type ChildProcess, spawn } from 'node:child_process'
 import type net from 'node:net'
-import { hostEnvironment, siblingEntry } from '../../isolation/apphost/host-process.js'
-import { encodeFrame, FRAME, type Frame, FrameDecoder } from '../../isolation/apphost/protocol.js'
+import { appHostEntry, encodeFrame, FRAME, type Frame, FrameDecoder, hostEnvironment } from '../../isolation/index.js'
 import { track } from './children.js'
 
 export class AppHostClient {
@@ -19,8 +18,7 @@ export class AppHostClient {
   stderr = ''
 
   constructor(nodeFlags: string[], heapMiB: number) {
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
-    const entry = siblingEntry(new URL(`../../isolation/apphost/host-main.${ext}`, import.meta.url).href, 'host-main')
+    const entry = appHostEntry()
     this.child = track(spawn(process.execPath, [...entry.execArgv, ...nodeFlags, `--max-old-space-size=${heapMiB}`, entry.path], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: hostEnvironment() }))
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000)

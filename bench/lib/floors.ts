@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
-import { hostEnvironment } from '../../isolation/apphost/host-process.js'
+import { hostEnvironment } from '../../isolation/index.js'
 
 /** new Worker(...) until its first message arrives; the worker is terminated afterwards (not timed). */
 export async function workerSpawnUs(): Promise<number> {

@@ -2,10 +2,8 @@
 // plus an IPC side door for the benchmark: the per-call timings the tiers measured (to check that
 // a cold call really instantiated on its critical path), pool state and process ids for memory.
 // argv[2] is JSON: { dataDir, config: Partial<Config> }.
-import { loadConfig } from '../../runtime/config.js'
-import { createKindling } from '../../runtime/kindling.js'
-import type { ColdStart } from '../../runtime/pool/pool.js'
-import type { InvokeRequest, InvokeResult, InvokeTimings } from '../../isolation/tier.js'
+import { type ColdStart, createKindling, loadConfig } from '../../runtime/index.js'
+import type { InvokeRequest, InvokeResult, InvokeTimings } from '../../isolation/index.js'
 
 interface Args {
   dataDir: string

@@ -1,10 +1,9 @@
 // The benchmark's handle on a kindling gateway running in a child process (gateway-main.ts):
 // deploys over the HTTP API as a user would, and asks the child for timings and pool state.
 import { type ChildProcess, fork } from 'node:child_process'
-import { siblingEntry } from '../../isolation/apphost/host-process.js'
+import { type InvokeTimings, siblingModule } from '../../isolation/index.js'
 import { track } from './children.js'
-import type { ColdStart } from '../../runtime/pool/pool.js'
-import type { InvokeTimings } from '../../isolation/tier.js'
+import type { ColdStart } from '../../runtime/index.js'
 
 export interface PoolStats {
   available: number
@@ -50,7 +49,7 @@ export class Gateway {
   }
 
   static async start(dataDir: string, config: Record<string, unknown> = {}, opts: { execArgv?: string[] } = {}): Promise<Gateway> {
-    const entry = siblingEntry(import.meta.url, 'gateway-main')
+    const entry = siblingModule(import.meta.url, 'gateway-main')
     // SIGTERM: the gateway closes kindling (app hosts, containers) before it exits
     const child = track(
       fork(entry.path, [JSON.stringify({ dataDir, config })], {

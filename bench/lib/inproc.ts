@@ -3,10 +3,8 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { loadConfig } from '../../runtime/config.js'
-import { settingsOf } from '../../runtime/spec.js'
-import { closeSharedHosts, createTiers, tierContext } from '../../runtime/tiers.js'
-import type { FunctionArtifact, InvokeRequest, IsolationTier, TierName } from '../../isolation/tier.js'
+import { closeSharedHosts, createTiers, loadConfig, settingsOf, tierContext } from '../../runtime/index.js'
+import { type FunctionArtifact, type InvokeRequest, type IsolationTier, ProcessTier, ThreadTier, type TierName } from '../../isolation/index.js'
 
 export interface InProcessTiers {
   tiers: ReadonlyMap<TierName, IsolationTier>
@@ -104,11 +102,9 @@ export async function createNoSpareTier(name: TierName, dataDir: string): Promis
   const cfg = loadConfig({}, { deployExamples: false, spareAppHosts: 0, dataDir })
   const services = { dataDir: cfg.dataDirAbs, readSecret: () => undefined, log: () => {} }
   if (name === 'thread') {
-    const { ThreadTier } = await import('../../isolation/thread/tier.js')
     return new ThreadTier(tierContext(cfg, services, 'thread'), undefined, { spareWorkers: 0 })
   }
   if (name === 'process') {
-    const { ProcessTier } = await import('../../isolation/process/tier.js')
     return new ProcessTier(tierContext(cfg, services, 'process'), { spareProcesses: 0 })
   }
   return undefined

@@ -3,7 +3,7 @@
 import { execFile, fork } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { siblingEntry } from '../../isolation/apphost/host-process.js'
+import { siblingModule } from '../../isolation/index.js'
 import { track } from './children.js'
 
 export interface LoadSpec {
@@ -29,7 +29,7 @@ export interface LoadOutcome {
 }
 
 export function runAutocannon(spec: LoadSpec): Promise<LoadOutcome> {
-  const entry = siblingEntry(import.meta.url, 'load-main')
+  const entry = siblingModule(import.meta.url, 'load-main')
   return new Promise((resolve, reject) => {
     const child = track(fork(entry.path, [JSON.stringify(spec)], { execArgv: entry.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
     let out = ''
@@ -93,7 +93,7 @@ export interface RawServer {
 }
 
 export async function startRawFastify(): Promise<RawServer> {
-  const entry = siblingEntry(import.meta.url, 'fastify-main')
+  const entry = siblingModule(import.meta.url, 'fastify-main')
   const child = track(fork(entry.path, [], { execArgv: entry.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url))

@@ -1,6 +1,6 @@
 // Runs the open-loop generator (openloop-main.ts) in its own process and reads its results.
 import { fork } from 'node:child_process'
-import { siblingEntry } from '../../isolation/apphost/host-process.js'
+import { siblingModule } from '../../isolation/index.js'
 import { track } from './children.js'
 
 export interface OpenLoopSpec {
@@ -35,7 +35,7 @@ export interface OpenLoopOutcome {
 }
 
 export function runOpenLoop(spec: OpenLoopSpec, onRate?: (o: OpenLoopOutcome) => void): Promise<OpenLoopOutcome[]> {
-  const entry = siblingEntry(import.meta.url, 'openloop-main')
+  const entry = siblingModule(import.meta.url, 'openloop-main')
   return new Promise((resolve, reject) => {
     const child = track(fork(entry.path, [JSON.stringify(spec)], { execArgv: entry.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
     const out: OpenLoopOutcome[] = []

@@ -4,6 +4,7 @@
 // folder is run as a child process; until that exists, the scope is "not available yet".
 import fs from 'node:fs'
 import path from 'node:path'
+import { runningFromSource } from '../../isolation/index.js'
 
 export interface ScopeInfo {
   name: string
@@ -55,7 +56,7 @@ export type ScopeLocation =
  * the runner's own modules are (dist/ when built).
  */
 export function locateScope(info: ScopeInfo, srcRoot: string, codeRoot: string): ScopeLocation {
-  const ext = path.extname(new URL(import.meta.url).pathname) === '.ts' ? '.ts' : '.js'
+  const ext = runningFromSource(import.meta.url) ? '.ts' : '.js'
   if (info.owner === 'runner') return { kind: 'module', file: path.join(codeRoot, 'bench', 'scopes', `${info.name}${ext}`) }
   const dir = path.join(srcRoot, 'bench', info.name)
   if (!fs.existsSync(dir)) return { kind: 'missing', reason: `not available yet: bench/${info.name}/ does not exist` }

@@ -7,7 +7,7 @@
 // as they have when the idler scaled a function down) and 20 ms ("back to back": they may not).
 import fs from 'node:fs'
 import path from 'node:path'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
 import { deploy, serve, type Served } from './server.js'

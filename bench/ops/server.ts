@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { REPO_ROOT } from '../../runtime/index.js'
 
 export interface Served {
   url: URL

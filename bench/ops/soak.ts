@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentRecord } from '../lib/env.js'
 import { descendants, smapsRollup } from '../lib/procmem.js'
 import { timestamp } from '../lib/results.js'

@@ -13,7 +13,7 @@ import { artifactFor, createInProcessTiers, invokeRequest, NEVER } from '../lib/
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target } from '../lib/scope.js'
 import { summarize } from '../lib/stats.js'
 import { timeRow, p50Us } from '../lib/cases.js'
-import type { Sandbox, TierName } from '../../isolation/tier.js'
+import type { Sandbox, TierName } from '../../isolation/index.js'
 
 const CALLEE_BODY = 'hello'
 

@@ -8,7 +8,7 @@ import { BENCH_FUNCTIONS, wasmPath } from '../lib/functions.js'
 import { Gateway } from '../lib/gateway.js'
 import { type OpenLoopOutcome, runOpenLoop } from '../lib/openloop.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult } from '../lib/scope.js'
-import type { TierName } from '../../isolation/tier.js'
+import type { TierName } from '../../isolation/index.js'
 
 interface ChurnVariant {
   id: string

@@ -15,7 +15,7 @@ import { Gateway } from '../lib/gateway.js'
 import { buildRequest, Http1Connection } from '../lib/http1.js'
 import { artifactFor, createInProcessTiers, createNoSpareTier, invokeRequest, NEVER } from '../lib/inproc.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target, type Target } from '../lib/scope.js'
-import type { IsolationTier, Prepared, Sandbox, TierName } from '../../isolation/tier.js'
+import type { IsolationTier, Prepared, Sandbox, TierName } from '../../isolation/index.js'
 
 type FloorKind = 'wasm' | 'worker' | 'fork' | 'crun'
 /** The primitive each tier is built on. */

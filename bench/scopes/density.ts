@@ -21,11 +21,8 @@ import { artifactFor, createInProcessTiers, invokeRequest, NEVER } from '../lib/
 import { sumMemory, treeMemory } from '../lib/procmem.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target } from '../lib/scope.js'
 import { median, summarize } from '../lib/stats.js'
-import { FRAME } from '../../isolation/apphost/protocol.js'
-import { prepareWasm } from '../../isolation/wasm/prepare.js'
-import { loadConfig } from '../../runtime/config.js'
-import { tierContext } from '../../runtime/tiers.js'
-import type { Sandbox, TierName } from '../../isolation/tier.js'
+import { FRAME, prepareWasm, type Sandbox, type TierName } from '../../isolation/index.js'
+import { loadConfig, tierContext } from '../../runtime/index.js'
 
 const GiB = 1024 ** 3
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -9,7 +9,7 @@ import { Gateway } from '../lib/gateway.js'
 import { type LoadOutcome, type LoadSpec, runAutocannon, runWrk, startRawFastify, which } from '../lib/load.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target } from '../lib/scope.js'
 import { median, prng, shuffled, summarize } from '../lib/stats.js'
-import type { TierName } from '../../isolation/tier.js'
+import type { TierName } from '../../isolation/index.js'
 
 interface LoadCase {
   id: string

@@ -5,9 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { loadConfig } from '../../runtime/config.js'
-import { createKindling } from '../../runtime/kindling.js'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { createKindling, loadConfig, REPO_ROOT } from '../../runtime/index.js'
 import { type Summary, summarize } from './stats.js'
 
 const CLIENT = `

@@ -5,9 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import wabtInit from 'wabt'
-import { REPO_ROOT } from '../../runtime/version.js'
-import { INTERRUPT_IMPORT, instrument } from '../../isolation/wasm/binary/instrument.js'
-import { standaloneWasmFunction } from '../../isolation/wasm/standalone.js'
+import { REPO_ROOT } from '../../runtime/index.js'
+import { instrument, INTERRUPT_IMPORT, standaloneWasmFunction } from '../../isolation/index.js'
 
 export interface InterruptResult {
   iterations: number

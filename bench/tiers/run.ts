@@ -10,7 +10,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { readVersion, REPO_ROOT } from '../../runtime/version.js'
+import { runningFromSource } from '../../isolation/index.js'
+import { readVersion, REPO_ROOT } from '../../runtime/index.js'
 import { measureHttp } from './http.js'
 import { measureInterrupt, measureRealWork } from './interrupt.js'
 import { measurePrimitives } from './primitives.js'
@@ -18,7 +19,7 @@ import { fmtUs, type Summary, table } from './stats.js'
 import { measureTier, type TierResults, VARIANTS } from './tiers.js'
 
 const quick = process.argv.includes('--quick')
-const fromSources = import.meta.url.endsWith('.ts')
+const fromSources = runningFromSource(import.meta.url)
 const N = quick
   ? { spawnFast: 200, spawnSlow: 10, invoke: 2000, http: 2000, prim: { spawn: 10, roundTrip: 2000, instance: 2000 }, loop: 1e8, repeats: 3, realWork: 100 }
   : { spawnFast: 1000, spawnSlow: 40, invoke: 10000, http: 10000, prim: { spawn: 40, roundTrip: 10000, instance: 10000 }, loop: 1e8, repeats: 5, realWork: 500 }

@@ -3,12 +3,8 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { WasmTier } from '../../isolation/apphost/wasm-tier.js'
-import { InlineTier } from '../../isolation/inline/tier.js'
-import { ProcessTier } from '../../isolation/process/tier.js'
-import { ThreadTier } from '../../isolation/thread/tier.js'
-import type { FunctionArtifact, InvokeRequest, IsolationTier, TierContext } from '../../isolation/tier.js'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { type FunctionArtifact, InlineTier, type InvokeRequest, type IsolationTier, ProcessTier, ThreadTier, type TierContext, WasmTier } from '../../isolation/index.js'
+import { loadConfig, REPO_ROOT, tierSettings } from '../../runtime/index.js'
 import { type Summary, summarize } from './stats.js'
 
 export interface TierVariant {
@@ -62,7 +58,7 @@ export function benchContext(dataDir: string, name: string): TierContext {
   return {
     stateDir,
     dataDir,
-    settings: { execTimeoutMs: 30_000, timeoutGraceMs: 250, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 1 },
+    settings: { ...tierSettings(loadConfig({})), execTimeoutMs: 30_000, timeoutGraceMs: 250, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 1 },
     readSecret: () => undefined,
     log: () => {},
   }

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import type net from 'node:net'
-import { fileURLToPath } from 'node:url'
+import { type ModuleEntry, siblingModule } from '../entry.js'
 import { ERRORS, type ErrorCode, KindlingError } from '../../runtime/errors.js'
 import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
 
@@ -26,11 +26,9 @@ interface Pending {
 /** How often a host with calls under way checks them against their deadlines. */
 const STUCK_SWEEP_MS = 20
 
-/** Resolves a sibling module of this file, .ts when running from source under tsx, .js when built. */
-export function siblingEntry(fileUrl: string, name: string): { path: string; execArgv: string[] } {
-  const fromSource = fileUrl.endsWith('.ts')
-  const url = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, fileUrl)
-  return { path: fileURLToPath(url), execArgv: fromSource ? ['--import', 'tsx'] : [] }
+/** The app host program (host-main), as HostProcess starts it; benchmarks start it themselves. */
+export function appHostEntry(): ModuleEntry {
+  return siblingModule(import.meta.url, 'host-main')
 }
 
 /**
@@ -63,7 +61,7 @@ export class HostProcess extends EventEmitter {
 
   constructor(opts: HostProcessOptions) {
     super()
-    const entry = siblingEntry(import.meta.url, 'host-main')
+    const entry = appHostEntry()
     const args = [...entry.execArgv, `--max-old-space-size=${opts.heapMiB}`, entry.path, ...opts.kinds.map((k) => `--kind=${k}`)]
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: hostEnvironment() })
     this.socket = this.child.stdio[3] as net.Socket

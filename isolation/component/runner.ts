@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
+import { isHopByHop } from '../http-headers.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
 import { DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
@@ -25,7 +26,6 @@ interface Handler {
 
 const WASM_PAGE = 65536
 /** response headers that belong to one connection, not to the function's answer */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer', 'proxy-connection'])
 const latin1 = new TextDecoder('latin1')
 
 /** One component version loaded in this process. */
@@ -172,7 +172,7 @@ export class ComponentSandboxCore {
       return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(`${why}\n${stderr ?? ''}`), stderr, errorCode: 'KINDLING_ERR_FUNCTION_FAILED' }
     }
     const headers: ResponseHeaders = {}
-    for (const [name, value] of v.val.headers) if (!HOP_BY_HOP.has(name)) addResponseHeader(headers, name, latin1.decode(value))
+    for (const [name, value] of v.val.headers) if (!isHopByHop(name, { contentLength: true })) addResponseHeader(headers, name, latin1.decode(value))
     return { status: v.val.status, headers, body: v.val.body.toBuffer(), stderr }
   }
 

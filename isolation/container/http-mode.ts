@@ -22,10 +22,7 @@ import { errorResult } from './results.js'
 import { ContainerSandboxBase } from './sandbox-base.js'
 import { HTTP_SOCKET_ENV, HTTP_SOCKET_IN_CONTAINER } from './watchdog.js'
 import { hostEnvironment } from '../apphost/host-process.js'
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate'])
-/** Below Node's default server keepAliveTimeout (5 s), so kindling drops an idle connection before the server does. */
-const IDLE_SOCKET_MS = 4000
+import { isHopByHop, stripHopByHop } from '../http-headers.js'
 
 export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private live = false
@@ -33,7 +30,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private paused = false
   private pausing: Promise<void> | undefined
   private idleTimer: NodeJS.Timeout | undefined
-  private agent = newAgent()
+  private agent = newAgent(this.svc.options.keepAliveMs)
   private sockPath = ''
   private sockDir = ''
   private forwarder: ChildLike | undefined
@@ -208,7 +205,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     this.paused = false
     // connections idle through the pause may be closed by the server as soon as its timers run again
     this.agent.destroy()
-    this.agent = newAgent()
+    this.agent = newAgent(this.svc.options.keepAliveMs)
     return (performance.now() - t) * 1000
   }
 
@@ -235,8 +232,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
 
   private proxy(req: InvokeRequest, signal: AbortSignal, t0: number): Promise<InvokeResult> {
     const deadline = Math.min(req.deadline, this.plan.watchdog.execTimeoutMs ? Date.now() + this.plan.watchdog.execTimeoutMs : Infinity)
-    const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && k !== 'content-length') headers[k] = v
+    const headers = stripHopByHop(req.headers, { contentLength: true })
     headers['content-length'] = String(req.body.length)
     const target = req.path + (req.query ? `?${req.query}` : '')
     const cap = this.svc.ctx.settings.maxBodyBytes
@@ -275,7 +271,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
           res.on('end', () => {
             const out: ResponseHeaders = {}
             for (const [k, v] of Object.entries(res.headers)) {
-              if (HOP_BY_HOP.has(k) || k === 'content-length' || v === undefined) continue
+              if (v === undefined || isHopByHop(k, { contentLength: true })) continue
               out[k] = v
             }
             const totalUs = (performance.now() - t0) * 1000
@@ -331,8 +327,9 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   }
 }
 
-function newAgent(): http.Agent {
-  return new http.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_MS })
+/** idleMs stays below the server's own keep-alive timeout, so kindling drops an idle connection before the server does. */
+function newAgent(idleMs: number): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 64, timeout: idleMs })
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 // The container tier's public surface.
-export { ContainerTier, createContainerTier, CONTAINER_DEFAULTS } from './tier.js'
+export { ContainerTier, createContainerTier } from './tier.js'
 export type { ContainerTierOptions } from './plan.js'
 export { ClassicSandbox } from './classic.js'
 export { HttpSandbox } from './http-mode.js'

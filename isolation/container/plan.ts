@@ -28,7 +28,7 @@ export interface ContainerPrepared extends Prepared {
   readonly plan: FunctionPlan
 }
 
-/** The tier's knobs; defaults in tier.ts. */
+/** Overrides of the tier's knobs (tests, benchmarks); the defaults are TierContext.settings. */
 export interface ContainerTierOptions {
   /** "auto": crun, falling back to runc */
   runtime?: 'auto' | 'crun' | 'runc'
@@ -43,6 +43,8 @@ export interface ContainerTierOptions {
   writableLayerMiB?: number
   /** how long an HTTP-mode server may take to become ready */
   readyTimeoutMs?: number
+  /** an idle connection to an HTTP-mode server is closed after this long */
+  keepAliveMs?: number
   /** a static busybox on the host for the classic shim (default: found on PATH) */
   busybox?: string
 }

@@ -30,14 +30,6 @@ import { Spawner } from '../spawner/spawner.js'
 
 export type { ContainerTierOptions } from './plan.js'
 
-export const CONTAINER_DEFAULTS = {
-  pauseIdleMs: 1000,
-  pidsLimit: 512,
-  tmpSizeMiB: 64,
-  writableLayerMiB: 64,
-  readyTimeoutMs: 30_000,
-}
-
 const CAPABILITIES: TierCapabilities = {
   preemptible: true,
   preemption: 'the container is killed (SIGKILL to its init ends its whole PID namespace) at the deadline',
@@ -71,11 +63,22 @@ export class ContainerTier implements IsolationTier {
   /** starts crun and helpers off the gateway's thread: a fork from the gateway blocks every call */
   private readonly spawner = new Spawner()
   private closed = false
+  /** the knobs in force: settings from the config table, overridden by options (tests, benchmarks) */
+  readonly options: TierServices['options']
 
   constructor(
     private readonly ctx: TierContext,
     options: ContainerTierOptions = {},
   ) {
+    const s = ctx.settings
+    this.options = {
+      pauseIdleMs: options.pauseIdleMs ?? s.containerPauseIdleMs,
+      pidsLimit: options.pidsLimit ?? s.containerPidsLimit,
+      tmpSizeMiB: options.tmpSizeMiB ?? s.containerTmpMiB,
+      writableLayerMiB: options.writableLayerMiB ?? s.containerWritableLayerMiB,
+      readyTimeoutMs: options.readyTimeoutMs ?? s.containerReadyTimeoutMs,
+      keepAliveMs: options.keepAliveMs ?? s.containerKeepAliveMs,
+    }
     fs.mkdirSync(ctx.stateDir, { recursive: true })
     this.naming = new Naming(ctx.stateDir, dataDirMarker(ctx.stateDir))
     this.images = openImageStore(ctx.dataDir)
@@ -88,12 +91,11 @@ export class ContainerTier implements IsolationTier {
     if (this.runtime) {
       this.spawner.warm() // while the gateway is still small: its own start is a fork too
       this.runtime.useLauncher(this.spawner)
-      const rest = { ...CONTAINER_DEFAULTS, ...stripUndefined(options) }
       this.svc = {
         ctx,
         runtime: this.runtime,
         naming: this.naming,
-        options: { pauseIdleMs: rest.pauseIdleMs, pidsLimit: rest.pidsLimit, tmpSizeMiB: rest.tmpSizeMiB, writableLayerMiB: rest.writableLayerMiB, readyTimeoutMs: rest.readyTimeoutMs },
+        options: this.options,
         forwarderScript,
         busybox: this.shimBusybox,
         // inside the sandboxes folder: the cleanup at start removes spares of an earlier run
@@ -209,7 +211,7 @@ export class ContainerTier implements IsolationTier {
       shim,
       templateDir: path.join(this.naming.functionsDir, slug),
     }
-    writeTemplate(plan, this.naming, this.svc?.options.pidsLimit ?? CONTAINER_DEFAULTS.pidsLimit)
+    writeTemplate(plan, this.naming, this.options)
     const prepared: ContainerPrepared = { artifact, plan, prepareUs: (performance.now() - t0) * 1000 }
     return prepared
   }
@@ -278,7 +280,7 @@ function installShim(stateDir: string, busybox: string | undefined): string | un
  * The function's bundle without per-sandbox parts: fprocess run directly (no shim), no secrets or
  * sockets. `crun run --bundle <templateDir> ID` runs it as is, which is the benchmark's raw baseline.
  */
-function writeTemplate(plan: FunctionPlan, naming: Naming, pidsLimit: number): void {
+function writeTemplate(plan: FunctionPlan, naming: Naming, options: TierServices['options']): void {
   fs.mkdirSync(plan.templateDir, { recursive: true })
   const spec = buildSpec({
     rootfs: plan.image.rootfs,
@@ -290,13 +292,9 @@ function writeTemplate(plan: FunctionPlan, naming: Naming, pidsLimit: number): v
     cgroupsPath: `${naming.cgroupParent()}/template`,
     memoryBytes: plan.memoryBytes,
     cpuCores: plan.cpuCores,
-    pidsLimit,
-    tmpfsBytes: CONTAINER_DEFAULTS.tmpSizeMiB * 1024 * 1024,
+    pidsLimit: options.pidsLimit,
+    tmpfsBytes: options.tmpSizeMiB * 1024 * 1024,
     binds: [],
   })
   fs.writeFileSync(path.join(plan.templateDir, 'config.json'), JSON.stringify(spec, null, 2))
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 }

@@ -8,7 +8,7 @@ import { asKindlingError, KindlingError } from '../../runtime/errors.js'
 import { FRAME, type InvokeMeta, type ResultMeta } from '../apphost/protocol.js'
 import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
-  StartupTimings, TierCapabilities, TierContext,
+  StartupTimings, TierCapabilities, TierContext, TierSettings,
 } from '../tier.js'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -19,16 +19,8 @@ import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
 import { MemoryCgroups } from './cgroup.js'
 import { mib, type ProcessSizing, ProcessSpares, type SandboxProcess } from './spares.js'
 
-export const PROCESS_DEFAULTS = {
-  /** booted processes kept ahead per memory limit in use */
-  spareProcesses: 1,
-  /** smallest V8 heap a sandbox process gets (Node needs a few MiB to boot) */
-  minHeapMiB: 32,
-  /** what a sandbox process uses besides wasm memory and heap (Node's own RSS), for the cgroup */
-  baselineMiB: 96,
-}
-
 export interface ProcessTierOptions {
+  /** overrides settings.processSpareProcesses (benchmarks) */
   spareProcesses?: number
   /** tests: use this instead of probing the machine's cgroups */
   cgroups?: MemoryCgroups
@@ -65,8 +57,9 @@ export class ProcessTier implements IsolationTier {
   constructor(private readonly ctx: TierContext, opts: ProcessTierOptions = {}) {
     this.cgroups = opts.cgroups ?? new MemoryCgroups()
     if (this.cgroups.reason) process.stderr.write(`kindling: process tier runs without memory cgroups: ${this.cgroups.reason}\n`)
-    const size = opts.cgroupBytes ? (m: number) => ({ ...sizing(m), cgroupBytes: opts.cgroupBytes!(m) }) : sizing
-    this.spares = new ProcessSpares(opts.spareProcesses ?? PROCESS_DEFAULTS.spareProcesses, size, this.cgroups, warmupFunction(ctx))
+    const sized = (m: number) => sizing(m, ctx.settings)
+    const size = opts.cgroupBytes ? (m: number) => ({ ...sized(m), cgroupBytes: opts.cgroupBytes!(m) }) : sized
+    this.spares = new ProcessSpares(opts.spareProcesses ?? ctx.settings.processSpareProcesses, size, this.cgroups, warmupFunction(ctx))
   }
 
   unavailableReason(): string | null {
@@ -160,9 +153,9 @@ function warmupFunction(ctx: TierContext): PlanWithModule | undefined {
   }
 }
 
-function sizing(memoryMiB: number): ProcessSizing {
-  const heapMiB = Math.max(PROCESS_DEFAULTS.minHeapMiB, memoryMiB)
-  return { heapMiB, cgroupBytes: (memoryMiB + heapMiB + PROCESS_DEFAULTS.baselineMiB) * 1024 * 1024 }
+function sizing(memoryMiB: number, s: TierSettings): ProcessSizing {
+  const heapMiB = Math.max(s.processMinHeapMiB, memoryMiB)
+  return { heapMiB, cgroupBytes: (memoryMiB + heapMiB + s.processBaselineMiB) * 1024 * 1024 }
 }
 
 interface SandboxHooks {

@@ -3,7 +3,8 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { PassThrough, Writable } from 'node:stream'
-import { hostEnvironment, siblingEntry } from '../apphost/host-process.js'
+import { hostEnvironment } from '../apphost/host-process.js'
+import { siblingModule } from '../entry.js'
 import { type ChildLike, type CommandResult, type LaunchOptions, type Launcher, runWith } from './launcher.js'
 import type { FromSpawner, LastRites, ToSpawner } from './protocol.js'
 
@@ -110,7 +111,7 @@ export class Spawner implements Launcher {
 
   private ensure(): ChildProcess {
     if (this.proc?.connected) return this.proc
-    const entry = siblingEntry(import.meta.url, 'spawner-main')
+    const entry = siblingModule(import.meta.url, 'spawner-main')
     const proc = fork(entry.path, [], { execArgv: entry.execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: hostEnvironment() })
     proc.on('message', (m: FromSpawner) => this.children.get(m.id)?.handle(m))
     proc.on('exit', () => {

@@ -8,6 +8,7 @@ import { AppHostManager, type HostExit } from '../apphost/manager.js'
 import type { HostProcess } from '../apphost/host-process.js'
 import { FRAME } from '../apphost/protocol.js'
 import { HostSandbox } from '../apphost/wasm-tier.js'
+import { siblingModule } from '../entry.js'
 import type {
   DisposeReason, FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
@@ -16,16 +17,10 @@ import { prepareWasm } from '../wasm/prepare.js'
 import type { ThreadLoadOptions } from './host-threads.js'
 
 /** The module app hosts import to run worker-thread sandboxes (a file URL; .ts under tsx, .js built). */
-export const THREAD_HOST_KIND_URL = new URL(`./host-kind.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
-
-export const THREAD_DEFAULTS = {
-  /** booted workers each app host keeps ahead per heap limit in use */
-  spareWorkers: 1,
-  /** smallest V8 heap a worker gets, whatever limits.memory says (it needs a few MiB to boot) */
-  minHeapMiB: 16,
-}
+export const THREAD_HOST_KIND_URL = siblingModule(import.meta.url, 'host-kind').url
 
 export interface ThreadTierOptions {
+  /** overrides settings.threadSpareWorkers (benchmarks) */
   spareWorkers?: number
 }
 
@@ -71,7 +66,7 @@ export class ThreadTier implements IsolationTier {
 
   /** a manager passed in is shared with other tiers (it must load THREAD_HOST_KIND_URL) */
   constructor(private readonly ctx: TierContext, hosts?: AppHostManager, opts: ThreadTierOptions = {}) {
-    this.spareWorkers = opts.spareWorkers ?? THREAD_DEFAULTS.spareWorkers
+    this.spareWorkers = opts.spareWorkers ?? ctx.settings.threadSpareWorkers
     this.ownsHosts = !hosts
     this.hosts = hosts ?? new AppHostManager({
       spares: ctx.settings.spareAppHosts,
@@ -92,7 +87,7 @@ export class ThreadTier implements IsolationTier {
 
   async prepare(artifact: FunctionArtifact): Promise<ThreadPrepared> {
     const { plan, modulePath, prepareUs } = prepareWasm(artifact, this.ctx)
-    const heapMiB = Math.max(THREAD_DEFAULTS.minHeapMiB, Math.ceil(artifact.memoryBytes / MiB))
+    const heapMiB = Math.max(this.ctx.settings.threadMinHeapMiB, Math.ceil(artifact.memoryBytes / MiB))
     const fnId = `thread:${artifact.key}@${artifact.version}`
     this.hosts.join(artifact.app, fnId)
     const load = { kind: 'thread' as const, plan, modulePath, heapMiB, graceMs: this.ctx.settings.timeoutGraceMs, spareWorkers: this.spareWorkers }

@@ -5,11 +5,11 @@
 // worker starts), so that a new sandbox takes a booted worker and only pays the module hand-over
 // and one instantiation instead of a worker start, as SOCK's zygotes do for processes.
 import { Piscina } from 'piscina'
-import { siblingEntry } from '../apphost/host-process.js'
+import { siblingModule } from '../entry.js'
 import type { WasmPlan } from '../wasm/plan.js'
 import type { WorkerReply, WorkerTask } from './worker.js'
 
-const entry = siblingEntry(import.meta.url, 'worker')
+const entry = siblingModule(import.meta.url, 'worker')
 
 /** One worker thread, started (or starting) through its own single-thread piscina. */
 export class WorkerHandle {

@@ -1,6 +1,7 @@
 // The CGI contract of WASI command functions, as OpenFaaS's classic watchdog and WAGI define it:
 // the request becomes environment variables, and stdout may start with a CGI header block.
 import { addResponseHeader, type InvokeRequest, type ResponseHeaders } from '../tier.js'
+import { isHopByHop } from '../http-headers.js'
 
 /** Go's canonical header form: "x-call-id" -> "X-Call-Id". */
 export function canonicalHeaderName(name: string): string {
@@ -58,7 +59,6 @@ export interface CgiResponse {
 
 const HEADER_LINE = /^([A-Za-z0-9][A-Za-z0-9_-]*):[ \t]*(.*)$/
 const MAX_HEADER_BLOCK = 16 * 1024
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'te', 'trailer'])
 
 /**
  * Splits stdout into a CGI header block and the body. A header block counts only when it ends
@@ -91,7 +91,7 @@ export function parseCgiOutput(stdout: Buffer, fallbackContentType: string): Cgi
     const m = HEADER_LINE.exec(line)
     if (!m) return plain()
     const name = m[1]!.toLowerCase()
-    if (HOP_BY_HOP.has(name)) continue
+    if (isHopByHop(name, { contentLength: true })) continue
     addResponseHeader(headers, name, m[2]!)
   }
   const statusHeader = headers['status']

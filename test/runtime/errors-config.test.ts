@@ -22,6 +22,8 @@ describe('config', () => {
     for (const [key, e] of Object.entries(CONFIG_TABLE)) {
       // gateway limits (issue 18): counts
       if (['maxConnections', 'maxReplicasCap', 'sandboxStartConcurrency'].includes(key)) continue
+      // tier defaults (issue 11): counts
+      if (['threadSpareWorkers', 'processSpareProcesses', 'containerPidsLimit'].includes(key)) continue
       if (e.kind === 'int' && key !== 'port' && key !== 'spareAppHosts' && key !== 'maxReplicas' && key !== 'queueDepth' && key !== 'interruptFuel' && !['asyncConcurrency', 'asyncMaxQueued', 'asyncRetryAttempts', 'asyncCallbackAttempts', 'asyncCallbackConcurrency', 'asyncCallbackPerHost'].includes(key)) {
         assert.match(key, /(Ms|Bytes|MiB)$/, `${key} names its unit`)
       }

@@ -1,7 +1,7 @@
 // Runs one job in the jco helper process (jco-main.ts) and returns its answer. jco is loaded only
 // there, only when a component is uploaded or deployed.
 import { spawn } from 'node:child_process'
-import { siblingEntry } from '../../apphost/host-process.js'
+import { siblingModule } from '../../entry.js'
 import { TRANSPILER_PACKAGE } from './package.js'
 
 export { TRANSPILER_PACKAGE, transpilerVersion } from './package.js'
@@ -30,7 +30,7 @@ export interface TranspileAnswer {
 export function runJco(job: { op: 'inspect' }, input: Uint8Array, timeoutMs?: number): Promise<InspectAnswer>
 export function runJco(job: { op: 'transpile'; outDir: string; options: Record<string, unknown> }, input: Uint8Array, timeoutMs?: number): Promise<TranspileAnswer>
 export function runJco(job: Record<string, unknown>, input: Uint8Array, timeoutMs = 300_000): Promise<unknown> {
-  const entry = siblingEntry(import.meta.url, 'jco-main')
+  const entry = siblingModule(import.meta.url, 'jco-main')
   const child = spawn(process.execPath, [...entry.execArgv, entry.path, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] })
   const out: Buffer[] = []
   const errOut: Buffer[] = []

@@ -5,13 +5,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { Dispatcher, InvokeRequest, InvokeResult } from '../../pool/dispatcher.js'
+import { isHopByHop } from '../../http-headers.js'
 import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
 const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 const NEVER = new AbortController().signal
 
 export interface InvokeRouteOptions {
@@ -31,7 +31,7 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
   const headers: Record<string, string> = {}
   const raw = req.headers
   for (const k in raw) {
-    if (HOP_BY_HOP.has(k)) continue
+    if (isHopByHop(k)) continue
     const v = raw[k]
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
   }

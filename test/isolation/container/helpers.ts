@@ -8,6 +8,8 @@ import { type ContainerTier, type ContainerTierOptions, createContainerTier } fr
 import { findStaticBusybox } from '../../../isolation/container/images/index.js'
 import { which } from '../../../isolation/container/runtime.js'
 import type { FunctionArtifact, FunctionLogEntry, InvokeRequest, TierContext } from '../../../isolation/tier.js'
+import { loadConfig } from '../../../runtime/config.js'
+import { tierSettings } from '../../../runtime/tiers.js'
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..')
 
@@ -35,7 +37,7 @@ export function makeContext(dataDir: string, logs: FunctionLogEntry[], secrets: 
   return {
     stateDir,
     dataDir,
-    settings: { execTimeoutMs: 10_000, timeoutGraceMs: 250, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 0 },
+    settings: { ...tierSettings(loadConfig({})), execTimeoutMs: 10_000, timeoutGraceMs: 250, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 1024, spareAppHosts: 0 },
     readSecret: (ns, name) => secrets.get(`${ns}/${name}`),
     log: (e) => logs.push(e),
   }

@@ -10,7 +10,9 @@ import { after, describe, it } from 'node:test'
 import { MemoryCgroups } from '../../../isolation/process/cgroup.js'
 import { ProcessTier, type ProcessTierOptions } from '../../../isolation/process/tier.js'
 import type { FunctionArtifact, FunctionLogEntry, Sandbox, TierContext } from '../../../isolation/tier.js'
+import { loadConfig } from '../../../runtime/config.js'
 import { isKindlingError } from '../../../runtime/errors.js'
+import { tierSettings } from '../../../runtime/tiers.js'
 import { exampleModule } from '../../helpers/kindling.js'
 import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
 import { request } from '../wasm/runner-helpers.js'
@@ -34,7 +36,7 @@ function harness(opts: ProcessTierOptions = {}, settings: Partial<TierContext['s
   const ctx: TierContext = {
     stateDir,
     dataDir: dir,
-    settings: { execTimeoutMs: 10_000, timeoutGraceMs: 150, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 256, spareAppHosts: 0, ...settings },
+    settings: { ...tierSettings(loadConfig({})), execTimeoutMs: 10_000, timeoutGraceMs: 150, memoryMiB: 128, maxBodyBytes: 1 << 20, interruptFuel: 4096, appHostHeapMiB: 256, spareAppHosts: 0, ...settings },
     readSecret: () => undefined,
     log: (e) => logs.push(e),
   }

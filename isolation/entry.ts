@@ -1,0 +1,28 @@
+// Module entry points for the processes and workers kindling starts (app hosts, workers, the
+// spawner, jco, benchmark helpers): the sibling .ts file with tsx when running from source, the
+// built .js file without a loader when running from dist/. The one place that tells the two apart.
+import { fileURLToPath } from 'node:url'
+
+export interface ModuleEntry {
+  /** file URL of the module (what `import()` and `--kind=` take) */
+  url: string
+  /** absolute file path (what `node`, `fork` and Worker take) */
+  path: string
+  /** node flags the module needs: `--import tsx` from source, none when built */
+  execArgv: string[]
+}
+
+/** true when the calling module (its import.meta.url) is a .ts source run under tsx. */
+export function runningFromSource(importMetaUrl: string): boolean {
+  return new URL(importMetaUrl).pathname.endsWith('.ts')
+}
+
+/**
+ * The module `name` (a path relative to the caller, without extension, e.g. 'worker' or
+ * '../apphost/host-main') in the same form as the caller: .ts from source, .js when built.
+ */
+export function siblingModule(importMetaUrl: string, name: string): ModuleEntry {
+  const fromSource = runningFromSource(importMetaUrl)
+  const url = new URL(`${name.startsWith('.') ? '' : './'}${name}.${fromSource ? 'ts' : 'js'}`, importMetaUrl)
+  return { url: url.href, path: fileURLToPath(url), execArgv: fromSource ? ['--import', 'tsx'] : [] }
+}

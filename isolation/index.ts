@@ -1,0 +1,36 @@
+// The isolation tiers' public surface for code outside runtime/ and isolation/ (bench/, paper/):
+// they import from here, never from a tier's files (test/architecture-surface.test.ts checks it).
+
+// the tier contract (bench/ scopes, lib and tiers; paper/ experiments)
+export type {
+  FunctionArtifact, InvokeRequest, InvokeResult, InvokeTimings, IsolationTier, Prepared, Sandbox, TierContext, TierName, TierSettings,
+} from './tier.js'
+
+// the tiers themselves, built directly for in-process measurements (bench/tiers, bench/lib/inproc, bench/container, paper/)
+export { InlineTier } from './inline/tier.js'
+export { WasmTier } from './apphost/wasm-tier.js'
+export { ThreadTier } from './thread/tier.js'
+export { ProcessTier } from './process/tier.js'
+export { type ContainerTier, createContainerTier, type ClassicSandbox, type HttpSandbox } from './container/index.js'
+export type { ContainerPrepared } from './container/plan.js'
+
+// container tooling: OCI runtimes, cgroups, test images (bench/container, paper/ containers, mechanisms, r9)
+export { runCommand, which } from './container/runtime.js'
+export { allHierarchies, removeCgroupTree } from './container/cgroups.js'
+export { buildBusyboxImage, buildNodeImage, openImageStore } from './container/images/index.js'
+
+// the app host program and its frame protocol, driven directly (bench/lib/apphost-client, floors, bench/scopes/density)
+export { appHostEntry, hostEnvironment } from './apphost/host-process.js'
+export { encodeFrame, FRAME, type Frame, FrameDecoder } from './apphost/protocol.js'
+
+// module entry points from source or dist/ (bench/lib: gateway, load, openloop, registry; bench/tiers/run)
+export { type ModuleEntry, runningFromSource, siblingModule } from './entry.js'
+
+// wasm preparation and instrumentation (bench/scopes/density, bench/tiers/interrupt)
+export { prepareWasm } from './wasm/prepare.js'
+export { INTERRUPT_IMPORT, instrument } from './wasm/binary/instrument.js'
+export { standaloneWasmFunction } from './wasm/standalone.js'
+
+// the component toolchain (bench/component)
+export { TRANSPILE_OPTIONS } from './component/prepare.js'
+export { runJco } from './component/toolchain/jco.js'

@@ -38,8 +38,6 @@ export interface Kindling {
   registry: Registry
   /** the pools and the call path */
   dispatcher: Dispatcher
-  /** the dispatcher under its former name (bench/ reads pools through it) */
-  functions: Dispatcher
   tiers: ReadonlyMap<TierName, IsolationTier>
   credentials: Credentials | undefined
   artifacts: ArtifactStore
@@ -198,7 +196,6 @@ export async function createKindling(config: Config): Promise<Kindling> {
     app,
     registry,
     dispatcher,
-    functions: dispatcher,
     tiers,
     credentials,
     artifacts,

@@ -68,7 +68,7 @@ function request(i: number): InvokeRequest {
 
 /** Per call, inside the sandbox: instantiate (on the critical path) and run, in µs. */
 async function measureInstances(k: Kindling, service: string): Promise<{ instantiate: number[]; run: number[] }> {
-  const fn = k.functions.get(service, k.config.defaultNamespace)
+  const fn = k.dispatcher.get(service, k.config.defaultNamespace)
   if (!fn?.prepared) throw new Error(`${service} is not prepared`)
   const sandbox: Sandbox = await fn.tier.spawn(fn.prepared, { sandboxId: `bench-${service}` })
   const never = new AbortController().signal

@@ -17,7 +17,7 @@ const url = await k.listen()
 const recorded = new Map<string, { timings: (InvokeTimings | null)[]; coldStarts: ColdStart[]; off(): void }>()
 
 function startRecording(key: string): string | undefined {
-  const fn = k.functions.getByKey(key)
+  const fn = k.dispatcher.getByKey(key)
   const pool = fn?.pool
   if (!pool) return `no function ${key}`
   stopRecording(key)
@@ -47,7 +47,7 @@ function stopRecording(key: string): void {
 async function waitIdle(key: string, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs
   for (;;) {
-    const s = k.functions.getByKey(key)?.pool?.stats
+    const s = k.dispatcher.getByKey(key)?.pool?.stats
     if (s && s.idle > 0) return true
     if (Date.now() > end) return false
     await new Promise((r) => setTimeout(r, 1))
@@ -96,7 +96,7 @@ process.on('message', (m: Command) => {
       case 'wait-idle':
         return reply(await waitIdle(m.key, m.timeoutMs))
       case 'stats':
-        return reply(k.functions.getByKey(m.key)?.pool?.stats ?? null)
+        return reply(k.dispatcher.getByKey(m.key)?.pool?.stats ?? null)
       case 'pids':
         return reply({ gateway: process.pid, appHosts: appHostPids(), tiers: [...k.tiers.keys()], unavailable: Object.fromEntries([...k.tiers].map(([n, t]) => [n, t.unavailableReason()])) })
       case 'stop':

@@ -41,7 +41,7 @@ export interface ArtifactSpec {
 }
 
 /**
- * The FunctionArtifact the function manager would build for a deployment with these labels
+ * The FunctionArtifact the dispatcher builds for a deployment with these labels
  * (settings come from runtime/spec.ts, so label defaults are kindling's own).
  */
 export function artifactFor(dataDir: string, spec: ArtifactSpec): FunctionArtifact {

@@ -52,7 +52,7 @@ export async function measureHttp(dataDir: string, tiers: string[], n: number): 
     }
     for (const t of tiers) {
       const end = Date.now() + 60_000
-      while ((k.functions.get(`noop-${t}`, config.defaultNamespace)?.pool?.stats.available ?? 0) < 1) {
+      while ((k.dispatcher.get(`noop-${t}`, config.defaultNamespace)?.pool?.stats.available ?? 0) < 1) {
         if (Date.now() > end) throw new Error(`noop-${t} did not get a warm sandbox`)
         await new Promise((r) => setTimeout(r, 20))
       }

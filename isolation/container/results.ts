@@ -4,9 +4,9 @@ import { type ErrorCode, failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
 
 /** A call kindling failed (status and JSON body from the error table), timed from t0. */
-export function errorResult(code: ErrorCode, detail: string, t0: number, stderr?: string): InvokeResult {
+export function errorResult(code: ErrorCode, detail: string, t0: number): InvokeResult {
   const totalUs = (performance.now() - t0) * 1000
-  return failedResult(code, detail, { stderr, timings: { instantiateUs: 0, runUs: totalUs, totalUs } })
+  return failedResult(code, detail, { timings: { instantiateUs: 0, runUs: totalUs, totalUs } })
 }
 
 /** The classic watchdog's rule: content_type if set, else the request's Content-Type, else text/plain. */

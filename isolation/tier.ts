@@ -1,5 +1,6 @@
 // The one interface every isolation tier implements (DESIGN.md, "One interface for every tier").
 // The pool talks to tiers only through these types; a tier never imports the pool or the gateway.
+import type { ErrorCode } from './errors.js'
 
 export type TierName = 'inline' | 'wasm' | 'thread' | 'process' | 'container'
 export const TIER_NAMES: readonly TierName[] = ['inline', 'wasm', 'thread', 'process', 'container']
@@ -136,8 +137,11 @@ export interface InvokeResult {
   /** what the function wrote to stderr (logs) */
   stderr?: string
   timings?: InvokeTimings
-  /** set when the call failed inside the sandbox (trap, exit, timeout); status already reflects it */
-  errorCode?: string
+  /**
+   * set when the call failed inside the sandbox (trap, exit, timeout): then status, headers and body
+   * are the error's, made by failedResult (isolation/errors.ts); never set on the function's own answer
+   */
+  errorCode?: ErrorCode
 }
 
 export type DisposeReason = 'scale-down' | 'undeploy' | 'idle' | 'failed' | 'shutdown' | 'replaced'

@@ -48,7 +48,7 @@ export interface FuzzReport {
 
 /** 5xx a function's execution may answer with (README, errors.ts): the function failed, died, timed out. */
 const FUNCTION_5XX_CODES = new Set([
-  'KINDLING_ERR_FUNCTION_TRAP', 'KINDLING_ERR_FUNCTION_EXIT', 'KINDLING_ERR_FUNCTION_FAILED', 'KINDLING_ERR_MEMORY_LIMIT',
+  'KINDLING_ERR_FUNCTION_TRAP', 'KINDLING_ERR_FUNCTION_EXIT', 'KINDLING_ERR_FUNCTION_FAILED', 'KINDLING_ERR_MEMORY_LIMIT', 'KINDLING_ERR_STACK_OVERFLOW',
   'KINDLING_ERR_HOST_DIED', 'KINDLING_ERR_SANDBOX_FAILED', 'KINDLING_ERR_TIMEOUT', 'KINDLING_ERR_SHUTTING_DOWN',
 ])
 /** 5xx any route may answer with: overload and full disk (issue 18 items 10 and 15). */

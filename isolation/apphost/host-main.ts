@@ -8,6 +8,7 @@ import { type HostFunction, hostKind, type LoadRequest, registerHostKind } from 
 import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
 import { loadWasmFunction } from './wasm-kind.js'
 import { applyWasmV8Flags } from '../wasm/v8-flags.js'
+import { isErrorCode } from '../errors.js'
 
 applyWasmV8Flags()
 
@@ -38,8 +39,9 @@ function send(type: number, id: number, meta: unknown, payload?: Buffer): void {
 }
 
 function fail(id: number, e: unknown): void {
+  const given = (e as { code?: unknown } | null)?.code
+  const code = isErrorCode(given) ? given : 'KINDLING_ERR_SANDBOX_FAILED'
   const message = e instanceof Error ? e.message : String(e)
-  const code = (e as { code?: string })?.code?.startsWith?.('KINDLING_ERR_') ? (e as { code: string }).code : 'KINDLING_ERR_SANDBOX_FAILED'
   send(FRAME.ERROR, id, { code, message })
 }
 

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import type net from 'node:net'
 import { type ModuleEntry, siblingModule } from '../entry.js'
-import { ERRORS, type ErrorCode, KindlingError } from '../../runtime/errors.js'
+import { isErrorCode, KindlingError } from '../errors.js'
 import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
 
 export interface HostProcessOptions {
@@ -85,8 +85,7 @@ export class HostProcess extends EventEmitter {
           this.pending.delete(f.id)
           if (f.type === FRAME.ERROR) {
             const m = f.meta as ErrorMeta
-            const code: ErrorCode = m.code in ERRORS ? (m.code as ErrorCode) : 'KINDLING_ERR_SANDBOX_FAILED'
-            p.reject(new KindlingError(code, m.message))
+            p.reject(new KindlingError(isErrorCode(m.code) ? m.code : 'KINDLING_ERR_SANDBOX_FAILED', m.message))
           } else {
             p.resolve(f)
           }

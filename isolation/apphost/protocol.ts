@@ -3,6 +3,7 @@
 // carry bodies as raw bytes and let many frames go out in one write under load.
 //
 //   u32 length of the rest | u8 type | u32 id | u32 meta length | meta (JSON) | payload (bytes)
+import type { ErrorCode } from '../errors.js'
 import type { ResponseHeaders } from '../tier.js'
 
 export const FRAME = {
@@ -123,7 +124,7 @@ export interface ResultMeta {
   status: number
   headers: ResponseHeaders
   stderr?: string
-  errorCode?: string
+  errorCode?: ErrorCode
   timings?: { instantiateUs: number; runUs: number; totalUs: number }
 }
 

@@ -1,7 +1,7 @@
 // The `wasm` tier (the default): each application runs in its own app host process; each sandbox
 // is a WebAssembly instance inside it, fresh (or reset to its initial snapshot) for every call.
 // A crash of one application's host fails only that application's in-flight calls.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,

@@ -1,7 +1,7 @@
 // The upload check for components: the component must decode, export a wasi:http incoming handler
 // of a version kindling provides (0.2.x) and import nothing kindling does not provide. Anything
 // else is refused now, with the reason, rather than at deploy or at the first call.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import { GRANTED_INTERFACES, HANDLER_EXPORT, HANDLER_INTERFACE, splitVersion } from './interfaces.js'
 import { runJco, ToolchainError } from './toolchain/jco.js'
 import { type ComponentWorld, parseWorld } from './world.js'

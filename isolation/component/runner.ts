@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
+import { failedResult } from '../errors.js'
 import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { isHopByHop } from '../http-headers.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
@@ -169,7 +170,7 @@ export class ComponentSandboxCore {
     if (!v || v.tag === 'err') {
       this.failed = true
       const why = v ? `the component answered with error-code ${describe(v.val)}` : 'the component returned without setting a response (response-outparam.set)'
-      return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(`${why}\n${stderr ?? ''}`), stderr, errorCode: 'KINDLING_ERR_FUNCTION_FAILED' }
+      return failedResult('KINDLING_ERR_FUNCTION_FAILED', why, { stderr })
     }
     const headers: ResponseHeaders = {}
     for (const [name, value] of v.val.headers) if (!isHopByHop(name, { contentLength: true })) addResponseHeader(headers, name, latin1.decode(value))
@@ -177,26 +178,17 @@ export class ComponentSandboxCore {
   }
 
   private failure(e: unknown, logs: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
-    const err = logs?.length ? logs.toBuffer().toString() : ''
-    const timings = { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 }
-    const text = (status: number, code: string, message: string): InvokeResult => ({
-      status,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-      body: Buffer.from(`${message}\n${err}`),
-      stderr: err || undefined,
-      errorCode: code,
-      timings,
-    })
-    if (e instanceof InterruptedError || e instanceof DeadlineError) return text(504, 'KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped')
-    if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
-    if (e instanceof ComponentExit) return text(500, 'KINDLING_ERR_FUNCTION_EXIT', e.message)
-    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
+    const more = { stderr: logs?.length ? logs.toBuffer().toString() : undefined, timings: { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 } }
+    if (e instanceof InterruptedError || e instanceof DeadlineError) return failedResult('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped', more)
+    if (e instanceof OutputLimitError) return failedResult('KINDLING_ERR_FUNCTION_FAILED', e.message, more)
+    if (e instanceof ComponentExit) return failedResult('KINDLING_ERR_FUNCTION_EXIT', e.message, more)
+    if (isStackOverflow(e)) return failedResult('KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`, more)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const limit = this.plan.maxMemoryPages * WASM_PAGE
     if (this.live?.memories.some((m) => m.buffer.byteLength >= limit)) {
-      return text(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${limit / 1048576} MiB (${message})`)
+      return failedResult('KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${limit / 1048576} MiB (${message})`, more)
     }
-    return text(500, 'KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`)
+    return failedResult('KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`, more)
   }
 
   /** Drops the used instance (and makes the next one when prewarm is on). Off the critical path. */

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
+import { failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
 import { cgiEnvironment, GATEWAY_HTTP_VARS } from '../wasm/cgi.js'
 import { closeQuietly, makeStdinFifo, writeAndClose } from './fifo.js'
@@ -156,12 +157,12 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     if (!this.alive) {
-      return errorResult(502, 'KINDLING_ERR_HOST_DIED', this.diedEarly ? 'the container ended before the call' : 'the container was already used or disposed', t0)
+      return errorResult('KINDLING_ERR_HOST_DIED', this.diedEarly ? 'the container ended before the call' : 'the container was already used or disposed', t0)
     }
     this.used = true
     if (signal.aborted) {
       setImmediate(() => void this.destroy())
-      return errorResult(504, 'KINDLING_ERR_TIMEOUT', 'the call was cancelled before it started', t0)
+      return errorResult('KINDLING_ERR_TIMEOUT', 'the call was cancelled before it started', t0)
     }
     const w = this.plan.watchdog
     const deadline = Math.min(req.deadline, w.execTimeoutMs ? Date.now() + w.execTimeoutMs : Infinity)
@@ -191,7 +192,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
       this.live = false
       void this.destroy()
       const msg = e instanceof RuntimeError ? e.message : String(e)
-      return errorResult(502, 'KINDLING_ERR_SANDBOX_FAILED', `the container did not start: ${msg}`, t0)
+      return errorResult('KINDLING_ERR_SANDBOX_FAILED', `the container did not start: ${msg}`, t0)
     }
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)
@@ -223,22 +224,20 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     const timings = { instantiateUs, runUs: totalUs - instantiateUs, totalUs }
     const stderr = errText || undefined
     // OpenFaaS's classic watchdog answers 408 on exec_timeout; kindling answers 504 in every tier.
-    if (stopped === 'timeout') return { ...errorResult(504, 'KINDLING_ERR_TIMEOUT', `the call ran past its timeout and was killed\n${errText}`, t0), stderr, timings }
-    if (stopped === 'cancelled') return { ...errorResult(504, 'KINDLING_ERR_TIMEOUT', 'the call was cancelled', t0), stderr, timings }
+    const more = { stderr, timings }
+    if (stopped === 'timeout') return failedResult('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was killed', more)
+    if (stopped === 'cancelled') return failedResult('KINDLING_ERR_TIMEOUT', 'the call was cancelled', more)
     if (stopped === 'output') {
-      return { ...errorResult(500, 'KINDLING_ERR_FUNCTION_FAILED', `the function wrote more than ${this.svc.ctx.settings.maxBodyBytes} bytes and was killed`, t0), stderr, timings }
+      return failedResult('KINDLING_ERR_FUNCTION_FAILED', `the function wrote more than ${this.svc.ctx.settings.maxBodyBytes} bytes and was killed`, more)
     }
     if ((exit === undefined || exit !== 0) && this.oomKilled()) {
       const mib = Math.round(this.plan.memoryBytes / 1048576)
-      return { ...errorResult(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function was killed at its memory limit of ${mib} MiB\n${errText}`, t0), stderr, timings }
+      return failedResult('KINDLING_ERR_MEMORY_LIMIT', `the function was killed at its memory limit of ${mib} MiB`, more)
     }
-    if (exit === undefined) {
-      return { ...errorResult(500, 'KINDLING_ERR_FUNCTION_FAILED', `the container was killed before fprocess finished\n${errText}${out.toString()}`, t0), stderr, timings }
-    }
+    if (exit === undefined) return failedResult('KINDLING_ERR_FUNCTION_FAILED', 'the container was killed before fprocess finished', more)
     if (exit !== 0) {
       this.log('system', `fprocess exited with status ${exit}`)
-      const body = Buffer.from(`exit status ${exit}\n${errText}${out.toString()}`)
-      return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body, stderr, errorCode: 'KINDLING_ERR_FUNCTION_EXIT', timings }
+      return failedResult('KINDLING_ERR_FUNCTION_EXIT', `fprocess exited with status ${exit}`, more)
     }
     const body = w.combineOutput && errText ? Buffer.concat([out, Buffer.from(errText)]) : out
     const seconds = totalUs / 1e6

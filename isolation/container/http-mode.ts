@@ -211,10 +211,10 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
 
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     const t0 = performance.now()
-    if (!this.alive) return errorResult(502, 'KINDLING_ERR_HOST_DIED', 'the server container is not running', t0)
+    if (!this.alive) return errorResult('KINDLING_ERR_HOST_DIED', 'the server container is not running', t0)
     const w = this.plan.watchdog
     if (w.maxInflight > 0 && this.inflight >= w.maxInflight) {
-      return errorResult(429, 'KINDLING_ERR_OVERLOADED', `the function is at max_inflight=${w.maxInflight}`, t0)
+      return errorResult('KINDLING_ERR_OVERLOADED', `the function is at max_inflight=${w.maxInflight}`, t0)
     }
     this.inflight++
     clearTimeout(this.idleTimer)
@@ -254,7 +254,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
         this.live = false
         void this.svc.runtime.kill(this.containerId, 'KILL')
         // OpenFaaS returns 504 here in HTTP mode too (408 only in the classic watchdog)
-        finish(errorResult(504, 'KINDLING_ERR_TIMEOUT', why === 'timeout' ? 'the call ran past its timeout; the container was killed' : 'the call was cancelled', t0))
+        finish(errorResult('KINDLING_ERR_TIMEOUT', why === 'timeout' ? 'the call ran past its timeout; the container was killed' : 'the call was cancelled', t0))
       }
       const timer = setTimeout(() => stop('timeout'), Math.max(0, deadline - Date.now()))
       const onAbort = (): void => stop('cancelled')
@@ -295,17 +295,17 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
 
   private async failure(e: NodeJS.ErrnoException, t0: number): Promise<InvokeResult> {
     if (e.message === 'response too large') {
-      return errorResult(500, 'KINDLING_ERR_FUNCTION_FAILED', `the response was larger than ${this.svc.ctx.settings.maxBodyBytes} bytes`, t0)
+      return errorResult('KINDLING_ERR_FUNCTION_FAILED', `the response was larger than ${this.svc.ctx.settings.maxBodyBytes} bytes`, t0)
     }
     // give the death of the container a moment to show (stdio closes just after the socket)
     await Promise.race([this.died, sleep(100)])
     if (this.hasDied) {
       if (this.oomKilled()) {
-        return errorResult(500, 'KINDLING_ERR_MEMORY_LIMIT', `the server was killed at its memory limit of ${Math.round(this.plan.memoryBytes / 1048576)} MiB`, t0)
+        return errorResult('KINDLING_ERR_MEMORY_LIMIT', `the server was killed at its memory limit of ${Math.round(this.plan.memoryBytes / 1048576)} MiB`, t0)
       }
-      return errorResult(502, 'KINDLING_ERR_HOST_DIED', `the server exited during the call (${e.code ?? e.message})`, t0)
+      return errorResult('KINDLING_ERR_HOST_DIED', `the server exited during the call (${e.code ?? e.message})`, t0)
     }
-    return errorResult(500, 'KINDLING_ERR_FUNCTION_FAILED', `the server dropped the connection (${e.code ?? e.message})`, t0)
+    return errorResult('KINDLING_ERR_FUNCTION_FAILED', `the server dropped the connection (${e.code ?? e.message})`, t0)
   }
 
   protected releaseResources(): void {

@@ -3,7 +3,7 @@
 // its value. Values are read when the sandbox is made, so an updated secret reaches new sandboxes.
 import fs from 'node:fs'
 import path from 'node:path'
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 
 export const SECRETS_IN_CONTAINER = '/var/openfaas/secrets'
 const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/

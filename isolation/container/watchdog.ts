@@ -1,6 +1,6 @@
 // The OpenFaaS watchdog settings a container function is deployed with (openfaas-api.md section 5),
 // read once at prepare time from the image's default environment and the deployment's envVars.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 
 export type WatchdogMode = 'classic' | 'http'
 

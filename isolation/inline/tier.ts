@@ -1,7 +1,7 @@
 // The `inline` tier: the WebAssembly instance runs inside the gateway process itself. No OS
 // boundary and no IPC: the fastest tier and the weakest. Runaway loops and recursion are stopped by the
 // compiled-in interruption checks; a crash of V8 itself would take the gateway with it.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,

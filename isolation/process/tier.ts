@@ -4,7 +4,7 @@
 // is the boundary: a crash, an out-of-memory or a runaway loop affects that one sandbox only.
 // New sandboxes come from spare processes started ahead (spares.ts); each process has a V8 heap
 // limit and, where the machine allows, a memory cgroup of its own.
-import { asKindlingError, KindlingError } from '../../runtime/errors.js'
+import { asKindlingError, KindlingError } from '../errors.js'
 import { FRAME, type InvokeMeta, type ResultMeta } from '../apphost/protocol.js'
 import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,

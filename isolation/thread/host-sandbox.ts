@@ -5,6 +5,7 @@
 // replaced from the spares at once, so the next call finds a live worker with the function loaded.
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
+import { type ErrorCode, failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
 import type { WasmPlan } from '../wasm/plan.js'
 import type { PortCall, PortResult } from './worker.js'
@@ -35,10 +36,8 @@ interface Pending {
   reject(e: Error & { code?: string }): void
 }
 
-const TEXT = { 'content-type': 'text/plain; charset=utf-8' }
-
-function failure(status: number, errorCode: string, message: string, t0: number): InvokeResult {
-  return { status, headers: TEXT, body: Buffer.from(`${message}\n`), errorCode, timings: { instantiateUs: 0, runUs: 0, totalUs: (performance.now() - t0) * 1000 } }
+function failure(code: ErrorCode, detail: string, t0: number): InvokeResult {
+  return failedResult(code, detail, { timings: { instantiateUs: 0, runUs: 0, totalUs: (performance.now() - t0) * 1000 } })
 }
 
 export class ThreadSandboxHost {
@@ -118,7 +117,7 @@ export class ThreadSandboxHost {
       // the next call tries a new worker
       this.current = this.load(this.fn.spares.take(this.fn.heapMiB))
       this.current.catch(() => {})
-      return failure(502, 'KINDLING_ERR_SANDBOX_FAILED', `the worker thread could not load the function: ${(e as Error).message}`, t0)
+      return failure('KINDLING_ERR_SANDBOX_FAILED', `the worker thread could not load the function: ${(e as Error).message}`, t0)
     }
     let timedOut = false
     // one timer: raise the cancel flag at the deadline, terminate the worker grace ms later
@@ -143,12 +142,12 @@ export class ThreadSandboxHost {
     } catch (e) {
       const err = e as Error & { code?: string }
       if (timedOut) {
-        return failure(504, 'KINDLING_ERR_TIMEOUT', `the call ran past its timeout; its worker thread did not stop within ${this.fn.graceMs} ms and was terminated and replaced`, t0)
+        return failure('KINDLING_ERR_TIMEOUT', `the call ran past its timeout; its worker thread did not stop within ${this.fn.graceMs} ms and was terminated and replaced`, t0)
       }
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        return failure(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function's worker thread reached its heap limit of ${this.fn.heapMiB} MiB and was replaced`, t0)
+        return failure('KINDLING_ERR_MEMORY_LIMIT', `the function's worker thread reached its heap limit of ${this.fn.heapMiB} MiB and was replaced`, t0)
       }
-      return failure(502, 'KINDLING_ERR_HOST_DIED', `the worker thread running this call died (${err.message}); it has been replaced`, t0)
+      return failure('KINDLING_ERR_HOST_DIED', `the worker thread running this call died (${err.message}); it has been replaced`, t0)
     } finally {
       clearTimeout(timer)
       // the call is over: a raised flag must not interrupt the reset or the next instantiation

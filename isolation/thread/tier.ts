@@ -3,7 +3,7 @@
 // the wasm tier; the app host runs the workers (host-kind.ts, host-threads.ts). A call that runs
 // past its deadline is stopped by the compiled-in checks, else its worker is terminated; the app
 // host's main thread stays free throughout, so the application's other functions keep answering.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import { AppHostManager, type HostExit } from '../apphost/manager.js'
 import type { HostProcess } from '../apphost/host-process.js'
 import { FRAME } from '../apphost/protocol.js'

@@ -1,6 +1,6 @@
 // Decides at upload what kind of WebAssembly artifact a body is, refusing anything kindling cannot
 // run. Components are handed to a component handler when one is installed.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import type { WasmFormat } from '../tier.js'
 import { compileModule, detectCoreFormat, isComponentBinary, isWasmBinary } from './formats.js'
 

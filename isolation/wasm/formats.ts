@@ -1,6 +1,6 @@
 // Detects how a WebAssembly artifact is driven, from its header, imports and exports, and refuses
 // what kindling cannot run with a message that names the formats it accepts.
-import { KindlingError } from '../../runtime/errors.js'
+import { KindlingError } from '../errors.js'
 import type { WasmFormat } from '../tier.js'
 import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
 import { applyWasmV8Flags } from './v8-flags.js'

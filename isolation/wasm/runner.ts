@@ -7,6 +7,7 @@
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
 import { performance } from 'node:perf_hooks'
+import { failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
@@ -292,8 +293,7 @@ export class WasmSandboxCore {
     const err = stderr.length ? stderr.toBuffer().toString() : undefined
     if (code !== 0) {
       this.failed = true
-      const body = Buffer.from(`exit status ${code}\n${err ?? ''}${stdout.length ? stdout.toBuffer().toString() : ''}`)
-      return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body, stderr: err, errorCode: 'KINDLING_ERR_FUNCTION_EXIT' }
+      return failedResult('KINDLING_ERR_FUNCTION_EXIT', `the function exited with status ${code}`, { stderr: err })
     }
     const cgi = parseCgiOutput(stdout.toBuffer(), req.headers['content-type'] ?? 'text/plain')
     return { status: cgi.status, headers: cgi.headers, body: cgi.body, stderr: err }
@@ -319,27 +319,18 @@ export class WasmSandboxCore {
   }
 
   private failure(e: unknown, stderr: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
-    const err = stderr?.length ? stderr.toBuffer().toString() : ''
-    const timings = { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 }
-    const text = (status: number, code: string, message: string): InvokeResult => ({
-      status,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-      body: Buffer.from(`${message}\n${err}`),
-      stderr: err || undefined,
-      errorCode: code,
-      timings,
-    })
+    const more = { stderr: stderr?.length ? stderr.toBuffer().toString() : undefined, timings: { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 } }
     if (e instanceof InterruptedError || e instanceof DeadlineError) {
-      return text(504, 'KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped')
+      return failedResult('KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped', more)
     }
-    if (e instanceof OutputLimitError) return text(500, 'KINDLING_ERR_FUNCTION_FAILED', e.message)
-    if (isStackOverflow(e)) return text(500, 'KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`)
+    if (e instanceof OutputLimitError) return failedResult('KINDLING_ERR_FUNCTION_FAILED', e.message, more)
+    if (isStackOverflow(e)) return failedResult('KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`, more)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
     const memory = this.live?.memory
     if (memory && memory.buffer.byteLength >= this.plan.maxMemoryPages * WASM_PAGE) {
-      return text(500, 'KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${(this.plan.maxMemoryPages * WASM_PAGE) / 1048576} MiB (${message})`)
+      return failedResult('KINDLING_ERR_MEMORY_LIMIT', `the function reached its memory limit of ${(this.plan.maxMemoryPages * WASM_PAGE) / 1048576} MiB (${message})`, more)
     }
-    return text(500, 'KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`)
+    return failedResult('KINDLING_ERR_FUNCTION_TRAP', `the function trapped: ${message}`, more)
   }
 
   /**

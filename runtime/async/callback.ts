@@ -7,6 +7,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import type { ResponseHeaders } from '../pool/dispatcher.js'
+import { ERROR_HEADER } from '../errors.js'
 import { CallbackDenied, type CallbackPolicy, portOf } from './callback-policy.js'
 import type { CallRow } from './store.js'
 
@@ -51,6 +52,8 @@ export function callbackHeaders(row: CallRow): Record<string, string | string[]>
   if (correlation !== undefined) out['x-correlation-id'] = correlation
   out['x-function-name'] = row.name
   out['x-function-status'] = String(row.last_status ?? 503)
+  // kindling made the error (the body is its JSON): say so as a synchronous answer does
+  if (row.last_error) out[ERROR_HEADER] = row.last_error
   out['x-duration-seconds'] = (row.duration_s ?? 0).toFixed(6)
   out['x-retry'] = String(Math.max(0, row.attempts - 1))
   out['x-retry-max'] = String(row.retry_max ?? 0)

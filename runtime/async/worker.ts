@@ -2,7 +2,7 @@
 // `concurrency` at once, retries the retryable ones with backoff and delivers results to their
 // callbacks. It is woken when a call is accepted or finishes, and by a timer for the next retry;
 // it never polls while nothing is due.
-import { asKindlingError, KindlingError } from '../errors.js'
+import { asKindlingError, ERROR_CONTENT_TYPE, type ErrorCode, errorBody, KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
 import type { Dispatcher, InvokeRequest, ResponseHeaders } from '../pool/dispatcher.js'
@@ -233,7 +233,7 @@ export class AsyncWorker {
     let status: number
     let headers: ResponseHeaders
     let body: Buffer
-    let error: string | undefined
+    let error: ErrorCode | undefined
     try {
       if (!fn) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${row.fn_key} was removed after the call was accepted`)
       const r = await dispatcher.invokeKey(row.fn_key, this.request(row), this.never)
@@ -251,8 +251,9 @@ export class AsyncWorker {
       }
       // kindling could not run the call at all: 503, as the queue worker reports a gateway it cannot reach
       status = k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status
-      headers = { 'content-type': 'application/json' }
-      body = Buffer.from(JSON.stringify(k.toJSON()) + '\n')
+      // the body a synchronous caller would get (sendError), as the tiers' failed results have
+      headers = { 'content-type': ERROR_CONTENT_TYPE }
+      body = errorBody(k.code, k.message)
       error = k.code
     }
     const durationS = (performance.now() - t0) / 1000

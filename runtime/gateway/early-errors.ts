@@ -4,9 +4,10 @@
 // no code; here they get the gateway's one error shape, { code, status, message } with the code
 // in X-Kindling-Error, like every other error kindling makes.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { KindlingError } from '../errors.js'
-import { ERROR_HEADER, sendError } from './reply.js'
+import { ERROR_CONTENT_TYPE, ERROR_HEADER, errorBody, KindlingError } from '../errors.js'
+import { sendError } from './reply.js'
 
 /** fastify's frameworkErrors option: router errors, answered like any route error. */
 export function answerFrameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
@@ -34,9 +35,10 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   if (socket.writable) {
     const k = clientErrorOf(err.code)
-    const body = JSON.stringify(k.toJSON()) + '\n'
-    socket.write(`HTTP/1.1 ${k.status} ${k.status === 400 ? 'Bad Request' : k.status === 408 ? 'Request Timeout' : 'Request Header Fields Too Large'}\r\n` +
-      `Content-Type: application/json\r\n${ERROR_HEADER}: ${k.code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    const body = errorBody(k.code, k.message)
+    socket.write(`HTTP/1.1 ${k.status} ${STATUS_CODES[k.status]}\r\nContent-Type: ${ERROR_CONTENT_TYPE}\r\n${ERROR_HEADER}: ${k.code}\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+    socket.write(body)
   }
   socket.destroy()
 }

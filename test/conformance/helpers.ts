@@ -1,6 +1,8 @@
 // Small helpers of the conformance suite: deploy a fixture through the gateway API, wait until it
 // has a warm sandbox, call it, and read the CPU time of OS threads from /proc.
+import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import { ERRORS, isErrorCode } from '../../runtime/errors.js'
 import type { TestKindling } from '../helpers/kindling.js'
 import type { FixtureSpec } from './fixtures.js'
 import { type FunctionRef, until } from './rows.js'
@@ -39,7 +41,19 @@ export async function call(k: TestKindling, name: string, body = '', extra: { he
   const t0 = Date.now()
   const res = await k.app.inject({ method: 'POST', url: `/function/${name}${extra.path ?? ''}`, payload: body, headers: extra.headers ?? {} })
   const code = res.headers['x-kindling-error']
+  if (typeof code === 'string') assertErrorBody(res.statusCode, res.headers['content-type'], res.body, code)
   return { status: res.statusCode, body: res.body, headers: res.headers, errorCode: typeof code === 'string' ? code : undefined, ms: Date.now() - t0 }
+}
+
+/** One error model on every tier: an error kindling made is its JSON { code, status, message }. */
+function assertErrorBody(status: number, contentType: unknown, body: string, code: string): void {
+  assert.ok(isErrorCode(code), `X-Kindling-Error ${code} is in the error table`)
+  assert.equal(status, ERRORS[code].status, `${code} answers its table status`)
+  assert.equal(contentType, 'application/json; charset=utf-8', `${code} answers JSON: ${body}`)
+  const e = JSON.parse(body) as Record<string, unknown>
+  assert.deepEqual(Object.keys(e), ['code', 'status', 'message'])
+  assert.equal(e.code, code)
+  assert.equal(e.status, status)
 }
 
 export async function undeploy(k: TestKindling, name: string): Promise<number> {

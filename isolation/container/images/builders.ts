@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { KindlingError } from '../../../runtime/errors.js'
+import { KindlingError } from '../../errors.js'
 import { findStaticBusybox, isStaticElf } from './elf.js'
 import { addPath, copyInto } from './rootfs.js'
 import { DEFAULT_BUSYBOX_REF, DEFAULT_NODE_REF, type ImageListEntry, type ImageStore } from './store.js'

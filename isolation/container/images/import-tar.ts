@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { KindlingError } from '../../../runtime/errors.js'
+import { KindlingError } from '../../errors.js'
 import { DEFAULT_PATH, mergeEnv } from './builders.js'
 import type { ImageListEntry, ImageStore } from './store.js'
 

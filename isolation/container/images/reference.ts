@@ -1,7 +1,7 @@
 // Image references normalised the way docker does (distribution/reference): "alpine" is
 // docker.io/library/alpine:latest, "functions/alpine" is docker.io/functions/alpine:latest,
 // "ghcr.io/openfaas/alpine" keeps its registry. The store keys images by the normalised form.
-import { KindlingError } from '../../../runtime/errors.js'
+import { KindlingError } from '../../errors.js'
 
 export interface ImageReference {
   /** registry host, "docker.io" when none was given */

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { KindlingError } from '../../../runtime/errors.js'
+import { KindlingError } from '../../errors.js'
 import { familiarReference, normaliseReference, parseReference } from './reference.js'
 import { ensureMountPoints, ensureUsers, folderSize } from './rootfs.js'
 

@@ -67,14 +67,18 @@ describe('container tier, classic mode', { skip, timeout: 180_000 }, () => {
     assert.equal((await call({}, { headers: {} })).headers['content-type'], 'text/plain')
   })
 
-  it('answers 500 with stderr and stdout on a non-zero exit, and logs stderr', async () => {
+  it('answers 500 with the error JSON, stderr in its message, on a non-zero exit, and logs stderr', async () => {
     const f = await call({ envProcess: 'false' })
     assert.equal(f.status, 500)
     assert.equal(f.errorCode, 'KINDLING_ERR_FUNCTION_EXIT')
     const n = await call({ image: 'test/node-classic:1', envProcess: 'node /home/app/handler.mjs', name: 'nodefail' }, { query: 'exit=3', text: 'abc' })
     assert.equal(n.status, 500)
     assert.equal(n.errorCode, 'KINDLING_ERR_FUNCTION_EXIT')
-    assert.match(n.body.toString(), /^exit status 3\nexiting with 3 as asked\n\{.*"upper":"ABC"/s)
+    assert.equal(n.headers['content-type'], 'application/json; charset=utf-8')
+    const e = JSON.parse(n.body.toString()) as { code: string; status: number; message: string }
+    assert.equal(e.code, 'KINDLING_ERR_FUNCTION_EXIT')
+    assert.equal(e.status, 500)
+    assert.match(e.message, /^fprocess exited with status 3\. .*its stderr follows\.\nexiting with 3 as asked\n$/)
     assert.ok(h.logs.some((l) => l.key === 'nodefail.openfaas-fn' && l.stream === 'stderr' && l.text === 'exiting with 3 as asked'))
     assert.ok(h.logs.some((l) => l.stream === 'system' && l.text === 'Forking fprocess.'))
     assert.ok(h.logs.some((l) => l.stream === 'system' && /^Wrote \d+ Bytes - Duration: /.test(l.text)))

@@ -38,12 +38,16 @@ describe('runner: WASI commands', () => {
     assert.deepEqual(JSON.parse(r.body.toString()), { hello: 'world', path: '/x', query: 'q=1' })
   })
 
-  it('answers 500 with stderr when the program exits non-zero', () => {
+  it('answers 500 with the error JSON, stderr in its message, when the program exits non-zero', () => {
     const r = wasmFunction('read-secret').createSandbox().run(request(''))
     assert.equal(r.status, 500)
     assert.equal(r.errorCode, 'KINDLING_ERR_FUNCTION_EXIT')
-    assert.match(r.body.toString(), /exit status 2/)
-    assert.match(r.body.toString(), /usage/)
+    assert.equal(r.headers['content-type'], 'application/json; charset=utf-8')
+    const e = JSON.parse(r.body.toString()) as { code: string; status: number; message: string }
+    assert.deepEqual(Object.keys(e), ['code', 'status', 'message'])
+    assert.equal(e.code, 'KINDLING_ERR_FUNCTION_EXIT')
+    assert.equal(e.status, 500)
+    assert.match(e.message, /^the function exited with status 2\. The function exited with a non-zero status; its stderr follows\.\nusage/)
   })
 
   it('reads secrets from the read-only preopened directory and cannot escape it', () => {

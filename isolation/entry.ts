@@ -1,7 +1,21 @@
 // Module entry points for the processes and workers kindling starts (app hosts, workers, the
 // spawner, jco, benchmark helpers): the sibling .ts file with tsx when running from source, the
 // built .js file without a loader when running from dist/. The one place that tells the two apart.
+import fs from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+
+/** The kindling checkout: the nearest folder above this file with kindling's package.json (works from dist/ too). */
+export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)))
+
+function findRepoRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'kindling') return dir
+    } catch {}
+    if (path.dirname(dir) === dir) return start
+  }
+}
 
 export interface ModuleEntry {
   /** file URL of the module (what `import()` and `--kind=` take) */

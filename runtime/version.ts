@@ -1,19 +1,10 @@
 // kindling's release and the git commit it runs from (read from .git without spawning git).
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-/** The kindling checkout: the nearest folder above this file with kindling's package.json (works from dist/ too). */
-export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)))
+import { REPO_ROOT } from '../isolation/entry.js'
 
-function findRepoRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    try {
-      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'kindling') return dir
-    } catch {}
-    if (path.dirname(dir) === dir) return start
-  }
-}
+export { REPO_ROOT }
 
 export function readVersion(): { release: string; sha: string } {
   let release = '0.0.0'

@@ -13,7 +13,7 @@ import type {
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { REPO_ROOT } from '../../runtime/version.js'
+import { REPO_ROOT } from '../entry.js'
 import type { PlanWithModule } from '../wasm/plan.js'
 import { type PreparedWasm, prepareWasm } from '../wasm/prepare.js'
 import { MemoryCgroups } from './cgroup.js'

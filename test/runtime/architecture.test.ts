@@ -65,4 +65,9 @@ describe('architecture', () => {
     const bad = sourcesUnder(path.join(RUNTIME, 'gateway')).flatMap((f) => importsOf(f).filter((t) => t === pool || t === tiers).map((t) => `${path.relative(REPO_ROOT, f)} imports ${path.relative(REPO_ROOT, t)}`))
     assert.deepEqual(bad, [])
   })
+
+  it('no tier imports runtime/ (a tier knows nothing of the gateway, the registry or the pool)', () => {
+    const bad = sourcesUnder(ISOLATION).flatMap((f) => importsOf(f).filter((t) => t === RUNTIME || t.startsWith(RUNTIME + path.sep)).map((t) => `${path.relative(REPO_ROOT, f)} imports ${path.relative(REPO_ROOT, t)}`))
+    assert.deepEqual(bad, [])
+  })
 })

@@ -97,7 +97,8 @@ export interface StartupTimings {
   instantiateUs: number
 }
 
-export interface InvokeRequest {
+/** A call as its caller (the gateway, the async worker) builds it: the deadline is not its to set. */
+export interface CallRequest {
   callId: string
   method: string
   /** the path after /function/<name>, always starting with "/" */
@@ -107,8 +108,15 @@ export interface InvokeRequest {
   /** lower-case header names */
   headers: Record<string, string>
   body: Buffer
+}
+
+/**
+ * A call as a sandbox gets it: the pool makes it when the call starts on a sandbox, with the
+ * deadline computed once there (the timeout counts from then, not while the call waited).
+ */
+export interface InvokeRequest extends CallRequest {
   /** absolute deadline, Date.now() based */
-  deadline: number
+  readonly deadline: number
 }
 
 /** Time spent in the call, split by phase, in microseconds (0 where the phase did not happen). */
@@ -151,9 +159,13 @@ export interface Sandbox {
   readonly startup: StartupTimings
   /** false once the sandbox has died or been disposed; the pool must not hand it out */
   readonly alive: boolean
+  /**
+   * Runs one call. `signal` fires when the caller no longer wants the answer (its client hung up):
+   * the tier stops the call as it stops one past its deadline. A sandbox brings itself back to a
+   * clean state after answering, inside its own thread or process and off the call's critical
+   * path; the pool may hand it the next call as soon as this one has answered.
+   */
   invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult>
-  /** back to a clean state between calls (a no-op for stateMode reuse) */
-  reset(): Promise<void>
   dispose(reason: DisposeReason): Promise<void>
 }
 

@@ -78,7 +78,6 @@ async function measureInstances(k: Kindling, service: string): Promise<{ instant
     for (let i = 0; i < CALLS + CALLS / 10; i++) {
       const r = await sandbox.invoke(request(i), never)
       if (r.status !== 200) throw new Error(`${service}: ${r.status} ${r.body.toString()}`)
-      await sandbox.reset()
       // the sandbox drops its instance right after answering; give it that turn before the next call
       await new Promise((res) => setImmediate(res))
       if (i < CALLS / 10 || !r.timings) continue // warm-up

@@ -3,7 +3,7 @@
 // a cold call really instantiated on its critical path), pool state and process ids for memory.
 // argv[2] is JSON: { dataDir, config: Partial<Config> }.
 import { type ColdStart, createKindling, loadConfig } from '../../runtime/index.js'
-import type { InvokeRequest, InvokeResult, InvokeTimings } from '../../isolation/index.js'
+import type { CallRequest, InvokeResult, InvokeTimings } from '../../isolation/index.js'
 
 interface Args {
   dataDir: string
@@ -24,7 +24,7 @@ function startRecording(key: string): string | undefined {
   const rec = { timings: [] as (InvokeTimings | null)[], coldStarts: [] as ColdStart[], off: () => {} }
   const original = pool.invoke
   // an own property shadows the prototype method only while recording
-  pool.invoke = async (req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> => {
+  pool.invoke = async (req: CallRequest, signal: AbortSignal): Promise<InvokeResult> => {
     const r = await original.call(pool, req, signal)
     rec.timings.push(r.timings ?? null)
     return r

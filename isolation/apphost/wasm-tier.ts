@@ -115,10 +115,6 @@ export class HostSandbox implements Sandbox {
     return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
   }
 
-  async reset(): Promise<void> {
-    // the app host restores the snapshot (or makes the next instance) right after answering
-  }
-
   async dispose(_reason: DisposeReason): Promise<void> {
     if (this.disposed) return
     this.disposed = true

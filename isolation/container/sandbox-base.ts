@@ -105,6 +105,4 @@ export abstract class ContainerSandboxBase {
     this.disposed = true
     await this.destroy()
   }
-
-  async reset(): Promise<void> {}
 }

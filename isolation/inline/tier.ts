@@ -111,8 +111,6 @@ class InlineSandbox implements Sandbox {
     return result
   }
 
-  async reset(): Promise<void> {}
-
   async dispose(_reason: DisposeReason): Promise<void> {
     this.disposed = true
     this.core.dispose()

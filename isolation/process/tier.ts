@@ -248,10 +248,6 @@ class ProcessSandbox implements Sandbox {
     return new KindlingError('KINDLING_ERR_HOST_DIED', `the sandbox process running this call ${proc.host.exitReason ?? 'died'}; it has been replaced`)
   }
 
-  async reset(): Promise<void> {
-    // the process restores the snapshot (or makes the next instance) right after answering
-  }
-
   async dispose(_reason: DisposeReason): Promise<void> {
     if (this.disposed) return
     this.disposed = true

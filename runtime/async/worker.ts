@@ -5,7 +5,7 @@
 import { asKindlingError, ERROR_CONTENT_TYPE, type ErrorCode, errorBody, KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { Dispatcher, InvokeRequest, ResponseHeaders } from '../pool/dispatcher.js'
+import type { CallRequest, Dispatcher, ResponseHeaders } from '../pool/dispatcher.js'
 import type { Registry } from '../registry/registry.js'
 import { CallbackSender } from './callback.js'
 import type { CallbackPolicy } from './callback-policy.js'
@@ -221,8 +221,8 @@ export class AsyncWorker {
     this.timer.unref()
   }
 
-  private request(row: CallRow): InvokeRequest {
-    return { callId: row.id, method: row.method, path: row.path, query: row.query, headers: JSON.parse(row.headers) as Record<string, string>, body: row.body ?? Buffer.alloc(0), deadline: Infinity }
+  private request(row: CallRow): CallRequest {
+    return { callId: row.id, method: row.method, path: row.path, query: row.query, headers: JSON.parse(row.headers) as Record<string, string>, body: row.body ?? Buffer.alloc(0) }
   }
 
   private async run(row: CallRow): Promise<void> {

@@ -4,7 +4,7 @@
 // replaced in the background. The pool never looks inside a tier.
 import { EventEmitter } from 'node:events'
 import { KindlingError } from '../errors.js'
-import type { InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, StartupTimings } from '../../isolation/tier.js'
+import type { CallRequest, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, StartupTimings } from '../../isolation/tier.js'
 
 export interface PoolLimits {
   /** warm sandboxes kept ready (replicas) */
@@ -96,16 +96,17 @@ export class FunctionPool extends EventEmitter {
   }
 
   /** Runs one call on a sandbox of this pool. */
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
     const sandbox = this.takeIdle() ?? (await this.acquireSlow())
-    // the timeout counts from the moment the call runs, not while it waited for a sandbox
-    req.deadline = Date.now() + this.limits.timeoutMs
+    // the deadline is computed once, here: the timeout counts from the moment the call runs, not
+    // while it waited for a sandbox; the sandbox gets its own request, the caller's stays as it was
+    const call: InvokeRequest = { ...req, deadline: Date.now() + this.limits.timeoutMs }
     this.busy++
     let result: InvokeResult
     try {
-      result = await sandbox.invoke(req, signal)
+      result = await sandbox.invoke(call, signal)
     } catch (e) {
       this.busy--
       this.release(sandbox)
@@ -159,13 +160,8 @@ export class FunctionPool extends EventEmitter {
       this.serveWaiters()
       return
     }
-    sandbox.reset().then(
-      () => this.giveBack(sandbox),
-      () => {
-        this.remove(sandbox, 'failed')
-        this.fill()
-      },
-    )
+    // the sandbox cleans itself after answering (in its own thread or process): it is ready now
+    this.giveBack(sandbox)
   }
 
   private giveBack(sandbox: Sandbox): void {

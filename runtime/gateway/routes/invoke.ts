@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
-import type { Dispatcher, InvokeRequest, InvokeResult } from '../../pool/dispatcher.js'
+import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
 import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
@@ -25,9 +25,11 @@ export interface InvokeRouteOptions {
   responseTimeoutMs: number
 }
 
-/** Builds the InvokeRequest for a call: lower-case single-valued headers, path after the function name. */
-/** The deadline is set by the pool when the call starts on a sandbox. */
-export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: string): InvokeRequest {
+/**
+ * Builds the request of a call: lower-case single-valued headers, path after the function name.
+ * It has no deadline: the pool computes it when the call starts on a sandbox.
+ */
+export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: string): CallRequest {
   const headers: Record<string, string> = {}
   const raw = req.headers
   for (const k in raw) {
@@ -45,7 +47,6 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
     query: q < 0 ? '' : url.slice(q + 1),
     headers,
     body: (req.body as Buffer | undefined) ?? EMPTY,
-    deadline: Infinity,
   }
 }
 

@@ -65,6 +65,8 @@ export const ERRORS = {
   KINDLING_ERR_URI_TOO_LONG: { status: 414, hint: 'Function names are at most 63 characters and call ids 128; shorten the URL.' },
   KINDLING_ERR_HEADERS_TOO_LARGE: { status: 431, hint: 'Send fewer or smaller request headers.' },
   KINDLING_ERR_REQUEST_TIMEOUT: { status: 408, hint: 'Send the whole request within KINDLING_REQUEST_TIMEOUT_MS (headers within KINDLING_HEADERS_TIMEOUT_MS).' },
+  // call cancellation (issue 11 item 4)
+  KINDLING_ERR_CALL_CANCELLED: { status: 499, hint: 'The client hung up before the answer: the call was stopped (or dropped from the queue). Nothing to do unless it was not meant to.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

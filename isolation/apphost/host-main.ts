@@ -1,10 +1,11 @@
 // The app host: one OS process per application, started and supervised by the gateway. It reads
 // frames from fd 3, runs the application's functions and writes results back. When the gateway
 // goes away (fd 3 closes), the host exits, so a killed gateway leaves no orphans.
+import fs from 'node:fs'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { InvokeRequest } from '../tier.js'
-import { type HostFunction, hostKind, type LoadRequest, registerHostKind } from './host-kinds.js'
+import { type HostFunction, hostKind, type LoadRequest, registerHostKind, setCancelPoll } from './host-kinds.js'
 import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type InvokeMeta, type ResultMeta } from './protocol.js'
 import { loadWasmFunction } from './wasm-kind.js'
 import { applyWasmV8Flags } from '../wasm/v8-flags.js'
@@ -24,6 +25,12 @@ const functions = new Map<string, HostFunction>()
 const sandboxOwner = new Map<string, HostFunction>()
 const dirty = new Set<string>()
 let cleanupScheduled = false
+/** sandbox of each INVOKE under way, by frame id (a CANCEL names the INVOKE's id) */
+const inflight = new Map<number, string>()
+/** frame id of the call a sync sandbox runs on this thread right now (0: none) */
+let syncCall = 0
+/** frames read while a sync call ran: handled after it, in order */
+const deferred: Frame[] = []
 
 const socket = new net.Socket({ fd: 3, readable: true, writable: true })
 socket.setNoDelay?.(true)
@@ -63,8 +70,20 @@ async function handle(f: Frame): Promise<void> {
       const fn = sandboxOwner.get(m.sb)
       if (!fn) return fail(f.id, new Error(`sandbox ${m.sb} is not in this host`))
       const req: InvokeRequest = { callId: m.callId, method: m.method, path: m.path, query: m.query, headers: m.headers, body: f.payload, deadline: m.deadline }
-      const out = fn.invoke(m.sb, req)
-      const r = out instanceof Promise ? await out : out
+      inflight.set(f.id, m.sb)
+      let r
+      try {
+        syncCall = f.id
+        let out
+        try {
+          out = fn.invoke(m.sb, req)
+        } finally {
+          syncCall = 0
+        }
+        r = out instanceof Promise ? await out : out
+      } finally {
+        inflight.delete(f.id)
+      }
       const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings }
       send(FRAME.RESULT, f.id, meta, r.body)
       if (fn.cleanup) scheduleCleanup(m.sb)
@@ -132,12 +151,48 @@ async function handle(f: Frame): Promise<void> {
   }
 }
 
+/** The caller of INVOKE `id` hung up: its sandbox stops the call (an answer still follows). */
+function cancel(id: number): void {
+  const sb = inflight.get(id)
+  if (sb !== undefined) sandboxOwner.get(sb)?.cancel?.(sb)
+}
+
+function onFrame(f: Frame): void {
+  if (f.type === FRAME.CANCEL) return cancel(f.id)
+  if (syncCall !== 0 || deferred.length > 0) {
+    if (deferred.push(f) === 1) setImmediate(runDeferred)
+    return
+  }
+  handle(f).catch((e) => fail(f.id, e))
+}
+
+function runDeferred(): void {
+  while (deferred.length > 0 && syncCall === 0) {
+    const f = deferred.shift()!
+    handle(f).catch((e) => fail(f.id, e))
+  }
+}
+
+/**
+ * Called from a running guest's interrupt check: reads what has arrived on the socket (it is
+ * non-blocking), acts on CANCEL frames now and keeps the others for after the call. The decoder is
+ * consistent whenever a frame is being handled, so pushing into it from inside that handling is safe.
+ */
+const pollBuffer = Buffer.allocUnsafe(64 * 1024)
+setCancelPoll(() => {
+  let n = 0
+  try {
+    n = fs.readSync(3, pollBuffer, 0, pollBuffer.length, null)
+  } catch {
+    // EAGAIN: nothing more has arrived; frames read with the call's own may still wait in the decoder
+  }
+  decoder.push(n > 0 ? Buffer.from(pollBuffer.subarray(0, n)) : Buffer.alloc(0), onFrame)
+})
+
 socket.on('data', (chunk: Buffer) => {
   socket.cork()
   try {
-    decoder.push(chunk, (f) => {
-      handle(f).catch((e) => fail(f.id, e))
-    })
+    decoder.push(chunk, onFrame)
   } finally {
     process.nextTick(() => socket.uncork())
   }

@@ -128,7 +128,7 @@ export class HostProcess extends EventEmitter {
    * Sends a frame and waits for its reply. With a deadline, a reply that has not come by
    * deadline + graceMs means the host is stuck: it is killed and every pending call fails.
    */
-  request(type: number, meta: unknown, payload?: Buffer, deadline?: { at: number; graceMs: number }): Promise<Frame> {
+  request(type: number, meta: unknown, payload?: Buffer, deadline?: { at: number; graceMs: number }, signal?: AbortSignal): Promise<Frame> {
     if (!this.alive) return Promise.reject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason ?? 'is gone'}`))
     const id = this.nextId++
     if (this.nextId > 0xfffffff0) this.nextId = 1
@@ -144,7 +144,23 @@ export class HostProcess extends EventEmitter {
       const [head, body] = encodeFrameParts(type, id, meta, payload)
       this.send(head)
       if (body.length) this.send(body)
+      if (signal) this.cancelOnAbort(id, p, signal)
     })
+  }
+
+  /** The caller hung up: the host is told to stop the call; its answer still settles the request. */
+  private cancelOnAbort(id: number, p: Pending, signal: AbortSignal): void {
+    const onAbort = () => {
+      if (this.pending.get(id) === p && this.alive) this.send(encodeFrameParts(FRAME.CANCEL, id, undefined)[0])
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    const settle = (f: () => void) => () => {
+      signal.removeEventListener('abort', onAbort)
+      f()
+    }
+    const { resolve, reject } = p
+    p.resolve = (f) => settle(() => resolve(f))()
+    p.reject = (e) => settle(() => reject(e))()
   }
 
   private corked = false

@@ -17,6 +17,11 @@ export const FRAME = {
   PING: 8,
   /** ends a sandbox's worker or process abruptly, as a crash would (tests, operators) */
   KILL: 7,
+  /**
+   * the caller of an INVOKE (same frame id) hung up: stop that call as at its deadline. No reply;
+   * the INVOKE still answers (with KINDLING_ERR_CALL_CANCELLED), so its sandbox is known free again
+   */
+  CANCEL: 9,
   // host -> gateway
   OK: 100,
   ERROR: 101,
@@ -66,10 +71,12 @@ export class FrameDecoder {
   private size = 0
   constructor(private readonly maxFrameBytes = 1 << 30) {}
 
+  /** Adds bytes (none: only decodes what is buffered) and hands over every whole frame. */
   push(chunk: Buffer, onFrame: (f: Frame) => void): void {
-    if (chunk.length === 0) return
-    this.chunks.push(chunk)
-    this.size += chunk.length
+    if (chunk.length > 0) {
+      this.chunks.push(chunk)
+      this.size += chunk.length
+    }
     while (this.size >= 4) {
       if (this.chunks[0]!.length < 4) this.chunks = [Buffer.concat(this.chunks)]
       const len = this.chunks[0]!.readUInt32LE(0)

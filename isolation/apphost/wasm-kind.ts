@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import type { PlanWithModule } from '../wasm/plan.js'
 import { ChainDirectory } from '../wasm/chain.js'
 import { WasmFunction } from '../wasm/runner.js'
-import { type HostFunction, instanceHostFunction, type LoadRequest } from './host-kinds.js'
+import { type HostFunction, instanceHostFunction, type LoadRequest, pollCancels } from './host-kinds.js'
 
 /** An app host runs one application: its functions can call each other with kindling.call. */
 const directory = new ChainDirectory()
@@ -14,5 +14,5 @@ export function loadWasmFunction(req: LoadRequest): HostFunction {
   const module = new WebAssembly.Module(fs.readFileSync(modulePath))
   const fn = new WasmFunction(module, plan)
   directory.register(fn)
-  return instanceHostFunction(plan.key, () => fn.createSandbox(), () => directory.unregister(fn))
+  return instanceHostFunction(plan.key, (cancelFlag) => fn.createSandbox(cancelFlag, pollCancels), () => directory.unregister(fn))
 }

@@ -108,9 +108,9 @@ export class HostSandbox implements Sandbox {
 
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     if (!this.alive) throw new KindlingError('KINDLING_ERR_HOST_DIED', 'the sandbox is gone')
-    if (signal.aborted) throw new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', 'the call was cancelled before it ran')
+    if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
     const meta: InvokeMeta = { sb: this.id, callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, deadline: req.deadline }
-    const f = await this.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.graceMs })
+    const f = await this.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.graceMs }, signal)
     const m = f.meta as ResultMeta
     return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
   }

@@ -98,7 +98,7 @@ class InlineSandbox implements Sandbox {
 
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     if (this.disposed) throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', 'the sandbox was disposed')
-    if (signal.aborted) throw new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', 'the call was cancelled before it ran')
+    if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
     const result = this.core.run(req)
     // restore the snapshot after the response has gone out, not on this call's critical path
     if (!this.cleanupPending) {

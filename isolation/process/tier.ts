@@ -224,11 +224,11 @@ class ProcessSandbox implements Sandbox {
   async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
     if (this.replacing) await this.replacing
     if (!this.alive) throw new KindlingError('KINDLING_ERR_HOST_DIED', 'the sandbox process is gone and could not be replaced')
-    if (signal.aborted) throw new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', 'the call was cancelled before it ran')
+    if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
     const proc = this.proc
     const meta: InvokeMeta = { sb: this.id, callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, deadline: req.deadline }
     try {
-      const f = await proc.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.ctx.settings.timeoutGraceMs })
+      const f = await proc.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.ctx.settings.timeoutGraceMs }, signal)
       const m = f.meta as ResultMeta
       return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
     } catch (e) {

@@ -46,6 +46,8 @@ export class ThreadSandboxHost {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private disposed = false
+  /** a call is under way (from invoke until its answer): a cancel raises the flag only then */
+  private inCall = false
   private instantiateUs = 0
   /** worker replacements (deaths and terminations) */
   replacements = 0
@@ -108,12 +110,19 @@ export class ThreadSandboxHost {
     this.current.catch(() => {})
   }
 
+  /** The caller hung up: the worker's interrupt checks see the flag, as at the deadline. */
+  cancel(): void {
+    if (this.inCall) Atomics.store(this.cancelFlag, 0, 1)
+  }
+
   async invoke(req: InvokeRequest): Promise<InvokeResult> {
     const t0 = performance.now()
+    this.inCall = true
     let w: Loaded
     try {
       w = await this.current
     } catch (e) {
+      this.inCall = false
       // the next call tries a new worker
       this.current = this.load(this.fn.spares.take(this.fn.heapMiB))
       this.current.catch(() => {})
@@ -151,6 +160,7 @@ export class ThreadSandboxHost {
     } finally {
       clearTimeout(timer)
       // the call is over: a raised flag must not interrupt the reset or the next instantiation
+      this.inCall = false
       Atomics.store(this.cancelFlag, 0, 0)
     }
   }

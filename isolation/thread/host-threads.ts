@@ -64,6 +64,7 @@ export function loadThreadFunction(req: LoadRequest): HostFunction {
       }
     },
     invoke: (id, r) => get(id).invoke(r),
+    cancel: (id) => sandboxes.get(id)?.cancel(),
     kill: (id) => get(id).kill(),
     dispose(id) {
       sandboxes.get(id)?.dispose()

@@ -44,6 +44,8 @@ interface LiveInstance {
 }
 
 const WASM_PAGE = 65536
+/** how often a running guest looks for a cancel that needs polling (app host sandboxes) */
+const CANCEL_POLL_MS = 5
 /** instantiation budget of a plan that names none (tests, benchmarks) */
 export const DEFAULT_INSTANTIATE_MS = 10_000
 
@@ -73,8 +75,8 @@ export class WasmFunction {
     this.preopens = plan.preopens.map(preopenFromPlan)
   }
 
-  createSandbox(cancelFlag?: Int32Array): WasmSandboxCore {
-    return new WasmSandboxCore(this, cancelFlag)
+  createSandbox(cancelFlag?: Int32Array, pollCancel?: () => void): WasmSandboxCore {
+    return new WasmSandboxCore(this, cancelFlag, pollCancel)
   }
 
   /** A sandbox for a chained call; give it back with chainReturn. */
@@ -99,13 +101,22 @@ export class WasmSandboxCore {
   private dirty = false
   private failed = false
   private deadline = Infinity
+  /** a call is running (the cancel flag is read only then: never during a reset or a prewarm) */
+  private calling = false
+  /** Date.now() from which the interrupt check polls for cancels again */
+  private nextPoll = 0
   private readonly plan: WasmPlan
   readonly stats = { instantiations: 0, resets: 0, calls: 0 }
 
   constructor(
     private readonly fn: WasmFunction,
-    /** Atomics word another thread sets to 1 to cancel the running call */
+    /** word set to 1 to cancel the running call (by another thread, or by pollCancel); cleared after each call */
     private readonly cancelFlag?: Int32Array,
+    /**
+     * looks for a cancel that arrived while this thread runs the guest (the app host reads its
+     * socket): called from the interrupt check at most every CANCEL_POLL_MS
+     */
+    private readonly pollCancel?: () => void,
   ) {
     this.plan = fn.plan
   }
@@ -172,8 +183,15 @@ export class WasmSandboxCore {
   }
 
   private interrupt = (): number => {
-    if (Date.now() >= this.deadline) throw new InterruptedError('deadline')
-    if (this.cancelFlag && Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
+    const now = Date.now()
+    if (now >= this.deadline) throw new InterruptedError('deadline')
+    if (this.cancelFlag && this.calling) {
+      if (this.pollCancel && now >= this.nextPoll) {
+        this.nextPoll = now + CANCEL_POLL_MS
+        this.pollCancel()
+      }
+      if (Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
+    }
     return this.plan.fuel
   }
 
@@ -246,7 +264,8 @@ export class WasmSandboxCore {
     this.deadline = req.deadline
     // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
     this.lastChainResult = undefined
-    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
+    // the flag is not cleared here: a cancel may be raised before the guest starts (thread tier)
+    this.calling = true
     this.dirty = true
     this.failed = false
     this.stats.calls++
@@ -264,6 +283,8 @@ export class WasmSandboxCore {
       live.stderr = undefined
       this.lastChainResult = undefined
       this.deadline = Infinity
+      this.calling = false
+      if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
     }
     const end = performance.now()
     result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
@@ -320,9 +341,8 @@ export class WasmSandboxCore {
 
   private failure(e: unknown, stderr: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
     const more = { stderr: stderr?.length ? stderr.toBuffer().toString() : undefined, timings: { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 } }
-    if (e instanceof InterruptedError || e instanceof DeadlineError) {
-      return failedResult('KINDLING_ERR_TIMEOUT', e instanceof InterruptedError && e.why === 'cancelled' ? 'the call was cancelled' : 'the call ran past its timeout and was stopped', more)
-    }
+    if (e instanceof InterruptedError && e.why === 'cancelled') return failedResult('KINDLING_ERR_CALL_CANCELLED', 'the client hung up: the call was stopped', more)
+    if (e instanceof InterruptedError || e instanceof DeadlineError) return failedResult('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped', more)
     if (e instanceof OutputLimitError) return failedResult('KINDLING_ERR_FUNCTION_FAILED', e.message, more)
     if (isStackOverflow(e)) return failedResult('KINDLING_ERR_STACK_OVERFLOW', `the function recursed too deep and was stopped at the call stack limit (${(e as Error).message})`, more)
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e)

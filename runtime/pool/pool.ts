@@ -36,6 +36,8 @@ interface Waiter {
   timer?: NodeJS.Timeout
 }
 
+const cancelled = (label: string) => new KindlingError('KINDLING_ERR_CALL_CANCELLED', `the client of a call to ${label} hung up while the call waited for a sandbox`)
+
 interface Slot {
   sandbox: Sandbox
   idleSince: number
@@ -99,7 +101,7 @@ export class FunctionPool extends EventEmitter {
   async invoke(req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
-    const sandbox = this.takeIdle() ?? (await this.acquireSlow())
+    const sandbox = this.takeIdle() ?? (await this.acquireSlow(signal))
     // the deadline is computed once, here: the timeout counts from the moment the call runs, not
     // while it waited for a sandbox; the sandbox gets its own request, the caller's stays as it was
     const call: InvokeRequest = { ...req, deadline: Date.now() + this.limits.timeoutMs }
@@ -129,7 +131,8 @@ export class FunctionPool extends EventEmitter {
     return sb
   }
 
-  private acquireSlow(): Promise<Sandbox> {
+  private acquireSlow(signal: AbortSignal): Promise<Sandbox> {
+    if (signal.aborted) return Promise.reject(cancelled(this.label))
     if (this.closed) return Promise.reject(new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', `${this.label} was removed`))
     if (this.starting > this.waiters.length) {
       // a sandbox is already starting and nobody has claimed it: wait for that one
@@ -140,13 +143,22 @@ export class FunctionPool extends EventEmitter {
       return Promise.reject(new KindlingError('KINDLING_ERR_OVERLOADED', `${this.label} has ${this.limits.max} busy sandboxes and ${this.waiters.length} calls waiting`))
     }
     return new Promise<Sandbox>((resolve, reject) => {
-      const w: Waiter = { resolve, reject }
-      const wait = this.limits.queueWaitMs
-      w.timer = setTimeout(() => {
+      // a queued call whose client left is dropped from the queue: it would only hold a sandbox
+      const onAbort = () => drop(cancelled(this.label))
+      const done = () => signal.removeEventListener('abort', onAbort)
+      const w: Waiter = {
+        resolve: (sb) => (done(), resolve(sb)),
+        reject: (e) => (done(), reject(e)),
+      }
+      const drop = (e: Error) => {
         const i = this.waiters.indexOf(w)
         if (i >= 0) this.waiters.splice(i, 1)
-        reject(new KindlingError('KINDLING_ERR_TIMEOUT', `the call waited ${wait} ms for a free sandbox of ${this.label}`))
-      }, wait)
+        clearTimeout(w.timer)
+        w.reject(e)
+      }
+      const wait = this.limits.queueWaitMs
+      w.timer = setTimeout(() => drop(new KindlingError('KINDLING_ERR_TIMEOUT', `the call waited ${wait} ms for a free sandbox of ${this.label}`)), wait)
+      signal.addEventListener('abort', onAbort, { once: true })
       this.waiters.push(w)
     })
   }

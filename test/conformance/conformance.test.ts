@@ -2,11 +2,12 @@
 // through a real kindling (gateway, pool, app hosts, worker threads, processes). A tier that is not
 // registered or cannot run on this machine has its cases reported as skipped, with the reason.
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { startKindling, type TestKindling } from '../helpers/kindling.js'
 import type { FixtureSpec } from './fixtures.js'
 import { busiestThread, call, deploy, sleep, threadTicks, TICK_MS, ticksOf, undeploy, warm } from './helpers.js'
-import { ROWS, skipReason, type FunctionRef, type TierRow } from './rows.js'
+import { ROWS, skipReason, type FunctionRef, type TierRow, until } from './rows.js'
 
 const TIMEOUT_MS = 300
 /** the runaway case's timeout: long enough for three bystander calls on the slowest tier (a new
@@ -14,6 +15,25 @@ const TIMEOUT_MS = 300
 const RUNAWAY_TIMEOUT_MS = 1000
 /** what "within the timeout plus a small margin" allows here (loaded CI machines, tsx) */
 const TIMEOUT_MARGIN_MS = 1200
+
+/** the cancel case's timeout: the call must end long before it */
+const CANCEL_TIMEOUT_MS = 20_000
+
+/** Calls a function over real HTTP and closes the connection after `ms`, before the answer. */
+function hangUpAfter(base: URL, name: string, body: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: base.hostname, port: base.port, method: 'POST', path: `/function/${name}`, agent: false }, (res) => {
+      res.resume()
+      reject(new Error(`the call answered ${res.statusCode} before the client hung up`))
+    })
+    req.on('error', () => {}) // the hang-up itself
+    req.end(body)
+    setTimeout(() => {
+      req.destroy()
+      resolve()
+    }, ms)
+  })
+}
 
 // CONFORMANCE_TIERS=thread,process runs some rows only (while working on a tier)
 const only = process.env.CONFORMANCE_TIERS?.split(',').filter(Boolean)
@@ -37,6 +57,9 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
       if (!skip) bystander = await deploy(k, name('bystander'), row.tier, await kit.echo())
     })
     after(() => k?.cleanup())
+    let url: Promise<string> | undefined
+    /** the gateway on a real port (a client hanging up needs a socket) */
+    const listening = () => (url ??= k.listen())
 
     /** Skips the case when the row cannot run; returns true when skipped. */
     const skipped = (t: TestContext, reason = skip): boolean => {
@@ -228,6 +251,38 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
         assert.equal(r.status, 200, r.body)
         assert.equal(r.body, bodies[i])
       })
+    })
+
+    it('a client that disconnects cancels its call: the sandbox is free again long before the timeout', async (t) => {
+      if (skipped(t, skip ?? (row.blocksGateway ? 'the call runs on the gateway thread: nothing can notice the client leave until it ends (a call cancelled before it runs is dropped)' : undefined))) return
+      const spec = await kit.loop(`${CANCEL_TIMEOUT_MS}ms`)
+      const fn = await fixture('cancel', spec, { 'com.openfaas.scale.max': '1' })
+      const pool = k.dispatcher.get(fn.name, 'openfaas-fn')!.pool!
+      const base = new URL(await listening())
+      const pidsBefore = typeof row.pids === 'function' ? row.pids(k, fn) : []
+      // a running call and one queued behind it (max 1 sandbox); both clients hang up
+      const t0 = Date.now()
+      const running = hangUpAfter(base, fn.name, spec.input ?? '', 1000)
+      await until(() => pool.stats.busy === 1, 10_000, 'the first call to run')
+      const queued = hangUpAfter(base, fn.name, spec.input ?? '', 300)
+      await until(() => pool.stats.queued === 1, 10_000, 'the second call to queue')
+      await Promise.all([running, queued])
+      // the sandbox is free and nothing waits: well before the 20 s timeout could have ended the call
+      await until(() => pool.stats.busy === 0 && pool.stats.queued === 0, CANCEL_TIMEOUT_MS / 2, 'the cancelled call to end')
+      assert.ok(Date.now() - t0 < CANCEL_TIMEOUT_MS / 2)
+      if (typeof row.pids === 'function') {
+        // the loop stopped using CPU: over a second, its processes are far from a busy core
+        // stopped inside its sandbox: no app host or process had to be killed for it
+        const pids = row.pids(k, fn)
+        assert.deepEqual(pids, pidsBefore)
+        const s0 = threadTicks(pids)
+        await sleep(1000)
+        const spent = [...threadTicks(pids)].reduce((sum, [id, v]) => sum + v - (s0.get(id) ?? v), 0)
+        assert.ok(spent < 1000 / TICK_MS / 2, `the function's processes used ${spent} ticks in the second after the cancel`)
+      } else {
+        t.diagnostic(`CPU after the cancel not checked: ${row.pids}`)
+      }
+      assert.equal((await call(k, bystander.name, 'after')).body, 'after')
     })
 
     it('undeploys while calls run: in-flight ones finish cleanly, queued ones get 410, the gateway stays up', async (t) => {

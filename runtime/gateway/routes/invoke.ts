@@ -12,7 +12,6 @@ import { ERROR_HEADER, sendError } from '../reply.js'
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
 const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
-const NEVER = new AbortController().signal
 
 export interface InvokeRouteOptions {
   dispatcher: Dispatcher
@@ -65,9 +64,15 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     const { name, namespace } = splitQualifiedName(req.params.name, defaultNamespace)
     const rest = req.params['*']
     const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`)
+    // a client that hangs up before its answer cancels the call: its response closes unfinished
+    const cancel = new AbortController()
+    const res = reply.raw
+    res.once('close', () => {
+      if (!res.writableFinished) cancel.abort()
+    })
     let result: InvokeResult
     try {
-      result = await dispatcher.invoke(name, namespace, invokeReq, NEVER)
+      result = await dispatcher.invoke(name, namespace, invokeReq, cancel.signal)
     } catch (e) {
       return sendError(reply, e)
     } finally {
@@ -85,7 +90,6 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     if (result.errorCode) headers[ERROR_HEADER] = result.errorCode
     // the function's answer goes straight to the socket: fastify's generic reply pipeline (hooks,
     // serialisers) has nothing to do on this route and costs more than the rest of the call
-    const res = reply.raw
     try {
       res.writeHead(result.status, headers)
     } catch (e) {

@@ -104,7 +104,8 @@ export class FunctionPool extends EventEmitter {
     const sandbox = this.takeIdle() ?? (await this.acquireSlow(signal))
     // the deadline is computed once, here: the timeout counts from the moment the call runs, not
     // while it waited for a sandbox; the sandbox gets its own request, the caller's stays as it was
-    const call: InvokeRequest = { ...req, deadline: Date.now() + this.limits.timeoutMs }
+    // (a literal of fixed shape: a spread costs ~0.8 us a call)
+    const call: InvokeRequest = { callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body, deadline: Date.now() + this.limits.timeoutMs }
     this.busy++
     let result: InvokeResult
     try {

@@ -21,6 +21,13 @@ interface Pending {
   reject(e: Error): void
   /** Date.now() past which the host counts as stuck on this request */
   killAt?: number
+  /** the caller's signal and its listener (a hang-up sends CANCEL), removed once the request settles */
+  signal?: AbortSignal
+  onAbort?: () => void
+}
+
+function unlisten(p: Pending): void {
+  if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort)
 }
 
 /** How often a host with calls under way checks them against their deadlines. */
@@ -83,6 +90,7 @@ export class HostProcess extends EventEmitter {
           const p = this.pending.get(f.id)
           if (!p) return
           this.pending.delete(f.id)
+          unlisten(p)
           if (f.type === FRAME.ERROR) {
             const m = f.meta as ErrorMeta
             p.reject(new KindlingError(isErrorCode(m.code) ? m.code : 'KINDLING_ERR_SANDBOX_FAILED', m.message))
@@ -110,7 +118,10 @@ export class HostProcess extends EventEmitter {
       this.exitReason ??= signal ? `killed by ${signal}` : `exited with code ${code}`
       readyReject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason} before it was ready`))
       const err = () => new KindlingError('KINDLING_ERR_HOST_DIED', `the app host running this call ${this.exitReason}`)
-      for (const p of this.pending.values()) p.reject(err())
+      for (const p of this.pending.values()) {
+        unlisten(p)
+        p.reject(err())
+      }
       this.pending.clear()
       this.emit('exit', this.exitReason)
     })
@@ -144,23 +155,15 @@ export class HostProcess extends EventEmitter {
       const [head, body] = encodeFrameParts(type, id, meta, payload)
       this.send(head)
       if (body.length) this.send(body)
-      if (signal) this.cancelOnAbort(id, p, signal)
+      if (signal) {
+        // the caller hung up: the host is told to stop the call; its answer still settles the request
+        p.signal = signal
+        p.onAbort = () => {
+          if (this.pending.get(id) === p && this.alive) this.send(encodeFrameParts(FRAME.CANCEL, id, undefined)[0])
+        }
+        signal.addEventListener('abort', p.onAbort, { once: true })
+      }
     })
-  }
-
-  /** The caller hung up: the host is told to stop the call; its answer still settles the request. */
-  private cancelOnAbort(id: number, p: Pending, signal: AbortSignal): void {
-    const onAbort = () => {
-      if (this.pending.get(id) === p && this.alive) this.send(encodeFrameParts(FRAME.CANCEL, id, undefined)[0])
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    const settle = (f: () => void) => () => {
-      signal.removeEventListener('abort', onAbort)
-      f()
-    }
-    const { resolve, reject } = p
-    p.resolve = (f) => settle(() => resolve(f))()
-    p.reject = (e) => settle(() => reject(e))()
   }
 
   private corked = false
@@ -197,6 +200,7 @@ export class HostProcess extends EventEmitter {
 
   private onStuck(id: number, p: Pending): void {
     this.pending.delete(id)
+    unlisten(p)
     p.reject(new KindlingError('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout; its app host did not stop it and was replaced'))
     this.kill('killed after a call ran past its timeout')
   }

@@ -3,7 +3,7 @@
 
 // the tier contract (bench/ scopes, lib and tiers; paper/ experiments)
 export type {
-  CallRequest, FunctionArtifact, InvokeRequest, InvokeResult, InvokeTimings, IsolationTier, Prepared, Sandbox, TierContext, TierName, TierSettings,
+  CallRequest, ContainerArtifact, FunctionArtifact, WasmArtifact, InvokeRequest, InvokeResult, InvokeTimings, IsolationTier, Prepared, Sandbox, TierContext, TierName, TierSettings,
 } from './tier.js'
 
 // the tiers themselves, built directly for in-process measurements (bench/tiers, bench/lib/inproc, bench/container, paper/)

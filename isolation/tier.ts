@@ -31,6 +31,7 @@ export type ArtifactKind = 'wasm-module' | 'wasm-component' | 'oci-image'
 
 /** How a WebAssembly module is driven. */
 export type WasmFormat = 'wasi-command' | 'assemblyscript' | 'component'
+export const WASM_FORMATS: readonly WasmFormat[] = ['wasi-command', 'assemblyscript', 'component']
 
 /**
  * How much state survives between calls.
@@ -55,12 +56,7 @@ export interface FunctionArtifact {
   kind: ArtifactKind
   /** the image string the user deployed, verbatim */
   image: string
-  /** wasm: absolute path of the module bytes as uploaded */
-  modulePath?: string
-  /** wasm: sha256 hex of the module bytes */
-  digest?: string
-  format?: WasmFormat
-  /** container tier: image reference and watchdog settings come from envVars/envProcess */
+  /** fprocess: argv of a WASI command, the watchdog's process of a container */
   envProcess?: string
   envVars: Record<string, string>
   labels: Record<string, string>
@@ -72,13 +68,31 @@ export interface FunctionArtifact {
   cpuCores: number
   timeoutMs: number
   stateMode: StateMode
+  /** set for kinds wasm-module and wasm-component */
+  wasm?: WasmArtifact
+  /** set for kind oci-image */
+  container?: ContainerArtifact
+}
+
+/** The WebAssembly part of an artifact: the uploaded module or component. */
+export interface WasmArtifact {
+  /** absolute path of the module bytes as uploaded */
+  modulePath: string
+  /** sha256 hex of the module bytes */
+  digest: string
+  /** what the upload classified the bytes as; left out, prepare finds it (one more compile) */
+  format?: WasmFormat
   resetMode: ResetMode
   /** a sandbox keeps the next clean instance ready (off the critical path) */
   prewarm: boolean
+}
+
+/** The container part of an artifact (the image reference is FunctionArtifact.image). */
+export interface ContainerArtifact {
   readOnlyRootFilesystem: boolean
 }
 
-/** The result of prepare: opaque to the pool, meaningful to its tier. */
+/** The result of prepare: opaque to the pool; each tier extends it with what its spawn needs. */
 export interface Prepared {
   readonly artifact: FunctionArtifact
   /** microseconds spent in prepare (compile, bundle creation) */
@@ -169,17 +183,21 @@ export interface Sandbox {
   dispose(reason: DisposeReason): Promise<void>
 }
 
-export interface IsolationTier {
+/**
+ * P is what the tier's prepare makes: the pool keeps it and hands the same value back to spawn and
+ * release, so a tier never downcasts it.
+ */
+export interface IsolationTier<P extends Prepared = Prepared> {
   readonly name: TierName
   readonly capabilities: TierCapabilities
   /** why the tier cannot run here, or null when it can */
   unavailableReason(): string | null
-  /** once per function version: validate and compile */
-  prepare(artifact: FunctionArtifact): Promise<Prepared>
+  /** once per function version: instrument (the upload validated and classified), transpile, plan */
+  prepare(artifact: FunctionArtifact): Promise<P>
   /** drop what prepare made (the function version is gone) */
-  release(prepared: Prepared): Promise<void>
+  release(prepared: P): Promise<void>
   /** the cold start */
-  spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox>
+  spawn(prepared: P, opts: SpawnOptions): Promise<Sandbox>
   close(): Promise<void>
 }
 

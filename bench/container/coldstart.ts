@@ -15,7 +15,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildNodeImage, type ClassicSandbox, type ContainerPrepared, type ContainerTier, createContainerTier, type FunctionArtifact, type HttpSandbox, type InvokeRequest, type TierContext, which } from '../../isolation/index.js'
+import { buildNodeImage, type ClassicSandbox, type ContainerTier, createContainerTier, type FunctionArtifact, type HttpSandbox, type InvokeRequest, type TierContext, which } from '../../isolation/index.js'
 import { loadConfig, tierSettings } from '../../runtime/index.js'
 import { type Engine, runscAvailable, startDocker, startPodman } from './engines.js'
 import { shuffle, summarise } from './stats.js'
@@ -64,7 +64,7 @@ let version = 0
 const fn = (name: string, image: string, fprocess: string, envVars: Record<string, string> = {}): FunctionArtifact => ({
   key: `${name}.openfaas-fn`, name, namespace: 'openfaas-fn', version: String(++version), app: name, kind: 'oci-image', image, envProcess: fprocess,
   envVars, labels: {}, annotations: {}, secrets: [], memoryBytes: 256 << 20, cpuCores: 0, timeoutMs: 30_000,
-  stateMode: envVars['mode'] === 'http' ? 'reuse' : 'fresh', resetMode: 'reinstantiate', prewarm: true, readOnlyRootFilesystem: true,
+  stateMode: envVars['mode'] === 'http' ? 'reuse' : 'fresh', container: { readOnlyRootFilesystem: true },
 })
 const FUNCS = {
   bb: fn('bb', 'functions/alpine:latest', 'tr a-z A-Z'),
@@ -76,10 +76,10 @@ const check = (what: string, k: 'bb' | 'node', out: string) => {
   if (!out.includes(expectOut[k])) throw new Error(`${what}: unexpected output ${JSON.stringify(out.slice(0, 300))}`)
 }
 
-const prepared = { bb: (await tier.prepare(FUNCS.bb)) as ContainerPrepared, node: (await tier.prepare(FUNCS.node)) as ContainerPrepared }
+const prepared = { bb: await tier.prepare(FUNCS.bb), node: await tier.prepare(FUNCS.node) }
 const preparedRunc =
-  typeof runcTier === 'string' ? undefined : { bb: (await runcTier.prepare(FUNCS.bb)) as ContainerPrepared, node: (await runcTier.prepare(FUNCS.node)) as ContainerPrepared }
-const httpPrepared = (await tier.prepare(fn('web', 'bench/node-http:1', 'node /home/app/server.mjs', { mode: 'http' }))) as ContainerPrepared
+  typeof runcTier === 'string' ? undefined : { bb: await runcTier.prepare(FUNCS.bb), node: await runcTier.prepare(FUNCS.node) }
+const httpPrepared = await tier.prepare(fn('web', 'bench/node-http:1', 'node /home/app/server.mjs', { mode: 'http' }))
 
 /** The function's own bundle (kindling's template: fprocess run directly, same rootfs, namespaces and limits). */
 const bundles = { bb: prepared.bb.plan.templateDir, node: prepared.node.plan.templateDir }

@@ -66,9 +66,7 @@ export function artifactFor(dataDir: string, spec: ArtifactSpec): FunctionArtifa
     cpuCores: s.cpuCores,
     timeoutMs: s.timeoutMs,
     stateMode: s.stateMode,
-    resetMode: s.resetMode,
-    prewarm: s.prewarm,
-    readOnlyRootFilesystem: true,
+    container: spec.wasm ? undefined : { readOnlyRootFilesystem: true },
   }
   if (spec.wasm) {
     const digest = createHash('sha256').update(spec.wasm).digest('hex')
@@ -77,8 +75,7 @@ export function artifactFor(dataDir: string, spec: ArtifactSpec): FunctionArtifa
       fs.mkdirSync(path.dirname(file), { recursive: true })
       fs.writeFileSync(file, spec.wasm)
     }
-    a.digest = digest
-    a.modulePath = file
+    a.wasm = { modulePath: file, digest, resetMode: s.resetMode, prewarm: s.prewarm }
     a.image = `wasm:sha256:${digest}`
   }
   return a

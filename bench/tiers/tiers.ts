@@ -70,9 +70,9 @@ export function noopArtifact(dataDir: string, name: string): FunctionArtifact {
   const modulePath = path.join(dataDir, `${digest}.wasm`)
   fs.writeFileSync(modulePath, bytes)
   return {
-    key: `${name}.bench`, name, namespace: 'bench', version: '1', app: name, kind: 'wasm-module', image: `wasm:sha256:${digest}`, modulePath, digest,
-    envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 128 * 1024 * 1024, cpuCores: 0, timeoutMs: 30_000,
-    stateMode: 'fresh', resetMode: 'snapshot', prewarm: true, readOnlyRootFilesystem: true,
+    key: `${name}.bench`, name, namespace: 'bench', version: '1', app: name, kind: 'wasm-module', image: `wasm:sha256:${digest}`,
+    envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 128 * 1024 * 1024, cpuCores: 0, timeoutMs: 30_000, stateMode: 'fresh',
+    wasm: { modulePath, digest, format: 'wasi-command', resetMode: 'snapshot', prewarm: true },
   }
 }
 

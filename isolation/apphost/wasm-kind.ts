@@ -1,6 +1,7 @@
 // The `wasm` sandbox kind inside an app host: a compiled module per function version, one
 // WasmSandboxCore (one live instance) per sandbox.
 import fs from 'node:fs'
+import { compileModule } from '../wasm/compile.js'
 import type { PlanWithModule } from '../wasm/plan.js'
 import { ChainDirectory } from '../wasm/chain.js'
 import { WasmFunction } from '../wasm/runner.js'
@@ -11,7 +12,7 @@ const directory = new ChainDirectory()
 
 export function loadWasmFunction(req: LoadRequest): HostFunction {
   const { plan, modulePath } = req as unknown as LoadRequest & PlanWithModule
-  const module = new WebAssembly.Module(fs.readFileSync(modulePath))
+  const module = compileModule(fs.readFileSync(modulePath))
   const fn = new WasmFunction(module, plan)
   directory.register(fn)
   return instanceHostFunction(plan.key, (cancelFlag) => fn.createSandbox(cancelFlag, pollCancels), () => directory.unregister(fn))

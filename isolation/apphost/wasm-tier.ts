@@ -11,7 +11,7 @@ import type { HostProcess } from './host-process.js'
 import { AppHostManager, type HostExit } from './manager.js'
 import { FRAME, type InvokeMeta, type ResultMeta } from './protocol.js'
 
-interface WasmPrepared extends Prepared {
+export interface WasmPrepared extends Prepared {
   readonly fnId: string
   /** the LOAD frame's meta besides fnId: a core module (kind wasm) or a component (kind component) */
   readonly load: { kind: string; [key: string]: unknown }
@@ -29,7 +29,7 @@ export const WASM_TIER_CAPABILITIES: TierCapabilities = {
   artifactKinds: ['wasm-module', 'wasm-component'],
 }
 
-export class WasmTier implements IsolationTier {
+export class WasmTier implements IsolationTier<WasmPrepared> {
   readonly name = 'wasm' as const
   readonly capabilities = WASM_TIER_CAPABILITIES
   readonly hosts: AppHostManager
@@ -66,18 +66,17 @@ export class WasmTier implements IsolationTier {
       this.hosts.join(artifact.app, fnId)
       return { artifact, prepareUs: c.prepareUs, fnId, load: { kind: 'component', plan: c.plan } }
     }
-    const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    // nothing is compiled here: the app host compiles the instrumented module once at LOAD
+    const wasm = prepareWasm(artifact, this.ctx)
     this.hosts.join(artifact.app, fnId)
     return { artifact, prepareUs: wasm.prepareUs, fnId, load: { kind: 'wasm', plan: wasm.plan, modulePath: wasm.modulePath } }
   }
 
-  async release(prepared: Prepared): Promise<void> {
-    const p = prepared as WasmPrepared
+  async release(p: WasmPrepared): Promise<void> {
     await this.hosts.leave(p.artifact.app, p.fnId)
   }
 
-  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
-    const p = prepared as WasmPrepared
+  async spawn(p: WasmPrepared, opts: SpawnOptions): Promise<Sandbox> {
     const t0 = performance.now()
     const host = await this.hosts.hostWith(p.artifact.app, p.fnId, p.load)
     const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })

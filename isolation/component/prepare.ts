@@ -54,7 +54,7 @@ export interface PreparedComponent {
 async function transpiled(artifact: FunctionArtifact, dataDir: string): Promise<{ dir: string; manifest: Manifest; cached: boolean }> {
   const version = transpilerVersion()
   if (!version) throw toolchainFailure(new ToolchainError(`${TRANSPILER_PACKAGE} is not installed`, true), '')
-  const key = createHash('sha256').update(JSON.stringify({ f: CACHE_FORMAT, d: artifact.digest, t: `${TRANSPILER_PACKAGE}@${version}`, o: TRANSPILE_OPTIONS })).digest('hex').slice(0, 32)
+  const key = createHash('sha256').update(JSON.stringify({ f: CACHE_FORMAT, d: artifact.wasm!.digest, t: `${TRANSPILER_PACKAGE}@${version}`, o: TRANSPILE_OPTIONS })).digest('hex').slice(0, 32)
   const root = path.join(dataDir, 'cache', 'component')
   const dir = path.join(root, key)
   const manifestPath = path.join(dir, 'manifest.json')
@@ -66,7 +66,7 @@ async function transpiled(artifact: FunctionArtifact, dataDir: string): Promise<
     const t0 = performance.now()
     let answer
     try {
-      answer = await runJco({ op: 'transpile', outDir: tmp, options: TRANSPILE_OPTIONS }, fs.readFileSync(artifact.modulePath!))
+      answer = await runJco({ op: 'transpile', outDir: tmp, options: TRANSPILE_OPTIONS }, fs.readFileSync(artifact.wasm!.modulePath))
     } catch (e) {
       throw toolchainFailure(e, 'jco could not transpile the component')
     }
@@ -115,7 +115,7 @@ function instrumented(dir: string, manifest: Manifest, maxMemoryPages: number, f
 
 export async function prepareComponent(artifact: FunctionArtifact, ctx: TierContext): Promise<PreparedComponent> {
   const t0 = performance.now()
-  if (!artifact.modulePath || !artifact.digest) throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `${artifact.image} is not a WebAssembly artifact`)
+  if (!artifact.wasm) throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `${artifact.image} is not a WebAssembly artifact`)
   const { dir, manifest, cached } = await transpiled(artifact, ctx.dataDir)
   const handlerExport = manifest.exports.find((e) => HANDLER_EXPORT.test(e))
   if (!handlerExport) throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', `the component does not export ${HANDLER_INTERFACE}@0.2.x`)
@@ -130,7 +130,7 @@ export async function prepareComponent(artifact: FunctionArtifact, ctx: TierCont
     functionName: artifact.name,
     envVars: artifact.envVars,
     stateMode: artifact.stateMode,
-    prewarm: artifact.prewarm,
+    prewarm: artifact.wasm.prewarm,
     jsPath: path.join(dir, manifest.js),
     coreModules,
     handlerExport,

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { failedResult } from '../errors.js'
 import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { isHopByHop } from '../http-headers.js'
+import { compileModule } from '../wasm/compile.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
 import { DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
@@ -44,7 +45,7 @@ export class ComponentFunction {
 
   static async load(plan: ComponentPlan): Promise<ComponentFunction> {
     const bindings = (await import(pathToFileURL(plan.jsPath).href)) as { instantiate: Instantiate }
-    const cores = new Map(Object.entries(plan.coreModules).map(([name, file]) => [name, new WebAssembly.Module(fs.readFileSync(file))]))
+    const cores = new Map(Object.entries(plan.coreModules).map(([name, file]) => [name, compileModule(fs.readFileSync(file))]))
     return new ComponentFunction(plan, bindings.instantiate, cores)
   }
 

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { KindlingError, isKindlingError } from '../errors.js'
-import type { FunctionArtifact, IsolationTier, Prepared, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
+import type { FunctionArtifact, IsolationTier, Sandbox, SpawnOptions, TierCapabilities, TierContext } from '../tier.js'
 import { allHierarchies } from './cgroups.js'
 import { ClassicSandbox } from './classic.js'
 import { FifoPool } from './fifo.js'
@@ -44,7 +44,7 @@ const CAPABILITIES: TierCapabilities = {
 
 type AnySandbox = ClassicSandbox | HttpSandbox
 
-export class ContainerTier implements IsolationTier {
+export class ContainerTier implements IsolationTier<ContainerPrepared> {
   readonly name = 'container' as const
   readonly capabilities = CAPABILITIES
   readonly images: ImageStore
@@ -157,7 +157,7 @@ export class ContainerTier implements IsolationTier {
     return this.sandboxes.size
   }
 
-  async prepare(artifact: FunctionArtifact): Promise<Prepared> {
+  async prepare(artifact: FunctionArtifact): Promise<ContainerPrepared> {
     const t0 = performance.now()
     await this.ready
     if (this.unavailable) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `the container tier cannot run here: ${this.unavailable}`)
@@ -207,7 +207,7 @@ export class ContainerTier implements IsolationTier {
       cwd,
       memoryBytes,
       cpuCores: artifact.cpuCores,
-      readonlyRoot: artifact.readOnlyRootFilesystem,
+      readonlyRoot: artifact.container?.readOnlyRootFilesystem ?? true,
       shim,
       templateDir: path.join(this.naming.functionsDir, slug),
     }
@@ -216,16 +216,16 @@ export class ContainerTier implements IsolationTier {
     return prepared
   }
 
-  async release(prepared: Prepared): Promise<void> {
-    const plan = (prepared as ContainerPrepared).plan
+  async release(prepared: ContainerPrepared): Promise<void> {
+    const plan = prepared.plan
     if (plan) fs.rmSync(plan.templateDir, { recursive: true, force: true })
   }
 
-  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
+  async spawn(prepared: ContainerPrepared, opts: SpawnOptions): Promise<Sandbox> {
     await this.ready
     if (this.closed) throw new KindlingError('KINDLING_ERR_SHUTTING_DOWN', 'the container tier is closed')
     if (!this.svc) throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', `the container tier cannot run here: ${this.unavailable}`)
-    const plan = (prepared as ContainerPrepared).plan
+    const plan = prepared.plan
     const sandbox = plan.watchdog.mode === 'classic'
       ? new ClassicSandbox(opts.sandboxId, this.svc, plan, prepared.prepareUs)
       : new HttpSandbox(opts.sandboxId, this.svc, plan, prepared.prepareUs)

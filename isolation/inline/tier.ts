@@ -6,6 +6,8 @@ import type {
   DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
+import fs from 'node:fs'
+import { compileModule } from '../wasm/compile.js'
 import { prepareWasm } from '../wasm/prepare.js'
 import { ChainDirectory } from '../wasm/chain.js'
 import { WasmFunction } from '../wasm/runner.js'
@@ -18,7 +20,7 @@ interface SandboxCore {
   dispose(): void
 }
 
-interface InlinePrepared extends Prepared {
+export interface InlinePrepared extends Prepared {
   readonly fn: { createSandbox(): SandboxCore }
 }
 
@@ -34,7 +36,7 @@ export const INLINE_CAPABILITIES: TierCapabilities = {
   artifactKinds: ['wasm-module', 'wasm-component'],
 }
 
-export class InlineTier implements IsolationTier {
+export class InlineTier implements IsolationTier<InlinePrepared> {
   readonly name = 'inline' as const
   readonly capabilities = INLINE_CAPABILITIES
 
@@ -59,20 +61,20 @@ export class InlineTier implements IsolationTier {
       return { artifact, prepareUs: c.prepareUs, fn: await ComponentFunction.load(c.plan) }
     }
     const wasm = prepareWasm(artifact, this.ctx)
-    const fn = new WasmFunction(wasm.module, wasm.plan)
+    // the gateway runs inline functions: this is the one compile of the instrumented module
+    const fn = new WasmFunction(compileModule(fs.readFileSync(wasm.modulePath)), wasm.plan)
     let directory = this.directories.get(artifact.app)
     if (!directory) this.directories.set(artifact.app, (directory = new ChainDirectory()))
     directory.register(fn)
     return { artifact, prepareUs: wasm.prepareUs, fn }
   }
 
-  async release(prepared: Prepared): Promise<void> {
-    const fn = (prepared as InlinePrepared).fn
+  async release(prepared: InlinePrepared): Promise<void> {
+    const fn = prepared.fn
     if (fn instanceof WasmFunction) this.directories.get(prepared.artifact.app)?.unregister(fn)
   }
 
-  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
-    const p = prepared as InlinePrepared
+  async spawn(p: InlinePrepared, opts: SpawnOptions): Promise<Sandbox> {
     const t0 = performance.now()
     const core = p.fn.createSandbox()
     const instantiateUs = core.ensureInstance()

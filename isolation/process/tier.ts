@@ -40,13 +40,13 @@ export const PROCESS_CAPABILITIES: TierCapabilities = {
   artifactKinds: ['wasm-module'],
 }
 
-interface ProcessPrepared extends Prepared {
+export interface ProcessPrepared extends Prepared {
   readonly fnId: string
-  readonly wasm: Omit<PreparedWasm, 'module'>
+  readonly wasm: PreparedWasm
   readonly memoryMiB: number
 }
 
-export class ProcessTier implements IsolationTier {
+export class ProcessTier implements IsolationTier<ProcessPrepared> {
   readonly name = 'process' as const
   readonly capabilities = PROCESS_CAPABILITIES
   readonly cgroups: MemoryCgroups
@@ -67,18 +67,18 @@ export class ProcessTier implements IsolationTier {
   }
 
   async prepare(artifact: FunctionArtifact): Promise<ProcessPrepared> {
-    const { module: _compiled, ...wasm } = prepareWasm(artifact, this.ctx)
+    // compiled by each sandbox process at LOAD, once per process
+    const wasm = prepareWasm(artifact, this.ctx)
     const memoryMiB = mib(artifact.memoryBytes)
     this.spares.addUser(memoryMiB)
     return { artifact, prepareUs: wasm.prepareUs, fnId: `${artifact.key}@${artifact.version}`, wasm, memoryMiB }
   }
 
-  async release(prepared: Prepared): Promise<void> {
-    this.spares.removeUser((prepared as ProcessPrepared).memoryMiB)
+  async release(prepared: ProcessPrepared): Promise<void> {
+    this.spares.removeUser(prepared.memoryMiB)
   }
 
-  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
-    const p = prepared as ProcessPrepared
+  async spawn(p: ProcessPrepared, opts: SpawnOptions): Promise<Sandbox> {
     const t0 = performance.now()
     const { proc, instantiateUs } = await this.startFor(p, opts.sandboxId)
     if (this.closed) {
@@ -143,9 +143,9 @@ function warmupFunction(ctx: TierContext): PlanWithModule | undefined {
   try {
     const digest = createHash('sha256').update(fs.readFileSync(file)).digest('hex')
     const { plan, modulePath } = prepareWasm({
-      key: '__kindling_warmup', name: 'warmup', namespace: '', version: '1', app: '', kind: 'wasm-module', image: '', modulePath: file, digest,
-      envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 16 * 1024 * 1024, cpuCores: 0, timeoutMs: 1000,
-      stateMode: 'fresh', resetMode: 'snapshot', prewarm: false, readOnlyRootFilesystem: true,
+      key: '__kindling_warmup', name: 'warmup', namespace: '', version: '1', app: '', kind: 'wasm-module', image: '',
+      envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 16 * 1024 * 1024, cpuCores: 0, timeoutMs: 1000, stateMode: 'fresh',
+      wasm: { modulePath: file, digest, format: 'wasi-command', resetMode: 'snapshot', prewarm: false },
     }, ctx)
     return { plan, modulePath }
   } catch {

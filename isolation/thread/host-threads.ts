@@ -1,6 +1,7 @@
 // The `thread` sandbox kind inside an app host: per function, the module compiled once in this
 // process and handed to each of its workers; per sandbox, one worker thread (host-sandbox.ts).
 import fs from 'node:fs'
+import { compileModule } from '../wasm/compile.js'
 import type { HostFunction, LoadRequest } from '../apphost/host-kinds.js'
 import type { PlanWithModule } from '../wasm/plan.js'
 import { ThreadSandboxHost } from './host-sandbox.js'
@@ -27,7 +28,7 @@ export function threadHostStats(): { lostWorkers: number; spareWorkers: number; 
 export function loadThreadFunction(req: LoadRequest): HostFunction {
   const { plan, modulePath, heapMiB, graceMs, spareWorkers } = req as unknown as LoadRequest & PlanWithModule & ThreadLoadOptions
   // compiled once here; every worker receives this Module by structured clone (no recompile)
-  const module = new WebAssembly.Module(fs.readFileSync(modulePath))
+  const module = compileModule(fs.readFileSync(modulePath))
   spares ??= new WorkerSpares(spareWorkers)
   spares.setCount(spareWorkers)
   spares.addUser(heapMiB, { module, plan })

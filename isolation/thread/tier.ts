@@ -38,7 +38,7 @@ export const THREAD_CAPABILITIES: TierCapabilities = {
   artifactKinds: ['wasm-module'],
 }
 
-interface ThreadPrepared extends Prepared {
+export interface ThreadPrepared extends Prepared {
   readonly fnId: string
   /** the LOAD frame's meta besides fnId */
   readonly load: ThreadLoadOptions & { kind: 'thread'; plan: WasmPlan; modulePath: string }
@@ -56,7 +56,7 @@ class ThreadSandbox extends HostSandbox {
   }
 }
 
-export class ThreadTier implements IsolationTier {
+export class ThreadTier implements IsolationTier<ThreadPrepared> {
   readonly name = 'thread' as const
   readonly capabilities = THREAD_CAPABILITIES
   readonly hosts: AppHostManager
@@ -94,13 +94,11 @@ export class ThreadTier implements IsolationTier {
     return { artifact, prepareUs, fnId, load }
   }
 
-  async release(prepared: Prepared): Promise<void> {
-    const p = prepared as ThreadPrepared
+  async release(p: ThreadPrepared): Promise<void> {
     await this.hosts.leave(p.artifact.app, p.fnId)
   }
 
-  async spawn(prepared: Prepared, opts: SpawnOptions): Promise<Sandbox> {
-    const p = prepared as ThreadPrepared
+  async spawn(p: ThreadPrepared, opts: SpawnOptions): Promise<Sandbox> {
     const t0 = performance.now()
     const host = await this.hosts.hostWith(p.artifact.app, p.fnId, p.load)
     const reply = await host.request(FRAME.SPAWN, { fnId: p.fnId, sb: opts.sandboxId })

@@ -2,7 +2,8 @@
 // run. Components are handed to a component handler when one is installed.
 import { KindlingError } from '../errors.js'
 import type { WasmFormat } from '../tier.js'
-import { compileModule, detectCoreFormat, isComponentBinary, isWasmBinary } from './formats.js'
+import { compileModule } from './compile.js'
+import { detectCoreFormat, isComponentBinary, isWasmBinary } from './formats.js'
 
 export type ComponentClassifier = (bytes: Uint8Array) => Promise<void>
 let componentClassifier: ComponentClassifier | undefined

@@ -3,7 +3,6 @@
 import { KindlingError } from '../errors.js'
 import type { WasmFormat } from '../tier.js'
 import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
-import { applyWasmV8Flags } from './v8-flags.js'
 import { WASI_FUNCTIONS } from './wasi.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
@@ -16,18 +15,6 @@ export function isWasmBinary(bytes: Uint8Array): boolean {
 
 export function isComponentBinary(bytes: Uint8Array): boolean {
   return isWasmBinary(bytes) && COMPONENT_VERSION.every((b, i) => bytes[4 + i] === b)
-}
-
-/** Compiles a core module, turning V8's CompileError into a clear 400. */
-export function compileModule(bytes: Uint8Array): WebAssembly.Module {
-  applyWasmV8Flags()
-  if (!isWasmBinary(bytes)) throw new KindlingError('KINDLING_ERR_NOT_WASM', 'the body is not a WebAssembly binary')
-  try {
-    return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.replace(/^WebAssembly\.Module\(\): /, '') : String(e)
-    throw new KindlingError('KINDLING_ERR_WASM_INVALID', `the module does not compile: ${msg}`)
-  }
 }
 
 /** Which format a compiled core module has; throws a 400 for anything else. */

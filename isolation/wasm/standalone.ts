@@ -1,7 +1,8 @@
 // A WasmFunction built straight from module bytes, the way the tiers prepare one (instrumented,
 // with a plan) but without a registry or data dir: for tests and benchmarks that drive the runner.
 import { instrument, memoryPagesFor } from './binary/instrument.js'
-import { compileModule, detectCoreFormat } from './formats.js'
+import { compileModule } from './compile.js'
+import { detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 import { WasmFunction } from './runner.js'
 

@@ -10,7 +10,7 @@ import { WASM_IMAGE } from '../registry/artifacts.js'
 import type { StoredFunction } from '../registry/registry-storage.js'
 import type { DeploymentVersion, Registry, RegistryEvents } from '../registry/registry.js'
 import { type FunctionSettings, functionStatus, isWasmImage } from '../spec.js'
-import type { ArtifactKind, CallRequest, FunctionArtifact, InvokeResult, IsolationTier, Prepared, TierName } from '../../isolation/tier.js'
+import { type ArtifactKind, type CallRequest, type FunctionArtifact, type InvokeResult, type IsolationTier, type Prepared, type TierName, WASM_FORMATS, type WasmFormat } from '../../isolation/tier.js'
 import { type ColdStart, FunctionPool } from './pool.js'
 import { Scaler } from './scaler.js'
 
@@ -287,18 +287,22 @@ function artifactOf(v: DeploymentVersion): FunctionArtifact {
     cpuCores: s.cpuCores,
     timeoutMs: s.timeoutMs,
     stateMode: s.stateMode,
-    resetMode: s.resetMode,
-    prewarm: s.prewarm,
-    readOnlyRootFilesystem: dep.readOnlyRootFilesystem ?? true,
   }
-  if (a.kind === 'wasm-module') {
-    const digest = WASM_IMAGE.exec(dep.image)?.[1]
-    if (!digest) throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `${JSON.stringify(dep.image)} is not a wasm:sha256:<hex> reference`)
-    const m = v.module
-    if (!m) throw new KindlingError('KINDLING_ERR_ARTIFACT_NOT_FOUND', `no artifact ${digest} has been uploaded`)
-    a.digest = m.digest
-    a.modulePath = m.path
-    if (m.format === 'component') a.kind = 'wasm-component'
+  if (a.kind === 'oci-image') {
+    a.container = { readOnlyRootFilesystem: dep.readOnlyRootFilesystem ?? true }
+    return a
   }
+  const digest = WASM_IMAGE.exec(dep.image)?.[1]
+  if (!digest) throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `${JSON.stringify(dep.image)} is not a wasm:sha256:<hex> reference`)
+  const m = v.module
+  if (!m) throw new KindlingError('KINDLING_ERR_ARTIFACT_NOT_FOUND', `no artifact ${digest} has been uploaded`)
+  if (m.format === 'component') a.kind = 'wasm-component'
+  // the format the upload classified the module as: prepare does not compile it again
+  a.wasm = { modulePath: m.path, digest: m.digest, format: wasmFormatOf(m.format), resetMode: s.resetMode, prewarm: s.prewarm }
   return a
+}
+
+/** A stored format kindling knows (records written before formats were kept may hold anything else). */
+function wasmFormatOf(format: string): WasmFormat | undefined {
+  return (WASM_FORMATS as readonly string[]).includes(format) ? (format as WasmFormat) : undefined
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { KindlingError, asKindlingError } from '../errors.js'
 import { functionKey } from '../names.js'
 import { type FunctionSettings, type SpecDefaults, isWasmImage, parseDeployment, settingsOf } from '../spec.js'
-import { WASM_IMAGE } from './artifacts.js'
+import { digestOf, WASM_IMAGE } from './artifacts.js'
 import type { ArtifactRecord, ArtifactStore, RegistryStorage, SecretValueStore, StoredFunction } from './registry-storage.js'
 
 /** The uploaded module a `wasm:sha256:<hex>` image names. */
@@ -249,9 +249,15 @@ export class Registry {
     return namespace === undefined ? all : all.filter((v) => v.stored.deployment.namespace === namespace)
   }
 
-  /** POST /system/artifacts: classified (a broken module is refused here), then stored content-addressed. */
+  /**
+   * POST /system/artifacts: classified (a broken module is refused here), then stored
+   * content-addressed with its format, which deploys pass on to the tier (nothing classifies it
+   * again). Bytes already stored were classified when they came first: their record is the answer.
+   */
   async uploadArtifact(bytes: Uint8Array): Promise<ArtifactRecord> {
     if (bytes.length === 0) throw new KindlingError('KINDLING_ERR_NOT_WASM', 'the body is empty')
+    const known = this.deps.artifacts.get(digestOf(bytes))
+    if (known) return known
     const { format } = await this.deps.classify(bytes)
     return this.deps.artifacts.put(bytes, format)
   }

@@ -34,8 +34,8 @@ function artifact(memoryMiB: number): FunctionArtifact {
   fs.writeFileSync(modulePath, bytes)
   return {
     key: 'noop.openfaas-fn', name: 'noop', namespace: 'openfaas-fn', version: '1', app: 'noop', kind: 'wasm-module', image: `wasm:sha256:${digest}`,
-    modulePath, digest, envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: memoryMiB * 1024 * 1024, cpuCores: 0, timeoutMs: 10_000,
-    stateMode: 'fresh', resetMode: 'snapshot', prewarm: false, readOnlyRootFilesystem: true,
+    envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: memoryMiB * 1024 * 1024, cpuCores: 0, timeoutMs: 10_000, stateMode: 'fresh',
+    wasm: { modulePath, digest, resetMode: 'snapshot', prewarm: false },
   }
 }
 

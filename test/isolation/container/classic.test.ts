@@ -7,9 +7,9 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { ClassicSandbox } from '../../../isolation/container/classic.js'
 import { buildNodeImage } from '../../../isolation/container/images/index.js'
-import type { FunctionArtifact, InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
 import { isKindlingError } from '../../../runtime/errors.js'
-import { artifact, containerSkipReason, eventually, type Harness, makeHarness, never, REPO, request } from './helpers.js'
+import { artifact, containerSkipReason, eventually, type Harness, makeHarness, never, REPO, request, type ArtifactOverrides } from './helpers.js'
 
 const skip = containerSkipReason() ?? false
 
@@ -26,7 +26,7 @@ describe('container tier, classic mode', { skip, timeout: 180_000 }, () => {
   })
 
   /** prepare + spawn + one call + dispose, as the pool does for a cold start. */
-  async function call(a: Partial<FunctionArtifact>, r: Partial<InvokeRequest> & { text?: string } = {}): Promise<InvokeResult> {
+  async function call(a: ArtifactOverrides, r: Partial<InvokeRequest> & { text?: string } = {}): Promise<InvokeResult> {
     const p = await h.tier.prepare(artifact(a))
     const sb = await h.tier.spawn(p, { sandboxId: `sb-${Math.random().toString(36).slice(2, 8)}` })
     try {

@@ -10,8 +10,8 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { buildBusyboxImage, buildNodeImage } from '../../../isolation/container/images/index.js'
 import { which } from '../../../isolation/container/runtime.js'
-import type { FunctionArtifact, InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
-import { artifact, containerSkipReason, type Harness, makeHarness, never, request } from './helpers.js'
+import type { InvokeRequest, InvokeResult } from '../../../isolation/tier.js'
+import { artifact, containerSkipReason, type Harness, makeHarness, never, request, type ArtifactOverrides } from './helpers.js'
 
 const skip = containerSkipReason() ?? false
 const cc = which('gcc') ?? which('cc')
@@ -57,7 +57,7 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
     await h.close()
   })
 
-  async function call(a: Partial<FunctionArtifact>, r: Partial<InvokeRequest> & { text?: string } = {}): Promise<InvokeResult> {
+  async function call(a: ArtifactOverrides, r: Partial<InvokeRequest> & { text?: string } = {}): Promise<InvokeResult> {
     const sb = await h.tier.spawn(await h.tier.prepare(artifact(a)), { sandboxId: `sb-${crypto.randomBytes(3).toString('hex')}` })
     try {
       return await sb.invoke(request(r), never())
@@ -66,7 +66,7 @@ describe('container hardening', { skip, timeout: 180_000 }, () => {
     }
   }
 
-  const sh = async (script: string, a: Partial<FunctionArtifact> = {}) => (await call({ envProcess: 'sh', ...a }, { text: script })).body.toString()
+  const sh = async (script: string, a: ArtifactOverrides = {}) => (await call({ envProcess: 'sh', ...a }, { text: script })).body.toString()
 
   it('runs under a seccomp filter with no capabilities and no new privileges', async () => {
     const status = await sh('cat /proc/self/status')

@@ -63,7 +63,11 @@ export function makeHarness(options: ContainerTierOptions = {}, dataDir = fs.mkd
 
 let version = 0
 
-export function artifact(over: Partial<FunctionArtifact> = {}): FunctionArtifact {
+/** What a test overrides: artifact fields, and the container part's readOnlyRootFilesystem. */
+export type ArtifactOverrides = Partial<FunctionArtifact> & { readOnlyRootFilesystem?: boolean }
+
+export function artifact(over: ArtifactOverrides = {}): FunctionArtifact {
+  const { readOnlyRootFilesystem = true, ...rest } = over
   const name = over.name ?? 'fn'
   return {
     key: `${name}.openfaas-fn`,
@@ -82,10 +86,8 @@ export function artifact(over: Partial<FunctionArtifact> = {}): FunctionArtifact
     cpuCores: 0,
     timeoutMs: 10_000,
     stateMode: 'fresh',
-    resetMode: 'reinstantiate',
-    prewarm: true,
-    readOnlyRootFilesystem: true,
-    ...over,
+    container: { readOnlyRootFilesystem },
+    ...rest,
   }
 }
 

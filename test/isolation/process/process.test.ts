@@ -54,8 +54,8 @@ function harness(opts: ProcessTierOptions = {}, settings: Partial<TierContext['s
       const name = `fn${++n}`
       return {
         key: `${name}.openfaas-fn`, name, namespace: 'openfaas-fn', version: '1', app: name, kind: 'wasm-module', image: `wasm:sha256:${digest}`,
-        modulePath, digest, envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 64 * MiB, cpuCores: 0, timeoutMs: 10_000,
-        stateMode: 'fresh', resetMode: 'snapshot', prewarm: true, readOnlyRootFilesystem: true, ...extra,
+        envVars: {}, labels: {}, annotations: {}, secrets: [], memoryBytes: 64 * MiB, cpuCores: 0, timeoutMs: 10_000, stateMode: 'fresh',
+        wasm: { modulePath, digest, resetMode: 'snapshot', prewarm: true }, ...extra,
       }
     },
     async close() {

@@ -44,6 +44,20 @@ for (const f of AS) {
 // the wasi:http example component is committed beside its source, in functions/component
 const components = await buildComponents(check ? out : path.join(here, 'component'))
 
+// what built the C modules: byte-identical output needs the same clang and wasi-libc, so the check
+// names both when it fails (functions/dist/TOOLCHAIN records the ones that built the committed files)
+function toolchain() {
+  const line = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim()
+    } catch {
+      return 'unknown'
+    }
+  }
+  return `${line('clang', ['--version'])}\nwasi-libc ${line('dpkg-query', ['-W', '-f', '${Version}', 'wasi-libc'])}\n`
+}
+const toolchainFile = path.join(here, 'dist', 'TOOLCHAIN')
+
 if (check) {
   const built = [...C.map((f) => f.out), ...AS]
   const differ = built.filter((name) => {
@@ -57,10 +71,14 @@ if (check) {
   }
   fs.rmSync(out, { recursive: true, force: true })
   if (differ.length) {
-    console.error(`functions/dist is out of date for: ${differ.join(', ')}. Run: node functions/build.mjs`)
+    const recorded = fs.existsSync(toolchainFile) ? fs.readFileSync(toolchainFile, 'utf8') : '(not recorded)\n'
+    const here_ = toolchain()
+    const why = recorded === here_ ? 'the sources changed since the modules were built' : `the toolchain differs: the committed modules were built with\n${recorded}and this machine has\n${here_}`
+    console.error(`functions/dist is out of date for: ${differ.join(', ')} (${why.trim()}). Run: node functions/build.mjs`)
     process.exit(1)
   }
   console.log(`functions/dist and functions/component match their sources (${built.length} modules, ${components.length} component)`)
 } else {
+  fs.writeFileSync(toolchainFile, toolchain())
   console.log(`built ${C.length + AS.length} modules into ${path.relative(process.cwd(), out)} and ${components.join(', ')} into functions/component`)
 }

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
+import { runAutocannon } from '../../bench/lib/load.js'
 import { peerTargets, ratioOverRounds } from '../../bench/scopes/peers.js'
 import { ensureWorkerd, shaWorker, workerdConfig } from '../../bench/lib/workerd.js'
 
@@ -66,6 +69,27 @@ describe('peers scope', () => {
       if (!r.ok) assert.match(r.reason, /cannot create|linux-x64 only/)
     } finally {
       fs.rmSync(file, { force: true })
+    }
+  })
+
+  it('records every 2xx response time when the load spec asks (autocannon alone keeps whole milliseconds)', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume()
+      req.on('end', () => res.end('hello'))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+      const o = await runAutocannon({ url, method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' }, connections: 1, durationS: 1, warmupS: 0, exactLatency: true })
+      assert.ok(o.ok > 0)
+      assert.ok(o.latencyUs, 'latencyUs is there')
+      assert.equal(o.latencyUs.n, o.ok)
+      assert.ok(o.latencyUs.p50 > 0 && o.latencyUs.p50 <= o.latencyUs.p99)
+      const plain = await runAutocannon({ url, method: 'POST', body: 'hello', connections: 1, durationS: 1, warmupS: 0 })
+      assert.equal(plain.latencyUs, undefined)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
     }
   })
 })

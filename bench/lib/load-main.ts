@@ -3,6 +3,7 @@
 // one JSON LoadOutcome on stdout.
 import { createRequire } from 'node:module'
 import type { LoadOutcome, LoadSpec } from './load.js'
+import { percentile } from './stats.js'
 
 interface AutocannonResult {
   requests: { total: number }
@@ -13,7 +14,8 @@ interface AutocannonResult {
   timeouts: number
   '2xx': number
 }
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
+type Autocannon = ((opts: Record<string, unknown>) => Promise<AutocannonResult>) &
+  ((opts: Record<string, unknown>, cb: (err: Error | null, r: AutocannonResult) => void) => NodeJS.EventEmitter)
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
@@ -27,7 +29,14 @@ const opts = {
   timeout: 30,
 }
 if (spec.warmupS > 0) await autocannon({ ...opts, duration: spec.warmupS })
-const r = await autocannon({ ...opts, duration: spec.durationS })
+// response times as autocannon measures them (hrtime, float ms), for percentiles below 1 ms
+const times: number[] = []
+const r = await new Promise<AutocannonResult>((resolve, reject) => {
+  const run = autocannon({ ...opts, duration: spec.durationS }, (err, res) => (err ? reject(err) : resolve(res)))
+  if (spec.exactLatency) run.on('response', (_client: unknown, status: number | string, _bytes: number, ms: number) => {
+    if (Number(status) >= 200 && Number(status) < 300) times.push(ms)
+  })
+})
 const out: LoadOutcome = {
   ok: r['2xx'],
   non2xx: r.non2xx,
@@ -38,4 +47,5 @@ const out: LoadOutcome = {
   latencyMs: { p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average, max: r.latency.max },
   tool: 'autocannon',
 }
+if (spec.exactLatency) out.latencyUs = { p50: percentile(times, 50) * 1000, p99: percentile(times, 99) * 1000, n: times.length }
 process.stdout.write(JSON.stringify(out) + '\n')

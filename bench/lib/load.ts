@@ -14,6 +14,8 @@ export interface LoadSpec {
   connections: number
   durationS: number
   warmupS: number
+  /** also record every 2xx response time (autocannon's own histogram keeps whole milliseconds) */
+  exactLatency?: boolean
 }
 
 export interface LoadOutcome {
@@ -25,6 +27,8 @@ export interface LoadOutcome {
   /** 2xx responses per second */
   rps: number
   latencyMs: { p50: number; p99: number; mean: number; max: number }
+  /** with exactLatency: nearest-rank percentiles of every 2xx response time, in microseconds */
+  latencyUs?: { p50: number; p99: number; n: number }
   tool: 'autocannon' | 'wrk'
 }
 

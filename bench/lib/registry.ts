@@ -18,6 +18,7 @@ export const SCOPES: readonly ScopeInfo[] = [
   { name: 'load', about: 'throughput and latency under load (autocannon in its own process, 1 and 50 connections) beside a raw fastify route', owner: 'runner' },
   { name: 'density', about: 'idle sandboxes held at once per tier, RSS and PSS per sandbox', owner: 'runner' },
   { name: 'churn', about: 'open-loop arrival-rate sweep where every request needs a new sandbox (Faasm Fig. 10)', owner: 'runner' },
+  { name: 'peers', about: 'workerd and a bare node:http server beside every kindling tier: echo and a sha256 wasm kernel, 1 and 50 connections (autocannon in its own process)', owner: 'runner' },
   { name: 'chain', about: 'one function calling another function of the same application', owner: 'runner' },
   { name: 'tiers', about: 'thread and process tiers: spawn and interruption cost (bench/tiers/)', owner: 'folder' },
   { name: 'container', about: 'crun / runc / podman / docker / runsc comparisons (bench/container/)', owner: 'folder' },

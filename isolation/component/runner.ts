@@ -12,7 +12,7 @@ import { addResponseHeader, type InvokeRequest, type InvokeResult, type Response
 import { isHopByHop } from '../http-headers.js'
 import { compileModule } from '../wasm/compile.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
-import { DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
+import { CANCEL_POLL_MS, DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
 import { ComponentHost, type HostCall } from './host/imports.js'
 import type { ErrorCode, ResponseSlot } from './host/http.js'
@@ -49,8 +49,8 @@ export class ComponentFunction {
     return new ComponentFunction(plan, bindings.instantiate, cores)
   }
 
-  createSandbox(): ComponentSandboxCore {
-    return new ComponentSandboxCore(this)
+  createSandbox(cancelFlag?: Int32Array, pollCancel?: () => void): ComponentSandboxCore {
+    return new ComponentSandboxCore(this, cancelFlag, pollCancel)
   }
 }
 
@@ -64,17 +64,34 @@ export class ComponentSandboxCore {
   private dirty = false
   private failed = false
   private deadline = Infinity
+  /** a call is running (the cancel flag is read only then), as in WasmSandboxCore */
+  private calling = false
+  private nextPoll = 0
   private readonly host: ComponentHost
   private readonly plan: ComponentPlan
   readonly stats = { instantiations: 0, calls: 0 }
 
-  constructor(private readonly fn: ComponentFunction) {
+  constructor(
+    private readonly fn: ComponentFunction,
+    /** word set to 1 to cancel the running call; cleared after each call */
+    private readonly cancelFlag?: Int32Array,
+    /** reads the app host's socket for a CANCEL while the guest holds the thread */
+    private readonly pollCancel?: () => void,
+  ) {
     this.plan = fn.plan
     this.host = new ComponentHost(fn.preopens)
   }
 
   private interrupt = (): number => {
-    if (Date.now() >= this.deadline) throw new InterruptedError('deadline')
+    const now = Date.now()
+    if (now >= this.deadline) throw new InterruptedError('deadline')
+    if (this.cancelFlag && this.calling) {
+      if (this.pollCancel && now >= this.nextPoll) {
+        this.nextPoll = now + CANCEL_POLL_MS
+        this.pollCancel()
+      }
+      if (Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
+    }
     return this.plan.fuel
   }
 
@@ -145,6 +162,8 @@ export class ComponentSandboxCore {
     this.stats.calls++
     const call = this.newCall(req.deadline)
     this.deadline = req.deadline
+    // the flag is not cleared here: a cancel may be raised before the guest starts
+    this.calling = true
     this.host.begin(call)
     const tRun = performance.now()
     const { param, slot } = this.host.http.responseOutparam()
@@ -158,6 +177,8 @@ export class ComponentSandboxCore {
     } finally {
       this.host.end()
       this.deadline = Infinity
+      this.calling = false
+      if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
     }
     const end = performance.now()
     const result = this.answer(slot, call.logs)
@@ -180,6 +201,7 @@ export class ComponentSandboxCore {
 
   private failure(e: unknown, logs: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {
     const more = { stderr: logs?.length ? logs.toBuffer().toString() : undefined, timings: { instantiateUs, runUs: 0, totalUs: (performance.now() - t0) * 1000 } }
+    if (e instanceof InterruptedError && e.why === 'cancelled') return failedResult('KINDLING_ERR_CALL_CANCELLED', 'the client hung up: the call was stopped', more)
     if (e instanceof InterruptedError || e instanceof DeadlineError) return failedResult('KINDLING_ERR_TIMEOUT', 'the call ran past its timeout and was stopped', more)
     if (e instanceof OutputLimitError) return failedResult('KINDLING_ERR_FUNCTION_FAILED', e.message, more)
     if (e instanceof ComponentExit) return failedResult('KINDLING_ERR_FUNCTION_EXIT', e.message, more)

@@ -44,8 +44,8 @@ interface LiveInstance {
 }
 
 const WASM_PAGE = 65536
-/** how often a running guest looks for a cancel that needs polling (app host sandboxes) */
-const CANCEL_POLL_MS = 5
+/** how often a running guest's interrupt check reads the app host's socket for a CANCEL frame */
+export const CANCEL_POLL_MS = 5
 /** instantiation budget of a plan that names none (tests, benchmarks) */
 export const DEFAULT_INSTANTIATE_MS = 10_000
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startKindling, type TestKindling } from '../../helpers/kindling.js'
@@ -122,6 +123,26 @@ describe('wasi:http components through the gateway', () => {
     }
     assert.deepEqual(await statuses('fresh'), [201, 201, 201])
     assert.deepEqual(await statuses('warm'), [201, 202, 203])
+  })
+
+  it('a client that hangs up cancels a runaway component on the wasm tier, long before its timeout', async () => {
+    const looping = await componentFromWat(loopingHandler)
+    await k.deploy('loop-cancel', looping, { labels: { ...tierLabel('wasm'), 'com.kindling.timeout': '20s', 'com.openfaas.scale.max': '1' } })
+    const pool = k.dispatcher.get('loop-cancel', 'openfaas-fn')!.pool!
+    const base = new URL(await k.listen())
+    const t0 = Date.now()
+    const req = http.request({ host: base.hostname, port: base.port, method: 'POST', path: '/function/loop-cancel', agent: false }, (res) => res.resume())
+    req.on('error', () => {}) // the hang-up itself
+    req.end()
+    const until = async (ok: () => boolean, what: string) => {
+      for (const end = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) assert.fail(`waited 10 s for ${what}`)
+    }
+    await until(() => pool.stats.busy === 1, 'the call to run')
+    await new Promise((r) => setTimeout(r, 300))
+    req.destroy()
+    // the sandbox is free again long before the 20 s timeout could have ended the call
+    await until(() => pool.stats.busy === 0, 'the cancelled call to end')
+    assert.ok(Date.now() - t0 < 10_000)
   })
 
   it('stops a runaway component at its timeout with 504 on both tiers, and keeps serving', async () => {

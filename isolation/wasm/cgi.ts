@@ -8,6 +8,23 @@ export function canonicalHeaderName(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
 }
 
+/**
+ * Http_* variable names of the header names seen so far: the same few names arrive with every call,
+ * and canonicalising them is most of the environment's cost. Bounded, so that callers sending
+ * made-up header names cannot grow it: past the bound a name is computed and not kept.
+ */
+const headerVarNames = new Map<string, string>()
+const MAX_CACHED_HEADER_NAMES = 1024
+
+function headerVarName(header: string): string {
+  let name = headerVarNames.get(header)
+  if (name === undefined) {
+    name = `Http_${canonicalHeaderName(header).replace(/-/g, '_')}`
+    if (headerVarNames.size < MAX_CACHED_HEADER_NAMES) headerVarNames.set(header, name)
+  }
+  return name
+}
+
 /** Http_* names the gateway sets itself: a request header never produces one (Http_Query too, when unset). */
 export const GATEWAY_HTTP_VARS: ReadonlySet<string> = new Set(['Http_Method', 'Http_Path', 'Http_Query', 'Http_Content_Length', 'Http_ContentLength'])
 
@@ -22,7 +39,7 @@ export function cgiEnvironment(req: InvokeRequest, functionName: string, envVars
   const env = new Map<string, string>()
   for (const [k, v] of Object.entries(req.headers)) {
     if (k === 'connection' || k === 'transfer-encoding') continue
-    const name = `Http_${canonicalHeaderName(k).replace(/-/g, '_')}`
+    const name = headerVarName(k)
     if (!GATEWAY_HTTP_VARS.has(name)) env.set(name, v)
   }
   for (const [k, v] of Object.entries(envVars)) env.set(k, v)

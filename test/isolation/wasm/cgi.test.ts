@@ -35,6 +35,14 @@ describe('CGI environment', () => {
     }
   })
 
+  it('names headers the same way however many made-up header names callers have sent (bounded name cache)', () => {
+    for (let i = 0; i < 3000; i++) cgiEnvironment({ ...req(''), headers: { [`x-junk-${i}`]: 'v' } }, 'fn', {})
+    const env = cgiEnvironment({ ...req(''), headers: { 'x-brand-new': '1', method: 'DELETE', 'x-junk-2999': 'w' } }, 'fn', {})
+    assert.deepEqual(values(env, 'Http_X_Brand_New'), ['1'])
+    assert.deepEqual(values(env, 'Http_X_Junk_2999'), ['w'])
+    assert.deepEqual(values(env, 'Http_Method'), ['POST'])
+  })
+
   it('does the same for the container tier\'s classic watchdog, over the container\'s environment', () => {
     for (const query of ['a=1', '']) {
       const env = callEnvironment(req(query), 'fn', ['Http_Team=deployment', 'fprocess=cat'])

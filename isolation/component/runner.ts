@@ -12,7 +12,7 @@ import { addResponseHeader, type InvokeRequest, type InvokeResult, type Response
 import { isHopByHop } from '../http-headers.js'
 import { compileModule } from '../wasm/compile.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
-import { CANCEL_POLL_MS, DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
+import { checkCancel, DEFAULT_INSTANTIATE_MS, InterruptedError, isStackOverflow } from '../wasm/runner.js'
 import { DeadlineError, OutputBuffer, OutputLimitError } from '../wasm/wasi.js'
 import { ComponentHost, type HostCall } from './host/imports.js'
 import type { ErrorCode, ResponseSlot } from './host/http.js'
@@ -85,13 +85,7 @@ export class ComponentSandboxCore {
   private interrupt = (): number => {
     const now = Date.now()
     if (now >= this.deadline) throw new InterruptedError('deadline')
-    if (this.cancelFlag && this.calling) {
-      if (this.pollCancel && now >= this.nextPoll) {
-        this.nextPoll = now + CANCEL_POLL_MS
-        this.pollCancel()
-      }
-      if (Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
-    }
+    if (this.cancelFlag && this.calling) this.nextPoll = checkCancel(this.cancelFlag, this.pollCancel, now, this.nextPoll)
     return this.plan.fuel
   }
 

@@ -6,6 +6,7 @@
 // INSTRUMENT_VERSION, so a restart, a scale from zero or a redeploy with the same limits reuses them.
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
+import { writePrivateAtomic } from '../files.js'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { KindlingError } from '../errors.js'
@@ -123,22 +124,8 @@ export function secretPreopens(artifact: FunctionArtifact, ctx: TierContext): Pl
   return [{ guestPath: SECRETS_GUEST_PATH, files }]
 }
 
-/** Writes a private (0600) file so that readers see either nothing or all of it. */
+/** Writes a private (0600) file whole, in a 0700 folder made if needed. */
 export function writeAtomic(file: string, bytes: Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
-  try {
-    const fd = fs.openSync(tmp, 'w', 0o600)
-    try {
-      fs.writeSync(fd, bytes)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
-  } catch (e) {
-    // a full disk: the partial file must not keep the space once there is some again
-    fs.rmSync(tmp, { force: true })
-    throw e
-  }
+  writePrivateAtomic(file, bytes)
 }

@@ -46,6 +46,20 @@ interface LiveInstance {
 const WASM_PAGE = 65536
 /** how often a running guest's interrupt check reads the app host's socket for a CANCEL frame */
 export const CANCEL_POLL_MS = 5
+/**
+ * The cancel half of an interrupt check, for modules and components alike: now and then reads the
+ * app host's socket for a CANCEL frame (poll), then throws once the call's flag is up. Returns when
+ * to poll next.
+ */
+export function checkCancel(flag: Int32Array, poll: (() => void) | undefined, now: number, nextPoll: number): number {
+  if (poll && now >= nextPoll) {
+    nextPoll = now + CANCEL_POLL_MS
+    poll()
+  }
+  if (Atomics.load(flag, 0) !== 0) throw new InterruptedError('cancelled')
+  return nextPoll
+}
+
 /** instantiation budget of a plan that names none (tests, benchmarks) */
 export const DEFAULT_INSTANTIATE_MS = 10_000
 
@@ -185,13 +199,7 @@ export class WasmSandboxCore {
   private interrupt = (): number => {
     const now = Date.now()
     if (now >= this.deadline) throw new InterruptedError('deadline')
-    if (this.cancelFlag && this.calling) {
-      if (this.pollCancel && now >= this.nextPoll) {
-        this.nextPoll = now + CANCEL_POLL_MS
-        this.pollCancel()
-      }
-      if (Atomics.load(this.cancelFlag, 0) !== 0) throw new InterruptedError('cancelled')
-    }
+    if (this.cancelFlag && this.calling) this.nextPoll = checkCancel(this.cancelFlag, this.pollCancel, now, this.nextPoll)
     return this.plan.fuel
   }
 

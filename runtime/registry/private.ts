@@ -3,9 +3,10 @@
 // a data dir left more open by an older kindling (or made by hand) is fixed at start.
 import fs from 'node:fs'
 import path from 'node:path'
+import { PRIVATE_FILE_MODE, writePrivateAtomic } from '../files.js'
 
+export { PRIVATE_FILE_MODE, writePrivateAtomic }
 export const PRIVATE_DIR_MODE = 0o700
-export const PRIVATE_FILE_MODE = 0o600
 
 /** Creates `dir` (and missing parents) as 0700; an existing dir is left alone. */
 export function mkdirPrivate(dir: string): void {
@@ -64,23 +65,3 @@ export function makeDataDirPrivate(dataDir: string): string[] {
   return fixed
 }
 
-/**
- * Writes a 0600 file so that readers see either nothing or all of it; on failure (a full disk)
- * the temporary file is removed again, so it does not keep the space.
- */
-export function writePrivateAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
-  try {
-    const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE)
-    try {
-      fs.writeSync(fd, bytes)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
-  } catch (e) {
-    fs.rmSync(tmp, { force: true })
-    throw e
-  }
-}

@@ -17,7 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { REPO_ROOT } from '../../runtime/index.js'
 import { sleeperModule } from '../../test/runtime/ops/helpers.js'
-import { startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
+import { isAlive, startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js'
 import { loopbackCallbackSetting } from '../fuzz/callback-allow.js'
 import { environmentRecord } from '../lib/env.js'
 import { parseFlags } from '../lib/flags.js'
@@ -85,14 +85,6 @@ function containerPids(dataDir: string): number[] {
   return out
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function main(): Promise<void> {
@@ -196,7 +188,7 @@ async function main(): Promise<void> {
         await srv.kill9()
         killed = 1
         await sleep(2000)
-        const left = before.filter(alive)
+        const left = before.filter(isAlive)
         left.forEach((p) => orphans.add(p))
         out.orphansAfterKill = left.length
         // created-ahead containers are not the gateway's descendants (crun re-parents them): count them apart
@@ -247,7 +239,7 @@ async function main(): Promise<void> {
   await srv.stop()
   cb.close()
   // children of a killed gateway that outlived it (issue 18 item 16) are ours: end them by pid
-  const orphansStillAlive = [...orphans].filter(alive)
+  const orphansStillAlive = [...orphans].filter(isAlive)
   for (const p of orphansStillAlive) {
     try {
       process.kill(p, 'SIGKILL')

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { exampleModule, startKindling, tempDataDir } from '../helpers/kindling.js'
-import { startServerProcess } from '../helpers/server-process.js'
+import { isAlive, startServerProcess } from '../helpers/server-process.js'
 
 const authOf = (dataDir: string) => `Basic ${Buffer.from(`admin:${fs.readFileSync(`${dataDir}/secrets/basic-auth-password`, 'utf8')}`).toString('base64')}`
 
@@ -25,14 +25,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('end to end over real HTTP on loopback', () => {
   const dirs: string[] = []
@@ -73,8 +65,8 @@ describe('end to end over real HTTP on loopback', () => {
     const hosts = childrenOf(srv.child.pid!)
     assert.ok(hosts.length >= 2, `two app hosts run (${hosts})`)
     await srv.kill9()
-    for (let i = 0; i < 50 && hosts.some(alive); i++) await new Promise((r) => setTimeout(r, 100))
-    assert.deepEqual(hosts.filter(alive), [], 'app hosts exit when the gateway dies')
+    for (let i = 0; i < 50 && hosts.some(isAlive); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.deepEqual(hosts.filter(isAlive), [], 'app hosts exit when the gateway dies')
 
     srv = await startServerProcess(dataDir)
     try {

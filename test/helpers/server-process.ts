@@ -3,6 +3,16 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { REPO_ROOT } from '../../runtime/version.js'
 
+/** true while a process with this pid exists (signal 0 tests for it without sending anything) */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export interface ServerProcess {
   child: ChildProcess
   url: string

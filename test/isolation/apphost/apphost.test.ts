@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import type { WasmTier } from '../../../isolation/apphost/wasm-tier.js'
 import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
 import { UNSTOPPABLE_LOOP, wasiCommand, wat } from '../../helpers/wat.js'
+import { isAlive } from '../../helpers/server-process.js'
 
 /** A WASI command that sleeps `ms` through poll_oneoff (a blocking import), then prints "slept". */
 export const sleeper = (ms: number) => wasiCommand(
@@ -98,14 +99,6 @@ describe('app hosts: the kill backstop', () => {
 })
 
 describe('app hosts: an application without functions has no process', () => {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
 
   it('keeps the host through an update and while one function is left, and stops it with the last one', async () => {
     const k = await startKindling()
@@ -130,8 +123,8 @@ describe('app hosts: an application without functions has no process', () => {
       assert.equal((await del('t')).statusCode, 202)
       assert.equal(hostOf(k, 'shared'), undefined)
       const t0 = Date.now()
-      while (alive(pid) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20))
-      assert.equal(alive(pid), false, 'the app host process has exited')
+      while (isAlive(pid) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(isAlive(pid), false, 'the app host process has exited')
 
       await k.deploy('again', exampleModule('cat'), { labels: { 'com.kindling.app': 'shared' } })
       assert.equal((await k.app.inject({ method: 'POST', url: '/function/again', payload: 'back' })).body, 'back')

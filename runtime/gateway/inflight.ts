@@ -1,6 +1,7 @@
 // Bounds the request body bytes the gateway holds at once across all calls (issue 18, item 15): a
-// call reserves its Content-Length before its body is read (a chunked body reserves as its bytes
-// arrive) and gives the bytes back when its response has gone. Past the bound: 503 + Retry-After.
+// call reserves its body's bytes as they arrive (not the Content-Length it announces: clients that
+// announce large bodies and send nothing must not take the bound from everyone) and gives them back
+// when its response has gone. Past the bound: 503 + Retry-After.
 // Bodies are read into one buffer of the announced size: one copy, no chunk list and concat.
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -64,13 +65,14 @@ export function contentLengthOf(req: IncomingMessage): number | undefined {
 }
 
 /**
- * Reserves a request's Content-Length before its body is read, and frees it when `done` closes
- * (the response stream). Throws KINDLING_ERR_INFLIGHT_BYTES when the bound is reached.
+ * Opens a request's hold on the bound (its bytes are reserved by readBody as they arrive), freed
+ * when `done` closes (the response stream). Throws KINDLING_ERR_INFLIGHT_BYTES at once for a
+ * Content-Length that does not fit beside the bytes in flight now.
  */
 export function reserveRequest(inflight: InflightBytes, req: IncomingMessage, done: { once(ev: 'close', f: () => void): unknown }): void {
   const hold = new Hold(inflight)
   const n = contentLengthOf(req) ?? 0
-  if (!hold.add(n)) throw busy(`${n} more request bytes do not fit in the gateway's ${inflight.limit}; ${inflight.bytes} are in flight`)
+  if (inflight.bytes + n > inflight.limit) throw busy(`${n} more request bytes do not fit in the gateway's ${inflight.limit}; ${inflight.bytes} are in flight`)
   holds.set(req, hold)
   done.once('close', () => hold.release())
 }
@@ -81,8 +83,8 @@ export function releaseRequest(req: IncomingMessage): void {
 }
 
 /**
- * Reads a body into one buffer: of the Content-Length when there is one (reserved already), else
- * growing as chunks arrive, each reserved first. At most `limit` bytes (413 beyond).
+ * Reads a body into one buffer: of the Content-Length when there is one, else growing as chunks
+ * arrive; every chunk is reserved first. At most `limit` bytes (413 beyond).
  */
 export function readBody(req: IncomingMessage, stream: Readable, limit: number, cb: (err: Error | null, body?: Buffer) => void): void {
   const hold = holds.get(req)
@@ -104,8 +106,8 @@ export function readBody(req: IncomingMessage, stream: Readable, limit: number, 
     if (len + chunk.length > (expected ?? limit)) {
       return finish(expected === undefined ? new KindlingError('KINDLING_ERR_PAYLOAD_TOO_LARGE', `the body is more than ${limit} bytes`) : new KindlingError('KINDLING_ERR_BAD_REQUEST', 'the body is longer than its Content-Length'))
     }
+    if (hold && !hold.add(chunk.length)) return finish(busy(`the rest of the body does not fit in the gateway's bound of ${hold.limit} request bytes`))
     if (expected === undefined) {
-      if (hold && !hold.add(chunk.length)) return finish(busy(`the rest of a chunked body does not fit in the gateway's bound of ${hold.limit} request bytes`))
       if (len + chunk.length > buf.length) {
         // chunked: grow by doubling, so the copies add up to about the body's size once more
         const next = Buffer.allocUnsafe(Math.min(limit, Math.max(64 * 1024, buf.length * 2, len + chunk.length)))

@@ -154,7 +154,12 @@ async function handle(f: Frame): Promise<void> {
 /** The caller of INVOKE `id` hung up: its sandbox stops the call (an answer still follows). */
 function cancel(id: number): void {
   const sb = inflight.get(id)
-  if (sb !== undefined) sandboxOwner.get(sb)?.cancel?.(sb)
+  if (sb !== undefined) return sandboxOwner.get(sb)?.cancel?.(sb)
+  // not started yet: its INVOKE still waits behind a running call, so it is dropped and answered now
+  const waiting = deferred.findIndex((f) => f.id === id && f.type === FRAME.INVOKE)
+  if (waiting < 0) return
+  deferred.splice(waiting, 1)
+  fail(id, Object.assign(new Error('the client hung up before the call started'), { code: 'KINDLING_ERR_CALL_CANCELLED' }))
 }
 
 function onFrame(f: Frame): void {

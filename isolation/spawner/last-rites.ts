@@ -46,11 +46,20 @@ function killAll(dirs: string[]): void {
  * Kills every process in the cgroups: cgroup.kill where the kernel has it (v2), else freeze (so
  * nothing forks meanwhile), SIGKILL each member, thaw (a frozen process dies once thawed).
  */
+function readQuiet(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim()
+  } catch {
+    return ''
+  }
+}
+
 export function killCgroups(dirs: string[]): void {
   for (const d of dirs) write(path.join(d, 'cgroup.kill'), '1')
   const freezers = dirs.map((d) => path.join(d, 'freezer.state')).filter((f) => write(f, 'FROZEN'))
   for (let i = 0; i < 20; i++) {
-    if (freezers.every((f) => fs.readFileSync(f, 'utf8').trim() === 'FROZEN')) break
+    // a cgroup gone or unreadable meanwhile must not skip the kill below
+    if (freezers.every((f) => readQuiet(f) === 'FROZEN')) break
     sleepSync(5)
   }
   killAll(dirs)

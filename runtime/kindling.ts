@@ -182,7 +182,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     extraRoutes: {
-      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, servedBy: `kindling/${readVersion().release}` }),
+      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
     },
   })

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../errors.js'
 import type { Registry } from '../registry/registry.js'
 import { toInvokeRequest } from '../gateway/routes/invoke.js'
+import { boundRequestBodies, type InflightBytes } from '../gateway/inflight.js'
 import { sendError } from '../gateway/reply.js'
 import { functionKey, isCallerId, splitQualifiedName } from '../names.js'
 import type { CallbackPolicy } from './callback-policy.js'
@@ -36,6 +37,8 @@ export interface AsyncRouteOptions {
   registry: Registry
   defaultNamespace: string
   maxBodyBytes: number
+  /** the gateway's bound on request body bytes held at once */
+  inflight: InflightBytes
   servedBy: string
 }
 
@@ -73,8 +76,8 @@ export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRoute
     }
   }
   app.register(async (scope) => {
-    scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body))
+    // bodies count against the gateway's bound on request bytes in flight, as /function/* bodies do
+    boundRequestBodies(scope, opts.inflight, opts.maxBodyBytes)
     for (const url of ['/async-function/:name', '/async-function/:name/*']) scope.post(url, handler)
   })
 }

@@ -3,12 +3,11 @@
 // announce large bodies and send nothing must not take the bound from everyone) and gives them back
 // when its response has gone. Past the bound: 503 + Retry-After.
 // Bodies are read into one buffer of the announced size: one copy, no chunk list and concat.
+import type { FastifyInstance } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import { KindlingError } from '../errors.js'
-
-/** seconds a client is told to wait when the bound is reached */
-export const INFLIGHT_RETRY_AFTER_S = 1
+import { sendError } from './reply.js'
 
 export class InflightBytes {
   private held = 0
@@ -127,4 +126,21 @@ export function readBody(req: IncomingMessage, stream: Readable, limit: number, 
   stream.on('end', onEnd)
   stream.on('error', onError)
   stream.resume()
+}
+
+/**
+ * Makes a route scope read its bodies as bytes, whatever their content type, into one buffer each,
+ * counted against the bound from their first byte until their response has gone (the function and
+ * async-function routes).
+ */
+export function boundRequestBodies(scope: FastifyInstance, inflight: InflightBytes, maxBodyBytes: number): void {
+  scope.addHook('onRequest', async (req, reply) => {
+    try {
+      reserveRequest(inflight, req.raw, reply.raw)
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+  scope.removeAllContentTypeParsers()
+  scope.addContentTypeParser('*', (req, payload, done) => readBody(req.raw, payload, maxBodyBytes, done))
 }

@@ -3,9 +3,11 @@
 // (failedResult), so that every error kindling makes looks alike to a caller.
 import type { FastifyReply } from 'fastify'
 import { asKindlingError, ERROR_CONTENT_TYPE, ERROR_HEADER, errorBody, type KindlingError } from '../errors.js'
-import { INFLIGHT_RETRY_AFTER_S } from './inflight.js'
 
 export { ERROR_HEADER }
+
+/** seconds a client is told to wait when the bound on request bytes in flight is reached */
+export const INFLIGHT_RETRY_AFTER_S = 1
 
 export function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   const err: KindlingError = asKindlingError(e)

@@ -6,7 +6,7 @@ import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
-import { type InflightBytes, readBody, releaseRequest, reserveRequest } from '../inflight.js'
+import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
@@ -105,17 +105,7 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
   }
 
   app.register(async (scope) => {
-    // a call's body counts against the bound from before it is read until its response has gone
-    scope.addHook('onRequest', async (req, reply) => {
-      try {
-        reserveRequest(opts.inflight, req.raw, reply.raw)
-      } catch (e) {
-        return sendError(reply, e)
-      }
-    })
-    // function bodies are bytes, whatever their content type, read into one buffer
-    scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', (req, payload, done) => readBody(req.raw, payload, opts.maxBodyBytes, done))
+    boundRequestBodies(scope, opts.inflight, opts.maxBodyBytes)
     for (const url of ['/function/:name', '/function/:name/*']) {
       scope.route({ method: [...FUNCTION_METHODS], url, exposeHeadRoute: false, handler })
     }

@@ -48,6 +48,23 @@ describe('request bytes in flight are bounded', () => {
     await waitUntil('every byte given back', () => k.inflight.bytes === 0)
   })
 
+  it('counts /async-function bodies against the same bound', async () => {
+    const first = post(Buffer.alloc(40 * KiB, 1))
+    await waitUntil('the first call holds its bytes', () => k.inflight.bytes === 40 * KiB)
+    const r = await new Promise<{ status: number; code: unknown }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/async-function/hold', agent: false, headers: { 'content-length': 40 * KiB } }, (res) => {
+        res.resume()
+        resolve({ status: res.statusCode!, code: res.headers['x-kindling-error'] })
+      })
+      req.on('error', reject)
+      req.end(Buffer.alloc(40 * KiB, 2))
+    })
+    assert.equal(r.status, 503)
+    assert.equal(r.code, 'KINDLING_ERR_INFLIGHT_BYTES')
+    assert.equal((await first).status, 200)
+    await waitUntil('every byte given back', () => k.inflight.bytes === 0)
+  })
+
   it('gives the bytes back for calls that fail, are too large or are cut off', async () => {
     const missing = await k.app.inject({ method: 'POST', url: '/function/nobody', payload: Buffer.alloc(30 * KiB) })
     assert.equal(missing.statusCode, 404)

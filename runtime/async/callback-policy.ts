@@ -13,12 +13,12 @@ import { KindlingError } from '../errors.js'
 const DENIED_V4: [string, number, string][] = [
   ['0.0.0.0', 8, 'unspecified'], ['10.0.0.0', 8, 'private'], ['100.64.0.0', 10, 'private (shared)'], ['127.0.0.0', 8, 'loopback'],
   ['169.254.0.0', 16, 'link-local'], ['172.16.0.0', 12, 'private'], ['192.0.0.0', 24, 'reserved'], ['192.0.2.0', 24, 'reserved'],
-  ['192.168.0.0', 16, 'private'], ['198.18.0.0', 15, 'reserved'], ['198.51.100.0', 24, 'reserved'], ['203.0.113.0', 24, 'reserved'],
+  ['192.168.0.0', 16, 'private'], ['192.88.99.0', 24, 'reserved (6to4 relay)'], ['198.18.0.0', 15, 'reserved'], ['198.51.100.0', 24, 'reserved'], ['203.0.113.0', 24, 'reserved'],
   ['224.0.0.0', 4, 'multicast'], ['240.0.0.0', 4, 'reserved'],
 ]
 const DENIED_V6: [string, number, string][] = [
   ['::', 128, 'unspecified'], ['::1', 128, 'loopback'], ['::', 96, 'reserved'], ['64:ff9b:1::', 48, 'private'], ['100::', 64, 'reserved'],
-  ['2001:db8::', 32, 'reserved'], ['fc00::', 7, 'private'], ['fe80::', 10, 'link-local'], ['fec0::', 10, 'private'], ['ff00::', 8, 'multicast'],
+  ['2001::', 32, 'reserved (Teredo)'], ['2001:db8::', 32, 'reserved'], ['fc00::', 7, 'private'], ['fe80::', 10, 'link-local'], ['fec0::', 10, 'private'], ['ff00::', 8, 'multicast'],
 ]
 const LOCAL_TTL_MS = 5_000
 /** Resolves a name to all its addresses (dns.lookup, so /etc/hosts counts; a test may pass another). */
@@ -27,15 +27,21 @@ export type Resolve = (host: string, cb: (err: NodeJS.ErrnoException | null, add
 /**
  * At most `n` resolutions at once, the others wait in order. dns.lookup blocks a libuv pool thread
  * (4 in all, shared with file and crypto work) until the name's DNS servers answer: callback names
- * under a DNS server that never answers must not stall the rest of the gateway.
+ * under a DNS server that never answers must not stall the rest of the gateway. The wait is bounded
+ * too: past `maxWaiting` names a lookup fails at once, and one that waited longer than `maxWaitMs`
+ * (its connection has timed out by then) fails instead of taking a slot; the delivery is retried.
  */
-export function limitResolve(resolve: Resolve, n: number): Resolve {
+export function limitResolve(resolve: Resolve, n: number, maxWaiting = 256, maxWaitMs = 10_000): Resolve {
   let busy = 0
-  const waiting: (() => void)[] = []
+  const waiting: { go: () => void; fail: () => void; since: number }[] = []
   const next = () => {
     busy--
-    waiting.shift()?.()
+    for (let w = waiting.shift(); w; w = waiting.shift()) {
+      if (Date.now() - w.since <= maxWaitMs) return w.go()
+      w.fail()
+    }
   }
+  const refused = (host: string, why: string): NodeJS.ErrnoException => Object.assign(new Error(`lookup of ${host} not started: ${why}`), { code: 'EAI_AGAIN' })
   return (host, cb) => {
     const go = () => {
       busy++
@@ -45,7 +51,8 @@ export function limitResolve(resolve: Resolve, n: number): Resolve {
       })
     }
     if (busy < n) go()
-    else waiting.push(go)
+    else if (waiting.length >= maxWaiting) cb(refused(host, `${maxWaiting} lookups are waiting`), [])
+    else waiting.push({ go, fail: () => cb(refused(host, `it waited more than ${maxWaitMs} ms`), []), since: Date.now() })
   }
 }
 

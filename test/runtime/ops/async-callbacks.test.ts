@@ -98,6 +98,25 @@ describe('async callbacks: name resolution', () => {
     while (pending.length) pending.shift()!()
     assert.deepEqual(answered, ['a', 'b', 'c', 'd'])
   })
+
+  it('bounds the lookups waiting: past the queue they fail at once, and stale ones fail instead of running', async () => {
+    const pending: (() => void)[] = []
+    const started: string[] = []
+    const never: Resolve = (host, cb) => {
+      started.push(host)
+      pending.push(() => cb(null, [{ address: '8.8.8.8', family: 4 }]))
+    }
+    const limited = limitResolve(never, 1, 2, 50)
+    const results = new Map<string, string>()
+    for (const h of ['a', 'b', 'c', 'd']) limited(h, (err) => results.set(h, err ? String(err.code) : 'ok'))
+    assert.deepEqual(started, ['a'])
+    assert.equal(results.get('d'), 'EAI_AGAIN', 'the queue holds two: the fourth fails at once')
+    await new Promise((r) => setTimeout(r, 80))
+    pending.shift()!()
+    // b and c waited past 50 ms: they fail rather than take the slot; nothing else started
+    assert.deepEqual(started, ['a'])
+    assert.deepEqual([...results].sort(), [['a', 'ok'], ['b', 'EAI_AGAIN'], ['c', 'EAI_AGAIN'], ['d', 'EAI_AGAIN']])
+  })
 })
 
 describe('async callbacks: through the gateway', () => {

@@ -67,6 +67,8 @@ export const ERRORS = {
   KINDLING_ERR_REQUEST_TIMEOUT: { status: 408, hint: 'Send the whole request within KINDLING_REQUEST_TIMEOUT_MS (headers within KINDLING_HEADERS_TIMEOUT_MS).' },
   // call cancellation (issue 11 item 4)
   KINDLING_ERR_CALL_CANCELLED: { status: 499, hint: 'The client hung up before the answer: the call was stopped (or dropped from the queue). Nothing to do unless it was not meant to.' },
+  // cluster (issue 12)
+  KINDLING_ERR_CLUSTER_UNAVAILABLE: { status: 503, hint: 'This node cannot reach the cluster\'s NATS server just now, so the change was not stored anywhere; retry when GET /healthz says the cluster is connected again.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -79,6 +79,11 @@ export const CONFIG_TABLE = {
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
+  // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
+  natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
+  role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },
+  clusterKeyFile: { env: 'KINDLING_CLUSTER_KEY_FILE', kind: 'string', default: '', doc: 'file holding the cluster key (32 random bytes, hex or base64) that seals secrets in the cluster\'s KV bucket; required with KINDLING_NATS_URL' },
+  natsConnectTimeoutMs: { env: 'KINDLING_NATS_CONNECT_TIMEOUT_MS', kind: 'int', default: 5_000, min: 100, doc: 'how long a node waits for NATS at start before it gives up with an error naming the URL' },
   logLevel: { env: 'KINDLING_LOG_LEVEL', kind: 'string', default: 'info', doc: 'debug, info, warn or error' },
 } satisfies Record<string, Entry<unknown>>
 
@@ -140,6 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     parseGrants(out.callbackAllow as string[])
   } catch (e) {
     throw new ConfigError((e as Error).message)
+  }
+  if (!['gateway', 'worker', 'all'].includes(out.role as string)) {
+    throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: must be gateway, worker or all`)
+  }
+  if (out.natsUrl === '' && out.role !== 'all') {
+    throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: a gateway-only or worker-only node needs a cluster (KINDLING_NATS_URL or --nats)`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

@@ -2,6 +2,7 @@
 // the gateway, wires them together (the registry gets the tiers' classifier; the dispatcher
 // listens to the registry), and tears them down again. Tests and the CLI both start kindling through here.
 import type { FastifyInstance } from 'fastify'
+import os from 'node:os'
 import path from 'node:path'
 import { AsyncQueue } from './async/queue.js'
 import { registerAsyncCallRoutes, registerAsyncInvokeRoutes } from './async/routes.js'
@@ -29,6 +30,7 @@ import { readVersion } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
+import { type ClusterNode, joinCluster } from './cluster/node.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -51,6 +53,8 @@ export interface Kindling {
   inflight: InflightBytes
   /** most open client connections, and the open-file limit it was derived from */
   connectionLimit: { max: number; fdSoftLimit: number | undefined }
+  /** this node's cluster membership when KINDLING_NATS_URL is set; undefined on the embedded single node */
+  cluster: ClusterNode | undefined
   /** the gateway's base URL once listening */
   url: string | undefined
   listen(): Promise<string>
@@ -66,6 +70,14 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const storage = new Storage(dataDir, { minFreeBytes: config.storageMinFreeBytes, checkIntervalMs: config.storageCheckIntervalMs })
   // known before anything else writes: a start on a full disk starts degraded
   storage.start()
+  // a cluster node connects first: an unreachable NATS stops the start with an error naming it
+  let cluster: ClusterNode | undefined
+  try {
+    cluster = config.natsUrl ? await joinCluster(config) : undefined
+  } catch (e) {
+    storage.close()
+    throw e
+  }
   const db = openDatabase(dataDir, storage)
   const registryStorage = new SqliteRegistryStorage(db, secretKeyOf(dataDir))
   const artifacts = new FileArtifactStore(registryStorage.artifacts, dataDir)
@@ -206,10 +218,12 @@ export async function createKindling(config: Config): Promise<Kindling> {
     storage,
     inflight,
     connectionLimit: { max: connectionLimit.max, fdSoftLimit: fdLimit?.soft },
+    cluster,
     url: undefined,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
       k.url = address
+      await cluster?.announce(() => describeNode(address, k))
       return address
     },
     async close() {
@@ -226,10 +240,31 @@ export async function createKindling(config: Config): Promise<Kindling> {
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()
+      await cluster?.close()
       db.close()
     },
   }
   return k
+}
+
+/** What this node tells the cluster about itself in each heartbeat. */
+function describeNode(url: string, k: Kindling) {
+  const runs = k.cluster?.runsCalls ?? true
+  const warm: Record<string, number> = {}
+  let inflight = 0
+  for (const f of k.dispatcher.list()) {
+    const s = f.pool?.stats
+    if (!s) continue
+    if (s.idle > 0) warm[f.key] = s.idle
+    inflight += s.busy
+  }
+  return {
+    url,
+    tiers: runs ? [...k.tiers.values()].filter((t) => !t.unavailableReason()).map((t) => t.name) : [],
+    warm,
+    inflight,
+    load: os.loadavg()[0]! / Math.max(1, os.availableParallelism()),
+  }
 }
 
 /**

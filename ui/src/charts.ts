@@ -38,19 +38,28 @@ export interface Bar {
   note?: string
 }
 
-/** Horizontal bars on one linear scale, with the value written beside each. */
+/**
+ * Horizontal bars with the value written beside each, on a linear scale, or a log one when the
+ * values span more than two decades (cold starts go from microseconds to a container's 100 ms).
+ */
 export function barChart(bars: Bar[], unit: string): SVGElement {
   const labelW = 300
   const barW = 360
   const rowH = 30
   const w = labelW + barW + 110
-  const hgt = bars.length * rowH + 6
-  const max = Math.max(...bars.flatMap((b) => [b.value, b.floor ?? 0]), 1e-9)
+  const values = bars.flatMap((b) => (b.floor === undefined ? [b.value] : [b.value, b.floor])).filter((v) => v > 0)
+  const max = Math.max(...values, 1e-9)
+  const min = Math.min(...values, max)
+  const log = max / min > 100
+  const lo = Math.floor(Math.log10(min))
+  const hi = Math.ceil(Math.log10(max))
+  const hgt = bars.length * rowH + 6 + (log ? 14 : 0)
+  const scale = (v: number) => (log ? (v > 0 ? (Math.log10(v) - lo + 0.15) / (hi - lo + 0.15) : 0) : v / max)
   const fmt = (v: number) => `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(3)} ${unit}`
   const el = svg('svg', { class: 'bars', width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`, role: 'img' })
   bars.forEach((b, i) => {
     const y = i * rowH + 4
-    const len = (v: number) => Math.max(1, (v / max) * barW)
+    const len = (v: number) => Math.max(1, scale(v) * barW)
     el.appendChild(svg('text', { x: labelW - 8, y: y + 12, class: 'bar-label', 'text-anchor': 'end' }, text(b.label.length > 46 ? `${b.label.slice(0, 45)}…` : b.label)))
     el.appendChild(svg('rect', { x: labelW, y, width: len(b.value), height: 14, class: 'bar' }, svg('title', {}, text(`${b.label}: ${fmt(b.value)}`))))
     el.appendChild(svg('text', { x: labelW + len(b.value) + 6, y: y + 12, class: 'bar-value' }, text(fmt(b.value) + (b.note ? ` ${b.note}` : ''))))
@@ -59,5 +68,6 @@ export function barChart(bars: Bar[], unit: string): SVGElement {
       el.appendChild(svg('text', { x: labelW + len(b.floor) + 6, y: y + 23, class: 'bar-floor-value' }, text(`floor ${fmt(b.floor)}`)))
     }
   })
+  if (log) el.appendChild(svg('text', { x: labelW, y: hgt - 3, class: 'bar-floor-value' }, text(`log scale, ${fmt(10 ** lo)} to ${fmt(10 ** hi)}`)))
   return el
 }

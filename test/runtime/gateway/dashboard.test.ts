@@ -2,6 +2,7 @@
 // two JSON routes it reads, GET /system/stats and GET /system/bench, both behind basic auth.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import Fastify from 'fastify'
 import { after, before, describe, it } from 'node:test'
@@ -114,6 +115,24 @@ describe('dashboard routes', () => {
     assert.ok(f.prepare && f.prepare.ms >= 0)
     const bad = await get('/system/stats?namespace=nope', k.auth)
     assert.equal(bad.statusCode, 400)
+  })
+
+  it('GET /system/logs?follow=true answers its headers at once, before any line (the page shows the stream live)', async () => {
+    await k.deploy('quiet', exampleModule('noop'))
+    const url = new URL(await k.listen())
+    const req = http.get({ host: url.hostname, port: url.port, path: '/system/logs?name=quiet&follow=true', headers: k.auth })
+    try {
+      // bounded: without the flush the headers wait for the function's first log line, which never comes
+      const res = await Promise.race([
+        new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve)),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
+      ])
+      assert.ok(res, 'the response headers arrived')
+      assert.equal(res.statusCode, 200)
+      assert.equal(res.headers['content-type'], 'application/x-ndjson')
+    } finally {
+      req.destroy()
+    }
   })
 
   it('GET /system/bench: the latest bench runs, skipping files that are not run records', async () => {

@@ -23,6 +23,11 @@ export function poll(tick: () => Promise<void>, status: HTMLElement, everyMs = 2
   let timer: ReturnType<typeof setTimeout> | undefined
   let stopped = false
   const run = async () => {
+    // a hidden tab does not poll; it catches up on the first tick after it shows again
+    if (document.hidden) {
+      timer = setTimeout(run, everyMs)
+      return
+    }
     try {
       await tick()
       if (!stopped) fill(status)

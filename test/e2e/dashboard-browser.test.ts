@@ -103,6 +103,7 @@ describe('dashboard in chromium', { skip: CHROMIUM ? false : 'chromium is not in
     await page.click('nav a[href="#/bench"]')
     await page.waitForSelector('svg.bars')
     assert.ok((await page.locator('svg.bars rect.floor').count()) >= 1, 'a cold start row is drawn beside its floor')
+    assert.match(await page.textContent('.group.summary') ?? '', /Cold start per tier[\s\S]*wasm \/ noop/)
     assert.match(await page.textContent('main') ?? '', /peers[\s\S]*workerd/)
     assert.match(await page.textContent('table.targets') ?? '', /missed/)
     await page.screenshot({ path: path.join(OUT, 'dashboard-bench.png'), fullPage: true })

@@ -35,11 +35,27 @@ export function groupCharts(scope: Scope, group: string): { unit: string; bars: 
   return [...charts].map(([unit, bars]) => ({ unit, bars }))
 }
 
+/** Each tier's instance-cold start (in-process, p50) beside its floor: the coldstart scope's headline. */
+export function coldStartSummary(scope: Scope): Bar[] {
+  const byKey = new Map(scope.rows.map((r) => [`${r.group}|${r.name}`, r]))
+  const bars: Bar[] = []
+  for (const r of scope.rows) {
+    const base = r.baseline ? byKey.get(r.baseline) : undefined
+    if (!base || !r.name.startsWith('instance-cold in-process') || !(r.unit in TO_MS) || !(base.unit in TO_MS)) continue
+    const bar: Bar = { label: `${r.group}${r.name.slice('instance-cold in-process'.length)}`, value: r.p50 * TO_MS[r.unit]!, floor: base.p50 * TO_MS[base.unit]!, floorLabel: base.name }
+    if (r.ratio !== undefined) bar.note = `(${r.ratio.toFixed(1)}x)`
+    bars.push(bar)
+  }
+  return bars
+}
+
 function scopeSection(s: Scope): HTMLElement {
   const groups = [...new Set(s.rows.map((r) => r.group))]
+  const summary = coldStartSummary(s)
   return h('section', { class: 'scope' },
     h('h3', {}, s.scope, ' ', h('span', { class: `badge ${s.status === 'ok' ? '' : 'error'}` }, s.status), s.seconds ? h('span', { class: 'muted' }, ` ${s.seconds.toFixed(0)} s`) : null),
     s.reason ? h('p', { class: 'muted' }, s.reason.split('\n')[0]) : null,
+    summary.length ? h('div', { class: 'group summary' }, h('h4', {}, 'Cold start per tier (instance-cold, in-process, p50) beside its floor'), barChart(summary, 'ms')) : null,
     groups.map((g) => {
       const charts = groupCharts(s, g)
       if (charts.length === 0) return null

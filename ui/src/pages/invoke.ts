@@ -40,6 +40,11 @@ export function invokePanel(name: string, namespace: string): HTMLElement {
       if (method.value !== 'GET' && method.value !== 'HEAD') init.body = body.value
       const t0 = performance.now()
       const res = await fetch(target + (p === '/' ? '' : p), init)
+      if (res.type === 'opaqueredirect') {
+        // the browser hides a redirect it was told not to follow: say so rather than show status 0
+        fill(out, h('p', {}, h('strong', { id: 'invoke-status' }, 'a redirect'), ' (3xx; not followed, and the browser does not show its Location)'))
+        return
+      }
       const bytes = new Uint8Array(await res.arrayBuffer())
       const took = performance.now() - t0
       const gateway = Number(res.headers.get('x-duration-seconds')) * 1000 || 0

@@ -34,6 +34,14 @@ describe('dashboard in chromium', { skip: CHROMIUM ? false : 'chromium is not in
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`)
     })
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+    // function code is untrusted: the operator's credentials must never reach /function/*
+    // (allHeaders: headers() leaves out security-related ones)
+    page.on('request', (r) => {
+      if (!new URL(r.url()).pathname.startsWith('/function/')) return
+      void r.allHeaders().then((hs) => {
+        if (hs.authorization !== undefined) problems.push(`credentials sent to ${r.url()}`)
+      })
+    })
     page.on('requestfailed', (r) => {
       // the log stream is cut when the page moves on: that is the dashboard stopping it
       if (!r.url().includes('/system/logs')) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`)
@@ -77,6 +85,8 @@ describe('dashboard in chromium', { skip: CHROMIUM ? false : 'chromium is not in
     // the gateway counted it and the page shows it on its next poll
     await page.waitForFunction(() => document.getElementById('invocations')?.textContent === '1', undefined, { timeout: 10_000 })
     await page.screenshot({ path: path.join(OUT, 'dashboard-function.png'), fullPage: true })
+    // the credentials live in the page's memory only, where a function's page on this origin cannot read them
+    assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ''])
 
     await page.click('nav a[href="#/"]:text("Functions")')
     await page.waitForSelector('tr[data-function="browser-echo"] svg.spark.p50')

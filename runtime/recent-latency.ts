@@ -22,7 +22,8 @@ export interface LatencyPoint {
 }
 
 export class RecentLatency {
-  private readonly counts = new Uint32Array(SLOTS * BUCKETS)
+  /** SLOTS x BUCKETS counts (25 KB), made at the first call: a function never called costs nothing */
+  private counts: Uint32Array | undefined
   private readonly calls = new Uint32Array(SLOTS)
   private readonly errors = new Uint32Array(SLOTS)
   /** the slot number (time / SLOT_MS) that the ring's newest entry holds */
@@ -33,6 +34,7 @@ export class RecentLatency {
   record(ms: number, ok: boolean): void {
     const i = this.advance(Math.floor(this.now() / SLOT_MS)) % SLOTS
     const b = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log(ms / MIN_MS) / LOG_RATIO))
+    this.counts ??= new Uint32Array(SLOTS * BUCKETS)
     this.counts[i * BUCKETS + b]!++
     this.calls[i]!++
     if (!ok) this.errors[i]!++
@@ -56,7 +58,7 @@ export class RecentLatency {
     const from = Math.max(this.newest + 1, slot - SLOTS + 1)
     for (let s = from; s <= slot; s++) {
       const i = s % SLOTS
-      this.counts.fill(0, i * BUCKETS, (i + 1) * BUCKETS)
+      this.counts?.fill(0, i * BUCKETS, (i + 1) * BUCKETS)
       this.calls[i] = 0
       this.errors[i] = 0
     }
@@ -69,7 +71,7 @@ export class RecentLatency {
     const rank = Math.max(1, Math.ceil(q * n))
     let seen = 0
     for (let b = 0; b < BUCKETS; b++) {
-      seen += this.counts[i * BUCKETS + b]!
+      seen += this.counts![i * BUCKETS + b]!
       if (seen >= rank) return b === 0 ? MIN_MS : MIN_MS * RATIO ** (b + 0.5)
     }
     return MIN_MS * RATIO ** BUCKETS

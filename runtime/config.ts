@@ -78,6 +78,10 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
+  // dashboard (issue 16): empty dirs mean the install's own dist/ui and bench/results
+  dashboard: { env: 'KINDLING_DASHBOARD', kind: 'bool', default: true, doc: 'serve the web dashboard at / and /ui/ (static files only; its data comes from the /system API with the basic auth credentials)' },
+  dashboardDir: { env: 'KINDLING_DASHBOARD_DIR', kind: 'string', default: '', doc: 'the built dashboard (index.html, assets/); empty: dist/ui, which `npm run build` writes' },
+  benchResultsDir: { env: 'KINDLING_BENCH_RESULTS_DIR', kind: 'string', default: '', doc: 'where the dashboard reads the latest benchmark runs (<label>-latest.json); empty: bench/results' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },

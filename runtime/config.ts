@@ -78,7 +78,10 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
-  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
+  // CLI build (issue 16)
+  rustcPath: { env: 'KINDLING_RUSTC', kind: 'string', default: '/usr/bin/rustc', doc: 'the rustc that `kindling build` runs for Rust functions (needs the wasm32-wasi target: Debian\'s libstd-rust-dev-wasm32)' },
+  clangPath: { env: 'KINDLING_CLANG', kind: 'string', default: 'clang', doc: 'the clang that `kindling build` runs for C functions (needs wasi-libc)' },
+  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
   role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },

@@ -43,7 +43,7 @@ export async function newCommand(args: ParsedArgs): Promise<number> {
   process.stdout.write(
     `Wrote ${path.relative(process.cwd(), dir) || dir}/ (${files.join(', ')}) and added ${name} to ${rel}.\n` +
       `Next: edit ${path.join(path.relative(process.cwd(), dir), files.find((f) => f.startsWith('handler')) ?? '')}, then\n` +
-      `  kindling up -f ${rel}                  build and deploy\n` +
+      `  kindling up -f ${rel}     # build and deploy\n` +
       `  kindling invoke ${name} --data hello\n`,
   )
   return 0

@@ -27,16 +27,16 @@ const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaa
   kindling completion bash|zsh                             shell completion (eval "$(kindling completion bash)")
   kindling image import NAME:TAG rootfs.tar | build busybox|node [NAME:TAG] | list | remove NAME:TAG
 
-The gateway is --gateway, else OPENFAAS_URL, else the stack file's provider.gateway (with -f),
-else http://127.0.0.1:8080; credentials come from <data dir>/secrets (KINDLING_DATA_DIR or
---data-dir, default ./.kindling) or ~/.openfaas/config.yml.
+The gateway is --gateway, else OPENFAAS_URL, else the stack file's provider.gateway (-f FILE,
+else ./stack.yml), else http://127.0.0.1:8080; credentials come from <data dir>/secrets
+(KINDLING_DATA_DIR or --data-dir, default ./.kindling) or ~/.openfaas/config.yml.
 `
 
 export const DEFAULT_GATEWAY = 'http://127.0.0.1:8080'
 const BOOLEANS = ['async', 'follow', 'help', 'update', 'json', 'force', 'no-cache', 'once']
 
 /** The gateway as faas-cli picks it: --gateway, OPENFAAS_URL, the stack's provider.gateway, the default. */
-function gatewayOf(command: string, args: ParsedArgs, config: Config): string {
+function gatewayOf(args: ParsedArgs, config: Config): string {
   const explicit = flag(args, 'gateway') ?? (config.gatewayUrl || undefined)
   if (explicit) return explicit
   // as faas-cli: -f, else ./stack.yml when there is one
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'completion':
       return completionCommand(args)
   }
-  const client = gatewayClient(gatewayOf(command, args, config), config.dataDirAbs)
+  const client = gatewayClient(gatewayOf(args, config), config.dataDirAbs)
   switch (command) {
     case 'up':
       return upCommand(client, args, config)

@@ -63,8 +63,13 @@ function planFromFlags(args: ParsedArgs): DeployPlan {
   return { service, wasmFile: file, image, body }
 }
 
+/** -f FILE; else ./stack.yml when the command names nothing else, as faas-cli does */
+function stackFileOf(args: ParsedArgs, namesSomething: boolean): string | undefined {
+  return flag(args, 'file') ?? (!namesSomething && fs.existsSync('stack.yml') ? 'stack.yml' : undefined)
+}
+
 export async function deployCommand(client: GatewayClient, args: ParsedArgs): Promise<number> {
-  const stackFile = flag(args, 'file')
+  const stackFile = stackFileOf(args, args.positionals.length > 0 || flag(args, 'image') !== undefined)
   const plans = stackFile ? loadStack(stackFile, flag(args, 'filter')) : [planFromFlags(args)]
   for (const p of plans) await deployOne(client, p)
   return 0
@@ -207,12 +212,21 @@ export function describeText(f: Status, gatewayUrl: string): string {
 
 export async function removeCommand(client: GatewayClient, args: ParsedArgs): Promise<number> {
   const name = args.positionals[0]
-  if (!name) throw new CliError('usage: kindling remove NAME')
-  const body = JSON.stringify({ functionName: name, namespace: flag(args, 'namespace') })
-  const res = await client.request('DELETE', '/system/functions', { body, headers: { 'content-type': 'application/json' } })
-  if (res.status === 404) throw new CliError(`no function ${name} is deployed; "kindling list" shows what is`)
-  await expectOk(res, `removing ${name}`)
-  process.stdout.write(`Removed ${name}.\n`)
+  const stackFile = stackFileOf(args, name !== undefined)
+  if (!name && !stackFile) throw new CliError('usage: kindling remove NAME | -f stack.yml [--filter GLOB] (every function of the stack)')
+  const targets = name ? [{ name, namespace: flag(args, 'namespace') }] : loadStack(stackFile!, flag(args, 'filter')).map((p) => ({ name: p.service, namespace: p.body.namespace as string | undefined }))
+  for (const t of targets) {
+    const body = JSON.stringify({ functionName: t.name, namespace: t.namespace })
+    const res = await client.request('DELETE', '/system/functions', { body, headers: { 'content-type': 'application/json' } })
+    if (res.status === 404) {
+      // removing a whole stack skips what is not deployed, as faas-cli does
+      if (name) throw new CliError(`no function ${name} is deployed; "kindling list" shows what is`)
+      process.stdout.write(`${t.name} is not deployed.\n`)
+      continue
+    }
+    await expectOk(res, `removing ${t.name}`)
+    process.stdout.write(`Removed ${t.name}.\n`)
+  }
   return 0
 }
 

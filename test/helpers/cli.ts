@@ -6,6 +6,8 @@ import path from 'node:path'
 import { REPO_ROOT } from '../../runtime/version.js'
 
 export const CLI_MAIN = path.join(REPO_ROOT, 'runtime', 'cli', 'main.ts')
+/** tsx by URL, so that the CLI can run in any folder (a stack.yml's) */
+const TSX = import.meta.resolve('tsx')
 
 export interface CliResult {
   code: number | null
@@ -21,10 +23,10 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra }
 }
 
-/** Runs one command to its end (cwd: the repo, so that --import tsx resolves). */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): CliResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], {
-    cwd: REPO_ROOT,
+/** Runs one command to its end (in the repo unless cwd is given). */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, ['--import', TSX, CLI_MAIN, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
     env: cliEnv(opts.env),
     input: opts.input,
     encoding: 'utf8',
@@ -35,7 +37,7 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
 
 /** Starts a command that keeps running (logs -f, invoke with a streamed body). */
 export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess & { output(): string; errors(): string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', TSX, CLI_MAIN, ...args], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.on('data', (d) => (out += d))

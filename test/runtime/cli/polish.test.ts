@@ -195,4 +195,18 @@ describe('kindling CLI polish', () => {
     const dep = runCli(['deploy', '-f', noBuild, '--gateway', srv.url, '--data-dir', dataDir])
     assert.match(dep.err, /later\.wasm does not exist: run "kindling build -f .*nobuild\.yml later" first \(or "kindling up -f/)
   })
+
+  it('deploy and remove take ./stack.yml (and its gateway) when nothing else is named', () => {
+    // work/stack.yml names the gateway and echo-stack (first test)
+    const rm = runCli(['remove', '--data-dir', dataDir], { cwd: work })
+    assert.equal(rm.code, 0, rm.err)
+    assert.equal(rm.out, 'Removed echo-stack.\n')
+    const dep = runCli(['deploy', '--data-dir', dataDir], { cwd: work })
+    assert.equal(dep.code, 0, dep.err)
+    assert.match(dep.out, /^Deployed echo-stack /)
+    assert.equal(runCli(['remove', '--data-dir', dataDir], { cwd: work }).out, 'Removed echo-stack.\n')
+    const again = runCli(['remove', '--data-dir', dataDir], { cwd: work })
+    assert.equal(again.code, 0, again.err)
+    assert.equal(again.out, 'echo-stack is not deployed.\n')
+  })
 })

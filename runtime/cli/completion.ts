@@ -15,7 +15,7 @@ export const COMMAND_FLAGS: Record<string, string[]> = {
   invoke: ['--data', '--header', '--method', '--query', '--async', '--content-type', '--namespace', '--gateway'],
   list: ['--json', '--namespace', '--gateway'],
   describe: ['--json', '--namespace', '--gateway'],
-  remove: ['--namespace', '--gateway'],
+  remove: ['--file', '--filter', '--namespace', '--gateway'],
   logs: ['--follow', '--tail', '--since', '--namespace', '--gateway'],
   top: ['--interval', '--once', '--gateway'],
   completion: [],

@@ -22,7 +22,7 @@ const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaa
   kindling deploy --image IMAGE --name N [--fprocess CMD]  deploy a container image
   kindling deploy -f stack.yml [--filter GLOB]             deploy an OpenFaaS stack file
   kindling invoke N [--data TEXT] [-H k=v] [--method M] [--query k=v] [--async]   (body: --data or stdin)
-  kindling list [--json] | describe N [--json] | remove N | logs N [--tail N] [-f|--follow]
+  kindling list [--json] | describe N [--json] | remove N | remove -f stack.yml | logs N [--tail N] [-f|--follow]
   kindling top [--interval S] [--once]                     live table: rps, p99, warm sandboxes
   kindling completion bash|zsh                             shell completion (eval "$(kindling completion bash)")
   kindling image import NAME:TAG rootfs.tar | build busybox|node [NAME:TAG] | list | remove NAME:TAG
@@ -110,6 +110,12 @@ export async function main(argv: string[]): Promise<number> {
       return 2
   }
 }
+
+// a reader that stops early (kindling logs -f | head) is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0)
+  throw e
+})
 
 main(process.argv.slice(2)).then(
   (code) => {

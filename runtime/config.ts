@@ -82,7 +82,10 @@ export const CONFIG_TABLE = {
   dashboard: { env: 'KINDLING_DASHBOARD', kind: 'bool', default: true, doc: 'serve the web dashboard at / and /ui/ (static files only; its data comes from the /system API with the basic auth credentials)' },
   dashboardDir: { env: 'KINDLING_DASHBOARD_DIR', kind: 'string', default: '', doc: 'the built dashboard (index.html, assets/); empty: dist/ui, which `npm run build` writes' },
   benchResultsDir: { env: 'KINDLING_BENCH_RESULTS_DIR', kind: 'string', default: '', doc: 'where the dashboard reads the latest benchmark runs (<label>-latest.json); empty: bench/results' },
-  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
+  // CLI build (issue 16)
+  rustcPath: { env: 'KINDLING_RUSTC', kind: 'string', default: '/usr/bin/rustc', doc: 'the rustc that `kindling build` runs for Rust functions (needs the wasm32-wasi target: Debian\'s libstd-rust-dev-wasm32)' },
+  clangPath: { env: 'KINDLING_CLANG', kind: 'string', default: 'clang', doc: 'the clang that `kindling build` runs for C functions (needs wasi-libc)' },
+  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
   role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },

@@ -2,6 +2,7 @@
 // start and validated there. Nothing else in kindling reads process.env for its settings.
 import path from 'node:path'
 import { parseGrants } from './async/callback-policy.js'
+import { parseMirrors } from '../isolation/container/images/mirrors.js'
 
 type Kind = 'string' | 'int' | 'bool' | 'list'
 interface Entry<T> {
@@ -78,6 +79,14 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
+  // images from registries (issue 14)
+  registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },
+  insecureRegistries: { env: 'KINDLING_INSECURE_REGISTRIES', kind: 'list', default: [] as string[], doc: 'registries (host:port) that may be pulled from over plain HTTP; all others need HTTPS (a mirror URL written with http:// counts as listed)' },
+  registryAuthFile: { env: 'KINDLING_REGISTRY_AUTH_FILE', kind: 'string', default: '', doc: 'docker config.json with registry credentials ("auths"), read at each pull; a namespace\'s secret named registry-auth, in the same format, comes first' },
+  registryTimeoutMs: { env: 'KINDLING_REGISTRY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'a registry request fails (registry unreachable) when it makes no progress for this long' },
+  imageMaxManifestBytes: { env: 'KINDLING_IMAGE_MAX_MANIFEST_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest manifest, index or image config accepted from a registry or archive' },
+  imageMaxLayerBytes: { env: 'KINDLING_IMAGE_MAX_LAYER_BYTES', kind: 'int', default: 2048 * MiB, min: 1024, doc: 'largest total of an image\'s layers as downloaded (compressed)' },
+  imageMaxUnpackedBytes: { env: 'KINDLING_IMAGE_MAX_UNPACKED_BYTES', kind: 'int', default: 4096 * MiB, min: 1024, doc: 'largest total of file bytes an image unpacks to (a layer that inflates past it is refused)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
@@ -143,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   try {
     parseGrants(out.callbackAllow as string[])
+    parseMirrors(out.registryMirrors as string[])
   } catch (e) {
     throw new ConfigError((e as Error).message)
   }

@@ -109,6 +109,20 @@ async function getManifest(session: RegistrySession, refPart: string, s: Registr
     } catch {
       // no error body
     }
+    // some registries say MANIFEST_UNKNOWN for a repository that does not exist: its tag list tells
+    if (code !== 'NAME_UNKNOWN') {
+      const t = await session.get('tags/list', 'application/json')
+      const tb = await readCapped(t, 64 * 1024, `the tags of ${what}`).catch(() => Buffer.alloc(0))
+      if (t.status === 404) code = 'NAME_UNKNOWN'
+      else if (t.status === 200) {
+        try {
+          const tags = (JSON.parse(tb.toString()) as { tags?: string[] | null }).tags
+          if (!tags || tags.length === 0) code = 'NAME_UNKNOWN'
+        } catch {
+          // keep the manifest's code
+        }
+      }
+    }
     if (code === 'NAME_UNKNOWN') throw registryError('KINDLING_ERR_IMAGE_NOT_FOUND', `image ${ref}: ${session.what} has no repository of that name (NAME_UNKNOWN)`)
     throw registryError('KINDLING_ERR_IMAGE_TAG_NOT_FOUND', `image ${ref}: ${session.what} has no manifest "${refPart}"${code ? ` (${code})` : ''}`)
   }

@@ -1,5 +1,5 @@
 // kindling's command line: `kindling serve` runs the gateway; the other commands talk to one.
-import { loadConfig } from '../config.js'
+import { type Config, loadConfig } from '../config.js'
 import { parseArgs } from './args.js'
 import { CliError, gatewayClient } from './client.js'
 import { deployCommand, describeCommand, invokeCommand, listCommand, logsCommand, removeCommand } from './commands.js'
@@ -39,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'image') {
     // the image store comes with the container tier
     const imageModule = './image.js'
-    const { imageCommand } = (await import(imageModule)) as { imageCommand(argv: string[], dataDir: string): Promise<number> }
-    return imageCommand(rest, config.dataDirAbs)
+    const { imageCommand } = (await import(imageModule)) as { imageCommand(argv: string[], dataDir: string, config: Config): Promise<number> }
+    return imageCommand(rest, config.dataDirAbs, config)
   }
   const client = gatewayClient(args.flags.get('gateway')?.at(-1) ?? config.gatewayUrl, config.dataDirAbs)
   switch (command) {

@@ -7,10 +7,12 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, mock } from 'node:test'
 import { findStaticBusybox, openImageStore, type RegistrySettings } from '../../../isolation/container/images/index.js'
 import { isKindlingError } from '../../../isolation/errors.js'
-import { gzip, LAYER, makeTar, Pusher, registrySkipReason, startRegistry, type RunningRegistry, TokenServer, zstd } from '../../helpers/oci-registry.js'
+import { imageCommand } from '../../../runtime/cli/image.js'
+import { loadConfig } from '../../../runtime/config.js'
+import { digest, gzip, LAYER, makeTar, Pusher, registrySkipReason, startRegistry, type RunningRegistry, TokenServer, zstd } from '../../helpers/oci-registry.js'
 import { artifact, containerSkipReason, makeHarness, never, request } from './helpers.js'
 
 const skip = registrySkipReason() ?? (findStaticBusybox() ? undefined : 'busybox-static is not installed')
@@ -129,7 +131,7 @@ describe('container images pulled from a registry', { skip }, () => {
     const layer = gzip(makeTar([{ name: 'x', data: 'original' }]))
     const pushed = await pusher.image('fn/corrupt', 'latest', [{ bytes: layer, uncompressed: makeTar([{ name: 'x', data: 'original' }]), mediaType: LAYER.gzip }], {})
     assert.ok(pushed)
-    const hex = (await import('../../helpers/oci-registry.js')).digest(layer).slice(7)
+    const hex = digest(layer).slice(7)
     const data = path.join(reg.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')
     const tampered = Buffer.from(layer)
     tampered[tampered.length - 9] = tampered[tampered.length - 9]! ^ 0xff
@@ -200,6 +202,56 @@ describe('container images pulled from a registry', { skip }, () => {
     } finally {
       await secured.stop()
       await tokens.stop()
+    }
+  })
+
+  it('kindling image pull / import (docker save and OCI layout, detected) / list / gc', async () => {
+    const dataDir = tmpDir()
+    const out: string[] = []
+    const l = mock.method(console, 'log', (...a: unknown[]) => void out.push(a.join(' ')))
+    const e = mock.method(console, 'error', (...a: unknown[]) => void out.push(a.join(' ')))
+    try {
+      const config = loadConfig({ KINDLING_INSECURE_REGISTRIES: reg.host })
+      assert.equal(await imageCommand(['pull', `${reg.host}/fn/web:latest`], dataDir, config), 0, out.join('\n'))
+      const layer = makeTar([{ name: 'saved', data: 'from an archive' }, { name: 'bin/', type: '5' }])
+      const cfg = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', config: { Env: ['fprocess=cat', 'PATH=/bin'], WorkingDir: '/srv' }, rootfs: { type: 'layers', diff_ids: [digest(layer)] } }))
+      const saved = path.join(dataDir, 'saved.tar')
+      fs.writeFileSync(saved, makeTar([
+        { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', RepoTags: ['saved/img:1'], Layers: ['abc/layer.tar'] }]) },
+        { name: 'cfg.json', data: cfg },
+        { name: 'abc/', type: '5' },
+        { name: 'abc/layer.tar', data: layer },
+      ]))
+      assert.equal(await imageCommand(['import', saved], dataDir, config), 0, out.join('\n'))
+      const gz = gzip(layer)
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(cfg), size: cfg.length }, layers: [{ mediaType: LAYER.gzip, digest: digest(gz), size: gz.length }] }))
+      const oci = path.join(dataDir, 'oci.tar')
+      const blob = (b: Buffer) => ({ name: `blobs/sha256/${digest(b).slice(7)}`, data: b })
+      fs.writeFileSync(oci, makeTar([
+        { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+        { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(manifest), size: manifest.length }] }) },
+        blob(manifest), blob(cfg), blob(gz),
+      ]))
+      assert.equal(await imageCommand(['import', 'oci/img:2', oci], dataDir, config), 0, out.join('\n'))
+      const store = openImageStore(dataDir)
+      for (const ref of ['saved/img:1', 'oci/img:2']) {
+        const img = store.lookup(ref)
+        assert.ok(img, ref)
+        assert.equal(fs.readFileSync(path.join(img.rootfs, 'saved'), 'utf8'), 'from an archive')
+        assert.equal(img.config.workdir, '/srv')
+      }
+      out.length = 0
+      assert.equal(await imageCommand(['list'], dataDir, config), 0)
+      const table = out.join('\n')
+      assert.match(table, /NAME\s+ID\s+SIZE\s+DIGEST\s+ORIGIN/)
+      assert.match(table, new RegExp(`${reg.host}/fn/web:latest .*sha256:[0-9a-f]{12}.*http://${reg.host}/fn/web`))
+      assert.match(table, /oci\/img:2 .*oci\.tar/)
+      assert.equal(await imageCommand(['remove', `${reg.host}/fn/web:latest`], dataDir, config), 0)
+      out.length = 0
+      assert.equal(store.gc(0).blobs, 2, 'the pulled image\'s two layers went; the archives\' layers stay')
+    } finally {
+      l.mock.restore()
+      e.mock.restore()
     }
   })
 

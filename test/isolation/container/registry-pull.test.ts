@@ -37,6 +37,7 @@ function baseLayer(): Buffer {
     { name: 'gone.txt', data: 'lower' },
     { name: 'www/cgi-bin/', type: '5' },
     { name: 'www/cgi-bin/r', data: cgi, mode: 0o755 },
+    { name: 'www/cgi-bin/id', data: '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\n/bin/busybox id -u\n/bin/busybox id -g\n', mode: 0o755 },
     { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' },
   ])
 }
@@ -79,6 +80,7 @@ describe('container images pulled from a registry', { skip }, () => {
     const amd = await pusher.image('fn/web', 'amd64', [{ bytes: baseGz, uncompressed: base, mediaType: LAYER.gzip }, { bytes: topZ!, uncompressed: top, mediaType: LAYER.zstd }], httpConfig)
     const arm = await pusher.image('fn/web', 'arm64', [{ bytes: baseGz, uncompressed: base, mediaType: LAYER.gzip }], httpConfig, { os: 'linux', architecture: 'arm64' })
     await pusher.index('fn/web', 'latest', [arm, amd])
+    await pusher.image('fn/user', 'latest', [{ bytes: baseGz, uncompressed: base, mediaType: LAYER.gzip }], { config: { ...httpConfig.config, User: 'app' } })
     const armOnly = await pusher.image('fn/armonly', 'arm64', [{ bytes: baseGz, uncompressed: base, mediaType: LAYER.gzip }], httpConfig, { os: 'linux', architecture: 'arm64' })
     await pusher.index('fn/armonly', 'latest', [armOnly])
     // the same base layer under another repository: shared on disk once pulled
@@ -268,6 +270,16 @@ describe('container images pulled from a registry', { skip }, () => {
         assert.equal(r.headers['location'], 'https://deploy.example/next')
       } finally {
         await sb.dispose('shutdown')
+      }
+      // the image's User (a name from its /etc/passwd) runs the server
+      const pu = await h.tier.prepare(artifact({ name: 'user', image: `${reg.host}/fn/user:latest`, envProcess: '' }))
+      assert.deepEqual(pu.plan.user, { uid: 1000, gid: 1000 })
+      const su = await h.tier.spawn(pu, { sandboxId: 'user-1' })
+      try {
+        const r = await su.invoke(request({ method: 'GET', path: '/cgi-bin/id', text: '' }), never())
+        assert.equal(r.body.toString().trim().split(/\s+/).join(' '), '1000 1000')
+      } finally {
+        await su.dispose('shutdown')
       }
     } finally {
       await h.close()

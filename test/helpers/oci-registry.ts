@@ -36,7 +36,19 @@ export interface RunningRegistry {
   stop(): Promise<void>
 }
 
+/** A bcrypt htpasswd line (the registry accepts bcrypt only) made with python3's crypt; undefined without it. */
+export function htpasswdLine(user: string, password: string): string | undefined {
+  try {
+    const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', password], { encoding: 'utf8' }).trim()
+    return hash.startsWith('$2') ? `${user}:${hash}` : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export interface RegistryAuth {
+  /** basic auth: htpasswd lines (bcrypt) */
+  htpasswd?: string
   /** token auth: realm URL, service, and the PEM of the certificate that signs tokens */
   token?: { realm: string; service: string; issuer: string; certPem: string }
 }
@@ -45,6 +57,10 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<RunningReg
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-reg-'))
   const port = await freePort()
   let authYaml = ''
+  if (auth.htpasswd) {
+    fs.writeFileSync(path.join(dir, 'htpasswd'), auth.htpasswd + '\n')
+    authYaml = `auth:\n  htpasswd:\n    realm: kindling-test\n    path: ${path.join(dir, 'htpasswd')}\n`
+  }
   if (auth.token) {
     fs.writeFileSync(path.join(dir, 'token.pem'), auth.token.certPem)
     authYaml = `auth:\n  token:\n    realm: ${auth.token.realm}\n    service: ${auth.token.service}\n    issuer: ${auth.token.issuer}\n    rootcertbundle: ${path.join(dir, 'token.pem')}\n`

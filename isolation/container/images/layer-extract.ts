@@ -12,7 +12,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import { Decompress } from 'fzstd'
 import { KindlingError } from '../../errors.js'
@@ -42,60 +42,52 @@ function corrupt(what: string, why: string): KindlingError {
   return new KindlingError('KINDLING_ERR_IMAGE_CORRUPT', `${what}: ${why}`)
 }
 
-/** A stream that turns gzip, zstd or plain tar into plain tar, deciding on the first bytes. */
-class AutoDecompress extends Transform {
-  private inner: ((chunk: Buffer, final: boolean, done: TransformCallback) => void) | undefined
-  private head: Buffer = Buffer.alloc(0)
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.inner) {
-      this.head = Buffer.concat([this.head, chunk])
-      if (this.head.length < 4) return done()
-      this.pick(this.head)
-      chunk = this.head
-    }
-    this.inner!(chunk, false, done)
+/**
+ * The plain tar bytes of a layer, gzip, zstd or plain (decided on the first bytes). A generator, so
+ * that the next piece is only decompressed once the caller has written the last one: a layer that
+ * inflates a thousandfold never sits in memory (zstd is fed 1 KiB at a time for the same reason).
+ */
+async function* decode(input: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]()
+  let head = Buffer.alloc(0)
+  while (head.length < 4) {
+    const n = await it.next()
+    if (n.done) break
+    head = Buffer.concat([head, Buffer.from(n.value)])
   }
-
-  override _flush(done: TransformCallback): void {
-    if (!this.inner) {
-      if (this.head.length === 0) return done()
-      this.pick(this.head)
-      return this.inner!(this.head, true, done)
-    }
-    this.inner(Buffer.alloc(0), true, done)
-  }
-
-  private pick(b: Buffer): void {
-    if (b[0] === 0x1f && b[1] === 0x8b) {
-      const gz = zlib.createGunzip()
-      gz.on('data', (d: Buffer) => this.push(d))
-      let failed: Error | undefined
-      gz.on('error', (e) => (failed = e))
-      this.inner = (chunk, final, done) => {
-        if (failed) return done(failed)
-        if (!final) return gz.write(chunk, () => done(failed))
-        gz.end(() => undefined)
-        gz.once('end', () => done(failed))
-        gz.once('error', (e) => done(e))
-      }
-    } else if (b.readUInt32LE(0) === 0xfd2fb528) {
-      const z = new Decompress((d) => this.push(Buffer.from(d)))
-      this.inner = (chunk, final, done) => {
-        try {
-          z.push(chunk, final)
-          done()
-        } catch (e) {
-          done(e as Error)
-        }
-      }
-    } else {
-      this.inner = (chunk, _final, done) => {
-        if (chunk.length) this.push(chunk)
-        done()
-      }
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head
+    for (;;) {
+      const n = await it.next()
+      if (n.done) return
+      yield Buffer.from(n.value)
     }
   }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const gz = zlib.createGunzip()
+    const src = Readable.from(rest())
+    src.on('error', (e) => gz.destroy(e))
+    src.pipe(gz)
+    for await (const c of gz as AsyncIterable<Buffer>) yield c
+    return
+  }
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+    const out: Buffer[] = []
+    const z = new Decompress((d) => {
+      if (d.length) out.push(Buffer.from(d))
+    })
+    const SLICE = 1024
+    for await (const c of rest()) {
+      for (let i = 0; i < c.length; i += SLICE) {
+        z.push(c.subarray(i, i + SLICE))
+        while (out.length) yield out.shift()!
+      }
+    }
+    z.push(new Uint8Array(0), true)
+    while (out.length) yield out.shift()!
+    return
+  }
+  yield* rest()
 }
 
 function octal(buf: Buffer, off: number, len: number): number {
@@ -424,9 +416,8 @@ export async function extractLayer(input: NodeJS.ReadableStream, root: string, o
     }
   }
 
-  const decoded = (input as NodeJS.ReadableStream & { pipe<T extends NodeJS.WritableStream>(d: T): T }).pipe(new AutoDecompress())
   try {
-    for await (const chunk of decoded as AsyncIterable<Buffer>) {
+    for await (const chunk of decode(input as AsyncIterable<Buffer>)) {
       hash.update(chunk)
       if (!ended) consume(chunk)
     }

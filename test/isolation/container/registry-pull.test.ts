@@ -12,7 +12,7 @@ import { findStaticBusybox, openImageStore, type RegistrySettings } from '../../
 import { isKindlingError } from '../../../isolation/errors.js'
 import { imageCommand } from '../../../runtime/cli/image.js'
 import { loadConfig } from '../../../runtime/config.js'
-import { digest, gzip, LAYER, makeTar, Pusher, registrySkipReason, startRegistry, type RunningRegistry, TokenServer, zstd } from '../../helpers/oci-registry.js'
+import { digest, gzip, htpasswdLine, LAYER, makeTar, Pusher, registrySkipReason, startRegistry, type RunningRegistry, TokenServer, zstd } from '../../helpers/oci-registry.js'
 import { artifact, containerSkipReason, makeHarness, never, request } from './helpers.js'
 
 const skip = registrySkipReason() ?? (findStaticBusybox() ? undefined : 'busybox-static is not installed')
@@ -204,6 +204,24 @@ describe('container images pulled from a registry', { skip }, () => {
     } finally {
       await secured.stop()
       await tokens.stop()
+    }
+  })
+
+  it('pulls from a registry with basic auth (htpasswd); a wrong password is AUTH', async (t) => {
+    const line = htpasswdLine('bob', 'pa55')
+    if (!line) return void t.skip('python3 (with its crypt module) is needed to write the bcrypt htpasswd the registry reads')
+    const secured = await startRegistry({ htpasswd: line })
+    try {
+      const basic = `Basic ${Buffer.from('bob:pa55').toString('base64')}`
+      await new Pusher(secured.url, basic).image('team/basic', '1', [{ bytes: baseGz, uncompressed: base, mediaType: LAYER.gzip }], { config: { Env: ['fprocess=cat'] } })
+      const ref = `${secured.host}/team/basic:1`
+      const cfg = (pass: string) => Buffer.from(JSON.stringify({ auths: { [secured.host]: { username: 'bob', password: pass } } }))
+      const store = openImageStore(tmpDir(), { settings: settings({ insecure: [secured.host] }) })
+      await assert.rejects(store.resolve(ref), (e: unknown) => code('KINDLING_ERR_REGISTRY_AUTH')(e) && /none is configured/.test((e as Error).message))
+      await assert.rejects(store.resolve(ref, { authConfig: cfg('nope') }), code('KINDLING_ERR_REGISTRY_AUTH'))
+      assert.ok(await store.resolve(ref, { authConfig: cfg('pa55') }))
+    } finally {
+      await secured.stop()
     }
   })
 

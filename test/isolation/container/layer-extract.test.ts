@@ -8,6 +8,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { after, describe, it } from 'node:test'
 import { extractLayer } from '../../../isolation/container/images/layer-extract.js'
+import { ImageStore } from '../../../isolation/container/images/store.js'
 import { isKindlingError } from '../../../isolation/errors.js'
 import { gzip, makeTar, type TarEntry } from '../../helpers/oci-registry.js'
 
@@ -123,6 +124,25 @@ describe('layer extraction', () => {
     const big = gzip(makeTar([{ name: 'zeros', data: Buffer.alloc(1 << 20) }]))
     assert.ok(big.length < 4096)
     await assert.rejects(extractLayer(Readable.from([big]), s.root, { budget: { remaining: 64 * 1024, limit: 64 * 1024 }, what: 't' }), code('KINDLING_ERR_IMAGE_TOO_LARGE'))
+  })
+
+  it('commits an image whose /tmp, /etc and /var are symlinks out without touching their targets', async () => {
+    const s = scene()
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-layer-store-'))
+    dirs.push(data)
+    const store = new ImageStore(data)
+    const staged = store.stage()
+    fs.chmodSync(s.outside, 0o700)
+    const before = s.snapshot()
+    await apply(path.join(staged, 'rootfs'), [
+      { name: 'tmp', type: '2', linkname: s.outside },
+      { name: 'etc', type: '2', linkname: s.outside },
+      { name: 'var', type: '2', linkname: `../../../..${s.outside}` },
+      { name: 'run', type: '2', linkname: '/proc/self/cwd' },
+    ])
+    store.commit('evil/links:1', staged, 'test', { env: [] })
+    assert.equal(s.snapshot(), before)
+    assert.equal(fs.statSync(s.outside).mode & 0o7777, 0o700, 'chmod 1777 of /tmp did not follow the link')
   })
 
   it('fuzz: random names, symlinks and hard links never touch anything outside the rootfs', async () => {

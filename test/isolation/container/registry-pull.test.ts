@@ -201,6 +201,18 @@ describe('container images pulled from a registry', { skip }, () => {
       assert.ok(await withFile.resolve(ref))
       const withSecret = openImageStore(tmpDir(), { settings: settings({ insecure: [secured.host] }) })
       assert.ok(await withSecret.resolve(ref, { authConfig: Buffer.from(cfg('alice', 's3cret')) }))
+      // the tier reads the namespace's registry-auth secret at deploy (it is not mounted into the function)
+      if (!containerSkipReason()) {
+        const h = makeHarness({ registry: { insecure: [secured.host], mirrors: {} } })
+        try {
+          await assert.rejects(h.tier.prepare(artifact({ image: ref, envProcess: 'cat' })), code('KINDLING_ERR_REGISTRY_AUTH'))
+          h.secrets.set('openfaas-fn/registry-auth', Buffer.from(cfg('alice', 's3cret')))
+          const p = await h.tier.prepare(artifact({ image: ref, envProcess: 'cat' }))
+          assert.equal(p.plan.image.ref, `${secured.host}/team/fn:1`)
+        } finally {
+          await h.close()
+        }
+      }
     } finally {
       await secured.stop()
       await tokens.stop()

@@ -4,6 +4,7 @@
 // an HTTP function (busybox httpd answering a 302 from its env) run from a pulled image.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -154,6 +155,54 @@ describe('container images pulled from a registry', { skip }, () => {
     } finally {
       for (const s of sockets) s.destroy()
       silent.close()
+    }
+  })
+
+  it('drops credentials on a redirect to another origin, and fails a blob that stalls mid-body', async () => {
+    // a front registry with basic auth: manifests proxied from the real registry, blobs redirected
+    // to a CDN-like server (another origin) that records the headers it gets
+    const seen: (string | undefined)[] = []
+    let stall = false
+    const cdn = http.createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      res.writeHead(307, { location: `${reg.url}${req.url}` }).end()
+    })
+    await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r))
+    const cdnUrl = `http://127.0.0.1:${(cdn.address() as net.AddressInfo).port}`
+    const front = http.createServer(async (req, res) => {
+      if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="front"' }).end()
+        return
+      }
+      if (req.url!.includes('/blobs/') && stall) {
+        res.writeHead(200, { 'content-length': '100000' })
+        res.write(Buffer.alloc(100)) // and nothing more
+        return
+      }
+      if (req.url!.includes('/blobs/')) {
+        res.writeHead(307, { location: `${cdnUrl}${req.url}` }).end()
+        return
+      }
+      const up = await fetch(`${reg.url}${req.url}`, { headers: { accept: String(req.headers.accept ?? '') } })
+      const body = Buffer.from(await up.arrayBuffer())
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }).end(body)
+    })
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r))
+    const host = `127.0.0.1:${(front.address() as net.AddressInfo).port}`
+    try {
+      const creds = Buffer.from(JSON.stringify({ auths: { [host]: { username: 'u', password: 'p' } } }))
+      const store = openImageStore(tmpDir(), { settings: settings({ insecure: [host], timeoutMs: 400 }) })
+      assert.ok(await store.resolve(`${host}/fn/other:latest`, { authConfig: creds }))
+      assert.ok(seen.length >= 2, 'config and layer came through the other origin')
+      assert.deepEqual(seen.filter(Boolean), [], 'no Authorization reached the other origin')
+      stall = true
+      const again = openImageStore(tmpDir(), { settings: settings({ insecure: [host], timeoutMs: 400 }) })
+      await assert.rejects(again.resolve(`${host}/fn/other:latest`, { authConfig: creds }), code('KINDLING_ERR_REGISTRY_UNREACHABLE'))
+    } finally {
+      front.closeAllConnections()
+      cdn.closeAllConnections()
+      front.close()
+      cdn.close()
     }
   })
 

@@ -206,9 +206,13 @@ describe('container images pulled from a registry', { skip }, () => {
     }
   })
 
-  it('caps the manifest size', async () => {
+  it('caps the manifest, the downloaded layers and the unpacked bytes', async () => {
     const store = openImageStore(tmpDir(), { settings: settings({ insecure: [reg.host], maxManifestBytes: 100 }) })
     await assert.rejects(store.resolve(`${reg.host}/fn/other:latest`), code('KINDLING_ERR_IMAGE_TOO_LARGE'))
+    const few = openImageStore(tmpDir(), { settings: settings({ insecure: [reg.host], maxLayerBytes: 4096 }) })
+    await assert.rejects(few.resolve(`${reg.host}/fn/other:latest`), (e: unknown) => code('KINDLING_ERR_IMAGE_TOO_LARGE')(e) && /KINDLING_IMAGE_MAX_LAYER_BYTES/.test((e as Error).message))
+    const blobs = path.join(few.root, 'blobs', 'sha256')
+    assert.equal(fs.existsSync(blobs) ? fs.readdirSync(blobs).length : 0, 0, 'nothing downloaded')
     const small = openImageStore(tmpDir(), { settings: settings({ insecure: [reg.host], maxUnpackedBytes: 4096 }) })
     await assert.rejects(small.resolve(`${reg.host}/fn/other:latest`), code('KINDLING_ERR_IMAGE_TOO_LARGE'))
   })

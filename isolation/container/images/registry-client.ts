@@ -115,7 +115,8 @@ export class RegistrySession {
     let auth = this.authorization
     let retried = false
     for (let hop = 0; hop < 6; hop++) {
-      const headers: Record<string, string> = { 'user-agent': 'kindling' }
+      // identity: fetch would inflate a gzip Content-Encoding itself, and the digest is of the bytes as stored
+      const headers: Record<string, string> = { 'user-agent': 'kindling', 'accept-encoding': 'identity' }
       if (accept) headers['accept'] = accept
       if (auth && url.origin === this.base.origin) headers['authorization'] = auth
       const t = await this.fetchWithTimeout(url, headers)

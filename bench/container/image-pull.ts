@@ -11,11 +11,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { createContainerTier } from '../../isolation/container/index.js'
-import { findStaticBusybox, openImageStore, pullImage, type RegistrySettings } from '../../isolation/container/images/index.js'
-import { which } from '../../isolation/container/runtime.js'
-import { loadConfig } from '../../runtime/config.js'
-import { tierSettings } from '../../runtime/tiers.js'
+import { createContainerTier, findStaticBusybox, openImageStore, pullImage, type RegistrySettings, which } from '../../isolation/index.js'
+import { loadConfig, tierSettings } from '../../runtime/index.js'
 import { gzip, LAYER, makeTar, Pusher, registrySkipReason, startRegistry } from '../../test/helpers/oci-registry.js'
 
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 5)

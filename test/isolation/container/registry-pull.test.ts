@@ -191,7 +191,7 @@ describe('container images pulled from a registry', { skip }, () => {
     const host = `127.0.0.1:${(front.address() as net.AddressInfo).port}`
     try {
       const creds = Buffer.from(JSON.stringify({ auths: { [host]: { username: 'u', password: 'p' } } }))
-      const store = openImageStore(tmpDir(), { settings: settings({ insecure: [host], timeoutMs: 400 }) })
+      const store = openImageStore(tmpDir(), { settings: settings({ insecure: [host] }) })
       assert.ok(await store.resolve(`${host}/fn/other:latest`, { authConfig: creds }))
       assert.ok(seen.length >= 2, 'config and layer came through the other origin')
       assert.deepEqual(seen.filter(Boolean), [], 'no Authorization reached the other origin')

@@ -75,8 +75,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'image': {
       // the image store comes with the container tier
       const imageModule = './image.js'
-      const { imageCommand } = (await import(imageModule)) as { imageCommand(argv: string[], dataDir: string): Promise<number> }
-      return imageCommand(rest, config.dataDirAbs)
+      const { imageCommand } = (await import(imageModule)) as { imageCommand(argv: string[], dataDir: string, config: Config): Promise<number> }
+      return imageCommand(rest, config.dataDirAbs, config)
     }
     case 'new':
       return newCommand(args)

@@ -272,15 +272,17 @@ export class AsyncWorker {
     // held for this worker's per-origin line (no pump picks it up meanwhile); when closing, left due for the next start
     const direct = hasCallback && !this.closing
     const deliverAt = direct ? now + HOLD_MS : now
-    const result = { status, headers, body, durationS, error, retryMax: policy.attempts }
+    // a retryable answer with no retry left: a dead letter, listable and replayable
+    const exhausted = policy.codes.has(status)
+    const result = { status, headers, body, durationS, error, retryMax: policy.attempts, exhausted }
     await commit.run(() => store.finishRun(row.id, result, hasCallback ? { deliverAt } : undefined, now))
     counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
     if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
-    if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
+    if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}${exhausted ? '; kept as a dead letter (POST /system/async-calls/{id}/replay runs it again)' : ''}`)
     if (direct) {
       this.offer({
         ...row, state: 'delivering', body: null, last_status: status, last_error: error ?? null, duration_s: durationS, retry_max: policy.attempts,
-        result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt,
+        result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt, exhausted: exhausted ? 1 : 0,
       })
     }
   }

@@ -31,6 +31,7 @@ import { closeSharedHosts, createTiers } from './tiers.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import { type ClusterNode, joinCluster } from './cluster/node.js'
+import { type ClusterAsync, startClusterAsync } from './cluster/async/index.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -172,6 +173,15 @@ export async function createKindling(config: Config): Promise<Kindling> {
     },
   })
   if (config.deployExamples) await deployExamplesOnce(db, registry, (m) => process.stderr.write(`kindling: ${m}\n`))
+  // cluster: async calls (helper C) go through JetStream instead of this node's SQLite queue
+  let clusterAsync: ClusterAsync | undefined
+  if (cluster) {
+    clusterAsync = await startClusterAsync(cluster, {
+      registry, dispatcher, callbackPolicy: asyncQueue.callbackPolicy, metrics, logs,
+      settings: { ...asyncQueue.settings, ackWaitMs: config.clusterAsyncAckWaitMs },
+    })
+  }
+  const asyncCalls = clusterAsync?.queue ?? asyncQueue
 
   const inflight = new InflightBytes(config.maxInflightBytes)
   // the open-file limit bounds how many clients can be connected at once
@@ -194,8 +204,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     extraRoutes: {
-      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
-      system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
+      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncCalls, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
+      system: (a) => registerAsyncCallRoutes(a, { queue: asyncCalls }),
     },
   })
   // /healthz and /system/info report degraded mode
@@ -236,6 +246,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       storage.close()
       // calls under way finish (their results are stored) before the pools go away
       await asyncQueue!.close()
+      await clusterAsync?.close() // cluster: async (helper C)
       await dispatcher.close()
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)

@@ -110,10 +110,12 @@ export class AsyncQueue implements AsyncCalls {
   private readonly worker: AsyncWorker
   private readonly commit: GroupCommit
   readonly callbackPolicy: CallbackPolicy
+  readonly settings: AsyncQueueSettings
   /** accepted calls whose insert is not committed yet (they count against the bound) */
   private accepting = 0
 
   constructor(private readonly deps: { db: Db; registry: Registry; dispatcher: Dispatcher; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
+    this.settings = deps.settings
     this.store = new AsyncStore(deps.db)
     this.commit = new GroupCommit(deps.db)
     this.callbackPolicy = new CallbackPolicy(deps.settings.callbackAllow)

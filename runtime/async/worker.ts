@@ -249,12 +249,7 @@ export class AsyncWorker {
         counts.move(row.fn_key, 'running', 'queued')
         return
       }
-      // kindling could not run the call at all: 503, as the queue worker reports a gateway it cannot reach
-      status = k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status
-      // the body a synchronous caller would get (sendError), as the tiers' failed results have
-      headers = { 'content-type': ERROR_CONTENT_TYPE }
-      body = errorBody(k.code, k.message)
-      error = k.code
+      ;({ status, headers, body, error } = failedRun(k))
     }
     const durationS = (performance.now() - t0) / 1000
     const retriesDone = row.attempts - 1
@@ -321,8 +316,20 @@ export class AsyncWorker {
   }
 }
 
+/** The result of a queued call kindling could not run at all (the cluster's worker shares it). */
+export function failedRun(k: KindlingError): { status: number; headers: ResponseHeaders; body: Buffer; error: ErrorCode } {
+  return {
+    // 503, as the queue worker reports a gateway it cannot reach
+    status: k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status,
+    // the body a synchronous caller would get (sendError), as the tiers' failed results have
+    headers: { 'content-type': ERROR_CONTENT_TYPE },
+    body: errorBody(k.code, k.message),
+    error: k.code,
+  }
+}
+
 /** The first value of a header, whatever the case of its name. */
-function headerOf(headers: ResponseHeaders, name: string): string | undefined {
+export function headerOf(headers: ResponseHeaders, name: string): string | undefined {
   for (const k in headers) {
     if (k.toLowerCase() !== name) continue
     const v = headers[k]!

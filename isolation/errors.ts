@@ -69,6 +69,8 @@ export const ERRORS = {
   KINDLING_ERR_CALL_CANCELLED: { status: 499, hint: 'The client hung up before the answer: the call was stopped (or dropped from the queue). Nothing to do unless it was not meant to.' },
   // cluster (issue 12)
   KINDLING_ERR_CLUSTER_UNAVAILABLE: { status: 503, hint: 'This node cannot reach the cluster\'s NATS server just now, so the change was not stored anywhere; retry when GET /healthz says the cluster is connected again.' },
+  // cluster state (issue 12)
+  KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   // async dead letters and async calls in a cluster (issue 12)
   KINDLING_ERR_CALL_NOT_REPLAYABLE: { status: 409, hint: 'Only a dead call (one whose retries ran out: GET /system/async-calls?state=dead) can be replayed, and only once; GET /system/async-calls/{id} shows its state and the call that replayed it.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Config } from '../../../runtime/config.js'
 import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
 import { type NatsServer, natsServerUnavailable, startNatsServer } from '../../helpers/nats-server.js'
-import { type CallbackServer, failUntil, flakyModule, sleep, startCallbackServer, waitUntil } from '../ops/helpers.js'
+import { type CallbackServer, failUntil, flakyModule, sleep, sleeperModule, startCallbackServer, waitUntil } from '../ops/helpers.js'
 
 const skip = natsServerUnavailable()
 
@@ -22,8 +22,8 @@ describe('cluster: async calls in JetStream', { skip }, () => {
   let keyFile: string
   let cb: CallbackServer
   let gw: TestKindling
+  let gw2: TestKindling
   const workers: TestKindling[] = []
-  const nodes = () => [gw, ...workers]
 
   const node = (name: string, role: string, over: Partial<Config> = {}) => startKindling({
     natsUrl: nats.url, role, clusterKeyFile: keyFile, clusterAsyncAckWaitMs: 2000, asyncMaxQueued: 40,
@@ -37,18 +37,17 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'))
     cb = await startCallbackServer()
     gw = await node('gw', 'gateway')
-    workers.push(await node('w1', 'worker'), await node('w2', 'worker'))
-    // deployment replication is another part of issue 12: until it lands, every node gets the functions
-    const flaky = await flakyModule()
-    for (const k of nodes()) {
-      await k.deploy('cat', exampleModule('cat'))
-      await k.deploy('broken', flaky, { annotations: { 'com.openfaas.retry.attempts': '1', 'com.openfaas.retry.min_wait': '20ms', 'com.openfaas.retry.max_wait': '40ms' } })
-    }
-    // only the gateway has it: its calls wait in the stream, no worker takes them
-    await gw.deploy('nowhere', exampleModule('cat'))
+    gw2 = await node('gw2', 'gateway')
+    // two calls at once per worker, so that slow calls fill the stream
+    workers.push(await node('w1', 'worker', { asyncConcurrency: 2 }), await node('w2', 'worker', { asyncConcurrency: 2 }))
+    // deployed through one gateway, replicated to every node
+    await gw.deploy('cat', exampleModule('cat'))
+    await gw.deploy('broken', await flakyModule(), { annotations: { 'com.openfaas.retry.attempts': '1', 'com.openfaas.retry.min_wait': '20ms', 'com.openfaas.retry.max_wait': '40ms' } })
+    await gw.deploy('slow', await sleeperModule(1500))
+    await waitUntil('the functions on every node', () => [gw2, ...workers].every((k) => ['cat', 'broken', 'slow'].every((n) => k.registry.get(n, 'openfaas-fn'))), 20_000)
   })
   after(async () => {
-    for (const k of [gw, ...workers]) await k?.cleanup()
+    for (const k of [gw, gw2, ...workers]) await k?.cleanup()
     await cb?.close()
     await nats?.stop()
     if (dir) fs.rmSync(dir, { recursive: true, force: true })
@@ -67,7 +66,7 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     return n
   }
 
-  it('queues on the gateway, runs on the workers, calls back once per call; the status answers on every node', async () => {
+  it('queues on the gateway, runs on the workers, calls back once per call; the status answers on every gateway', async () => {
     cb.received.length = 0
     const ids: string[] = []
     for (let i = 0; i < 20; i++) {
@@ -80,7 +79,7 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     for (const id of ids) assert.equal(seen.get(id), 1, `one callback for ${id}`)
     const bodies = new Set(cb.received.map((r) => r.body.toString()))
     for (let i = 0; i < 20; i++) assert.ok(bodies.has(`call ${i}`))
-    const s = await settled(ids[0]!, workers[1]!)
+    const s = await settled(ids[0]!, gw2)
     assert.equal(s.state, 'done')
     assert.equal(s.attempts, 1)
     assert.ok([workers[0]!.cluster!.id, workers[1]!.cluster!.id].includes(s.node), 'a worker ran it')
@@ -100,7 +99,7 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     assert.ok(got!.body.equals(big), 'the body came through whole')
   })
 
-  it('retries with com.openfaas.retry.*, keeps an exhausted call as a dead letter, lists and replays it on any node', async () => {
+  it('retries with com.openfaas.retry.*, keeps an exhausted call as a dead letter, lists and replays it on any gateway', async () => {
     cb.received.length = 0
     const healAt = Date.now() + 2000
     const r = await post('/async-function/broken', { 'x-callback-url': cb.url }, failUntil(healAt))
@@ -111,12 +110,12 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     const [failure] = await cb.waitFor(1)
     assert.equal(failure!.headers['x-function-status'], '500')
     assert.equal(failure!.headers['x-retry'], '1')
-    const list = (await workers[0]!.app.inject({ method: 'GET', url: '/system/async-calls?state=dead&limit=10', headers: workers[0]!.auth })).json() as { calls: { callId: string }[]; next: string | null }
+    const list = (await gw2.app.inject({ method: 'GET', url: '/system/async-calls?state=dead&limit=10', headers: gw2.auth })).json() as { calls: { callId: string }[]; next: string | null }
     assert.deepEqual(list.calls.map((c) => c.callId), [id])
     assert.equal(list.next, null)
     await sleep(Math.max(0, healAt - Date.now() + 50))
     cb.received.length = 0
-    const replay = await workers[1]!.app.inject({ method: 'POST', url: `/system/async-calls/${id}/replay`, headers: workers[1]!.auth })
+    const replay = await gw2.app.inject({ method: 'POST', url: `/system/async-calls/${id}/replay`, headers: gw2.auth })
     assert.equal(replay.statusCode, 202, replay.body)
     const fresh = replay.json().callId as string
     const [ok] = await cb.waitFor(1, 20_000)
@@ -133,21 +132,33 @@ describe('cluster: async calls in JetStream', { skip }, () => {
   })
 
   it('answers 429 when the stream holds KINDLING_ASYNC_MAX_QUEUED calls, and a cancelled call never runs', async () => {
-    const waiting: string[] = []
+    // 4 run at once (1.5 s each), the others wait in the stream: it fills at 40
+    const accepted: string[] = []
     let full: { statusCode: number; headers: Record<string, unknown> } | undefined
     for (let i = 0; i < 60 && !full; i++) {
-      const r = await post('/async-function/nowhere', {}, 'x')
-      if (r.statusCode === 202) waiting.push(r.headers['x-call-id'] as string)
+      const r = await post('/async-function/slow', {}, 'x')
+      if (r.statusCode === 202) accepted.push(r.headers['x-call-id'] as string)
       else full = r
     }
     assert.ok(full, 'the stream filled up')
     assert.equal(full.statusCode, 429)
     assert.equal(full.headers['x-kindling-error'], 'KINDLING_ERR_ASYNC_QUEUE_FULL')
-    assert.ok(waiting.length <= 40)
-    for (const id of waiting) assert.equal((await gw.app.inject({ method: 'DELETE', url: `/system/async-calls/${id}`, headers: gw.auth })).statusCode, 202)
-    assert.equal((await status(gw, waiting[0]!)).state, 'cancelled')
-    // the workers ack cancelled calls: the stream has room again
+    assert.ok(accepted.length <= 40)
+    const cancelled: string[] = []
+    for (const id of accepted) {
+      const r = await gw.app.inject({ method: 'DELETE', url: `/system/async-calls/${id}`, headers: gw.auth })
+      if (r.statusCode === 202) cancelled.push(id)
+      else assert.equal(r.headers['x-kindling-error'], 'KINDLING_ERR_CALL_NOT_CANCELLABLE')
+    }
+    assert.ok(cancelled.length > 20, `${cancelled.length} were still queued`)
+    // the workers ack cancelled calls without running them: the stream has room again
     await waitUntil('room in the stream', async () => (await post('/async-function/cat', {}, 'room')).statusCode === 202, 20_000, 200)
+    for (const id of accepted) await settled(id)
+    for (const id of cancelled) {
+      const s = await status(gw, id)
+      assert.equal(s.state, 'cancelled')
+      assert.equal(s.attempts, 0, 'never ran')
+    }
   })
 
   it('loses nothing accepted when NATS restarts under load: each 202 is called back exactly once', async () => {

@@ -197,10 +197,22 @@ export async function createKindling(config: Config): Promise<Kindling> {
   // cluster: async calls (helper C) go through JetStream instead of this node's SQLite queue
   let clusterAsync: ClusterAsync | undefined
   if (cluster) {
-    clusterAsync = await startClusterAsync(cluster, {
-      registry, dispatcher, callbackPolicy: asyncQueue.callbackPolicy, metrics, logs,
-      settings: { ...asyncQueue.settings, ackWaitMs: config.clusterAsyncAckWaitMs },
-    })
+    try {
+      clusterAsync = await startClusterAsync(cluster, {
+        registry, dispatcher, callbackPolicy: asyncQueue.callbackPolicy, metrics, logs,
+        settings: { ...asyncQueue.settings, ackWaitMs: config.clusterAsyncAckWaitMs },
+      })
+    } catch (e) {
+      stateSync?.stop()
+      await dispatcher.close()
+      await Promise.all([...tiers.values()].map((t) => t.close()))
+      await closeSharedHosts(tiers)
+      await logs.close()
+      await cluster.close()
+      db.close()
+      storage.close()
+      throw new KindlingError('KINDLING_ERR_CLUSTER_UNAVAILABLE', `the async call streams cannot be set up in NATS at ${config.natsUrl}: ${(e as Error).message}`)
+    }
   }
   const asyncCalls = clusterAsync?.queue ?? asyncQueue
 

@@ -27,9 +27,9 @@ export async function startClusterAsync(node: ClusterNode, deps: {
 }): Promise<ClusterAsync> {
   const { settings } = deps
   const h = await openAsync(node.link, { maxQueued: settings.maxQueued, retentionMs: settings.retentionMs, ackWaitMs: settings.ackWaitMs })
-  const queue = new ClusterAsyncQueue({ link: node.link, h, callbackPolicy: deps.callbackPolicy, logs: deps.logs })
+  const queue = new ClusterAsyncQueue({ link: node.link, h, callbackPolicy: deps.callbackPolicy, logs: deps.logs, metrics: deps.metrics })
   const worker = node.runsCalls
-    ? new ClusterAsyncWorker({ nodeId: node.id, h, registry: deps.registry, dispatcher: deps.dispatcher, policy: deps.callbackPolicy, metrics: deps.metrics, logs: deps.logs, settings, ackWaitMs: settings.ackWaitMs })
+    ? new ClusterAsyncWorker({ nodeId: node.id, h, registry: deps.registry, dispatcher: deps.dispatcher, policy: deps.callbackPolicy, metrics: deps.metrics, logs: deps.logs, settings, ackWaitMs: settings.ackWaitMs, alive: (id) => node.membership.nodes().some((n) => n.id === id) })
     : undefined
   worker?.start()
   return { queue, worker, close: async () => void (await worker?.close()) }

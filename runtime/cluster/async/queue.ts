@@ -5,6 +5,7 @@
 import type { KV } from '@nats-io/kv'
 import { KindlingError } from '../../errors.js'
 import type { LogHub } from '../../logs.js'
+import type { Metrics } from '../../metrics.js'
 import type { CallbackPolicy } from '../../async/callback-policy.js'
 import { type AsyncCalls, type CallPage, type CallStatus, replayCall } from '../../async/queue.js'
 import type { CallState, NewCall } from '../../async/store.js'
@@ -26,7 +27,7 @@ export function clusterError(e: unknown, what: string): KindlingError {
 }
 
 export class ClusterAsyncQueue implements AsyncCalls {
-  constructor(private readonly deps: { link: ClusterLink; h: AsyncHandles; callbackPolicy: CallbackPolicy; logs: LogHub }) {}
+  constructor(private readonly deps: { link: ClusterLink; h: AsyncHandles; callbackPolicy: CallbackPolicy; logs: LogHub; metrics: Metrics }) {}
 
   get callbackPolicy(): CallbackPolicy {
     return this.deps.callbackPolicy
@@ -51,6 +52,7 @@ export class ClusterAsyncQueue implements AsyncCalls {
       if (inStore) void h.bodies.delete(call.id).catch(() => {})
       throw clusterError(e, 'the call could not be stored in JetStream; it was not queued')
     }
+    this.deps.metrics.asyncCalls.labels('accepted').inc()
   }
 
   async get(id: string): Promise<CallStatus | undefined> {

@@ -33,12 +33,17 @@ export interface ClusterWorkerDeps {
   logs: LogHub
   settings: WorkerSettings
   ackWaitMs: number
+  /** the node is in the cluster's membership (heartbeats seen lately) */
+  alive(nodeId: string): boolean
 }
 
 const FETCH_EXPIRES_MS = 2_000
 const PAUSE_MS = 500
 /** a worker without the function leaves the call to another worker for this long */
 const NOT_HERE_DELAY_MS = 1_000
+const OWNER_RECHECK_MS = 1_000
+/** how long a worker keeps trying to store an outcome while NATS is away (a restart) */
+const PERSIST_MS = 120_000
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -50,6 +55,8 @@ export class ClusterAsyncWorker {
   private batch: ConsumerMessages | undefined
   private slotFreed: (() => void) | undefined
   private readonly inflight = new Set<Promise<void>>()
+  /** calls this process runs now */
+  private readonly local = new Set<string>()
   private readonly sender: CallbackSender
   private readonly never = new AbortController().signal
 
@@ -114,6 +121,16 @@ export class ClusterAsyncWorker {
       if (found.rec.state === 'cancelled' && envelope.bodyInStore) await h.bodies.delete(id).catch(() => {})
       return
     }
+    if (found?.rec.state === 'running' && found.rec.node !== null) {
+      // a redelivery while its worker still runs it (the ack wait ran out while NATS was away): left
+      // to that worker; a worker gone from the membership (or this node restarted) has lost it
+      const owner = found.rec.node
+      if (owner === nodeId ? this.local.has(id) : this.deps.alive(owner)) {
+        // looked at again soon: the owner finishes it, or drops out of the membership
+        m.nak(Math.min(this.deps.ackWaitMs, OWNER_RECHECK_MS))
+        return
+      }
+    }
     const fn = registry.getByKey(envelope.fnKey)
     if (!fn) {
       // not deployed on this node (yet): another worker may have it
@@ -125,9 +142,9 @@ export class ClusterAsyncWorker {
     const base = found?.rec ?? newRecord({ ...envelope, body: Buffer.alloc(0) }, envelope.bodyInStore)
     const now = Date.now()
     const claimed: CallRecord = { ...base, state: 'running', attempts: base.attempts + 1, retries: base.attempts, node: nodeId, startedAt: iso(now), nextAttemptAt: null }
-    let revision: number
     try {
-      revision = found ? await h.calls.update(id, encodeRecord(claimed), found.revision) : await h.calls.create(id, encodeRecord(claimed))
+      if (found) await h.calls.update(id, encodeRecord(claimed), found.revision)
+      else await h.calls.create(id, encodeRecord(claimed))
     } catch {
       // someone else changed it first: leave the message alone; it comes back after the ack wait if still unfinished
       return
@@ -135,14 +152,29 @@ export class ClusterAsyncWorker {
     // while it runs: in-progress acks, so the ack wait runs out only when this worker is gone
     const beat = setInterval(() => m.working(), Math.max(100, Math.floor(this.deps.ackWaitMs / 3)))
     beat.unref()
+    this.local.add(id)
     try {
-      await this.run(m, claimed, revision, inline)
+      await this.run(m, claimed, inline)
     } finally {
       clearInterval(beat)
+      this.local.delete(id)
     }
   }
 
-  private async run(m: JsMsg, rec: CallRecord, revision: number, inline: Buffer): Promise<void> {
+  /** Stores an outcome: while NATS is away, tries again (the result is only in this process). */
+  private async persist<T>(fn: () => Promise<T>): Promise<T> {
+    const end = Date.now() + PERSIST_MS
+    for (;;) {
+      try {
+        return await fn()
+      } catch (e) {
+        if (Date.now() > end) throw e
+        await sleep(250)
+      }
+    }
+  }
+
+  private async run(m: JsMsg, rec: CallRecord, inline: Buffer): Promise<void> {
     const { h, registry, dispatcher, settings, metrics } = this.deps
     const { envelope } = decodeCall(m.data)
     const id = envelope.id
@@ -164,7 +196,7 @@ export class ClusterAsyncWorker {
       const k = asKindlingError(e)
       if (k.code === 'KINDLING_ERR_FUNCTION_REMOVED' && registry.getByKey(envelope.fnKey)) {
         // routed to a version that was replaced: run it on the new one, uncounted
-        await h.calls.update(id, encodeRecord({ ...rec, state: 'queued', attempts: rec.attempts - 1 }), revision)
+        await this.persist(() => h.calls.put(id, encodeRecord({ ...rec, state: 'queued', attempts: rec.attempts - 1, node: null })))
         m.nak()
         return
       }
@@ -175,7 +207,7 @@ export class ClusterAsyncWorker {
     if (policy.codes.has(status) && retriesDone < policy.attempts) {
       const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
       const delay = after ?? backoffMs(policy, retriesDone + 1)
-      await h.calls.update(id, encodeRecord({ ...rec, state: 'queued', lastStatus: status, lastError: error ?? null, retryMax: policy.attempts, nextAttemptAt: iso(Date.now() + delay), node: null }), revision)
+      await this.persist(() => h.calls.put(id, encodeRecord({ ...rec, state: 'queued', lastStatus: status, lastError: error ?? null, retryMax: policy.attempts, nextAttemptAt: iso(Date.now() + delay), node: null })))
       // the same message comes back after the delay (to any worker)
       m.nak(delay)
       metrics.asyncRetries.labels(envelope.fnKey).inc()
@@ -187,11 +219,12 @@ export class ClusterAsyncWorker {
     if (envelope.callbackUrl !== undefined) done.callback = await this.deliver(envelope.callbackUrl, envelope.name, id, done, headers, body)
     if (exhausted) {
       // kept for a replay: the message as it came, its body in the object store stays
-      const ack = await h.js.publish(deadSubject(envelope.fnKey), encodeCall({ ...envelope, body: inline }, envelope.bodyInStore), { msgID: `dead-${id}` })
+      const ack = await this.persist(() => h.js.publish(deadSubject(envelope.fnKey), encodeCall({ ...envelope, body: inline }, envelope.bodyInStore), { msgID: `dead-${id}` }))
       done.deadSeq = ack.seq
     }
     const final = exhausted ? 'dead' : finalState(status)
-    await h.calls.put(id, encodeRecord({ ...done, state: final, finishedAt: iso(Date.now()) }))
+    await this.persist(() => h.calls.put(id, encodeRecord({ ...done, state: final, finishedAt: iso(Date.now()) })))
+    // a lost ack is harmless now: the redelivery finds the status final
     await m.ackAck().catch(() => m.ack())
     if (envelope.bodyInStore && !exhausted) await h.bodies.delete(id).catch(() => {})
     metrics.asyncCalls.labels(finalState(status)).inc()

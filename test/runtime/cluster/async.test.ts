@@ -36,10 +36,12 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     keyFile = path.join(dir, 'cluster.key')
     fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'))
     cb = await startCallbackServer()
+    // listening: each node heartbeats into the membership, which tells a worker whether a call's owner lives
     gw = await node('gw', 'gateway')
     gw2 = await node('gw2', 'gateway')
     // two calls at once per worker, so that slow calls fill the stream
     workers.push(await node('w1', 'worker', { asyncConcurrency: 2 }), await node('w2', 'worker', { asyncConcurrency: 2 }))
+    for (const k of [gw, gw2, ...workers]) await k.listen()
     // deployed through one gateway, replicated to every node
     await gw.deploy('cat', exampleModule('cat'))
     await gw.deploy('broken', await flakyModule(), { annotations: { 'com.openfaas.retry.attempts': '1', 'com.openfaas.retry.min_wait': '20ms', 'com.openfaas.retry.max_wait': '40ms' } })
@@ -83,7 +85,7 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     assert.equal(s.state, 'done')
     assert.equal(s.attempts, 1)
     assert.ok([workers[0]!.cluster!.id, workers[1]!.cluster!.id].includes(s.node), 'a worker ran it')
-    assert.equal((await status(gw, ids[19]!)).callback!.delivered, true)
+    assert.equal((await settled(ids[19]!)).callback!.delivered, true)
     assert.equal((await gw.app.inject({ method: 'GET', url: `/system/async-calls/${ids[0]}` })).statusCode, 401, 'behind auth')
     assert.equal((await gw.app.inject({ method: 'GET', url: '/system/async-calls/nope', headers: gw.auth })).statusCode, 404)
     assert.equal((await post('/async-function/unknown')).statusCode, 404)

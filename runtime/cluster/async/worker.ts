@@ -7,6 +7,7 @@
 // same message comes back, no republish). A call whose retries ran out is published to
 // KINDLING_ASYNC_DEAD before the ack. At least once: a redelivered call that already finished
 // (its status is final) is acked without running again.
+import { setMaxListeners } from 'node:events'
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import { asKindlingError, type ErrorCode, KindlingError } from '../../errors.js'
 import type { LogHub } from '../../logs.js'
@@ -61,6 +62,8 @@ export class ClusterAsyncWorker {
   private readonly never = new AbortController().signal
 
   constructor(private readonly deps: ClusterWorkerDeps) {
+    // every call in flight listens on it
+    setMaxListeners(0, this.never)
     this.sender = new CallbackSender(deps.policy)
   }
 

@@ -107,14 +107,23 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     const r = await post('/async-function/broken', { 'x-callback-url': cb.url }, failUntil(healAt))
     const id = r.headers['x-call-id'] as string
     const dead = await settled(id)
+    // a second dead letter, without a callback, to page through
+    const other = (await post('/async-function/broken', {}, failUntil(healAt + 3_600_000))).headers['x-call-id'] as string
+    assert.equal((await settled(other)).state, 'dead')
     assert.equal(dead.state, 'dead')
     assert.equal(dead.attempts, 2, 'the first run and its one retry')
     const [failure] = await cb.waitFor(1)
     assert.equal(failure!.headers['x-function-status'], '500')
     assert.equal(failure!.headers['x-retry'], '1')
-    const list = (await gw2.app.inject({ method: 'GET', url: '/system/async-calls?state=dead&limit=10', headers: gw2.auth })).json() as { calls: { callId: string }[]; next: string | null }
-    assert.deepEqual(list.calls.map((c) => c.callId), [id])
-    assert.equal(list.next, null)
+    const page = async (q: string) => (await gw2.app.inject({ method: 'GET', url: `/system/async-calls?state=dead&${q}`, headers: gw2.auth })).json() as { calls: { callId: string; state: string }[]; next: string | null }
+    const p1 = await page('limit=1')
+    assert.deepEqual(p1.calls.map((c) => [c.callId, c.state]), [[id, 'dead']])
+    assert.ok(p1.next)
+    const p2 = await page(`limit=1&after=${p1.next}`)
+    assert.deepEqual(p2.calls.map((c) => c.callId), [other])
+    assert.equal((await page(`limit=1&after=${p2.next ?? p1.next}`)).next, null)
+    const noState = await gw2.app.inject({ method: 'GET', url: '/system/async-calls', headers: gw2.auth })
+    assert.equal(noState.statusCode, 422, 'a cluster lists dead letters only')
     await sleep(Math.max(0, healAt - Date.now() + 50))
     cb.received.length = 0
     const replay = await gw2.app.inject({ method: 'POST', url: `/system/async-calls/${id}/replay`, headers: gw2.auth })
@@ -130,7 +139,7 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     const again = await gw.app.inject({ method: 'POST', url: `/system/async-calls/${id}/replay`, headers: gw.auth })
     assert.equal(again.statusCode, 409)
     assert.equal(again.headers['x-kindling-error'], 'KINDLING_ERR_CALL_NOT_REPLAYABLE')
-    assert.deepEqual(((await gw.app.inject({ method: 'GET', url: '/system/async-calls?state=dead', headers: gw.auth })).json() as { calls: unknown[] }).calls, [], 'replayed: no longer a dead letter')
+    assert.deepEqual(((await gw.app.inject({ method: 'GET', url: '/system/async-calls?state=dead', headers: gw.auth })).json() as { calls: { callId: string }[] }).calls.map((c) => c.callId), [other], 'replayed: no longer a dead letter')
   })
 
   it('answers 429 when the stream holds KINDLING_ASYNC_MAX_QUEUED calls, and a cancelled call never runs', async () => {

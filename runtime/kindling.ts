@@ -248,7 +248,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
       k.url = address
-      await cluster?.announce(() => describeNode(address, k))
+      // cluster: roles (A) — what the others dial: the operator's URL when this node listens on all addresses
+      await cluster?.announce(() => describeNode(config.advertiseUrl || address, k))
       return address
     },
     async close() {

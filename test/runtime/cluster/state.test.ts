@@ -47,8 +47,8 @@ const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-async function node(name: string, role: 'gateway' | 'worker' | 'all'): Promise<Kindling> {
-  const config = loadConfig({}, { dataDir: path.join(dir, name), port: 0, deployExamples: false, spareAppHosts: 0, basicAuth: false, natsUrl: nats.url, role, clusterKeyFile: keyFile })
+async function node(name: string, role: 'gateway' | 'worker' | 'all', over: Record<string, unknown> = {}): Promise<Kindling> {
+  const config = loadConfig({}, { dataDir: path.join(dir, name), port: 0, deployExamples: false, spareAppHosts: 0, basicAuth: false, natsUrl: nats.url, role, clusterKeyFile: keyFile, ...over })
   const k = await createKindling(config)
   open.push(k)
   await k.listen()
@@ -125,17 +125,18 @@ test('a deploy through a gateway-only node runs on the workers, including one th
   assert.equal(await call(w, 'rs', 'api-key'), `${SECRET}-2`)
 
   // joins later: fetches the artifacts it lacks from the object store
-  const late = await node('late', 'worker')
+  const late = await node('late', 'worker', { advertiseUrl: 'http://late.example:8080' })
   assert.deepEqual(late.registry.list().map((v) => v.key).sort(), ['rev.openfaas-fn', 'rs.openfaas-fn'])
   assert.equal(await call(late, 'rev', '', 'xyz'), 'zyx')
   assert.equal(late.artifacts.list().length, 2)
 
   // the gateway's /system/info lists the nodes; each says what it is
   await until('the gateway sees three nodes', () => g.cluster!.membership.nodes().length === 3)
-  const info = (await sys(g, 'GET', '/system/info')).json<{ cluster: { node: { id: string; role: string; nats: { connected: boolean } }; nodes: { id: string; role: string }[] } }>()
+  const info = (await sys(g, 'GET', '/system/info')).json<{ cluster: { node: { id: string; role: string; nats: { connected: boolean } }; nodes: { id: string; role: string; url: string }[] } }>()
   assert.equal(info.cluster.node.role, 'gateway')
   assert.equal(info.cluster.node.nats.connected, true)
   assert.deepEqual(info.cluster.nodes.map((n) => n.role).sort(), ['gateway', 'worker', 'worker'])
+  assert.equal(info.cluster.nodes.find((n) => n.id === late.cluster!.id)?.url, 'http://late.example:8080', 'a node announces KINDLING_ADVERTISE_URL')
 
   // NATS holds the secret sealed only
   assert.deepEqual(filesHolding(nats.storeDir, Buffer.from(SECRET)), [], 'no clear-text secret in the NATS store')
@@ -159,6 +160,8 @@ test('two gateways creating one name at once: one wins, the other is told; an up
 
 test('with NATS down, API changes are refused with 503 and change nothing; calls of what is there still run', { skip, timeout: 60_000 }, async () => {
   const n = await node('solo', 'all')
+  // a worker that lives through the NATS restart follows the changes made after it
+  const w = await node('w2', 'worker')
   const image = await upload(n, 'echo')
   assert.equal((await sys(n, 'POST', '/system/functions', { service: 'kept', image })).statusCode, 202)
   await until('kept runs', runs(n, 'kept'))
@@ -189,7 +192,10 @@ test('with NATS down, API changes are refused with 503 and change nothing; calls
   await until('the node reconnects', () => n.cluster!.link.connected())
   const r = await sys(n, 'POST', '/system/functions', { service: 'lost', image })
   assert.equal(r.statusCode, 202, r.body)
+  await until('the worker reconnected and runs the new deploy', runs(w, 'lost'))
+  assert.equal(await call(w, 'lost', '', 'back'), 'back')
   await stop(n)
+  await stop(w)
 })
 
 test('an unreachable NATS URL at start is one clear line from the CLI, not a stack trace', { skip }, () => {
@@ -201,4 +207,5 @@ test('an unreachable NATS URL at start is one clear line from the CLI, not a sta
   assert.equal(r.status, 1, r.stderr)
   assert.match(r.stderr, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/)
   assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace')
+  assert.throws(() => loadConfig({ KINDLING_ADVERTISE_URL: 'late:8080' }), /KINDLING_ADVERTISE_URL=late:8080: must be http:\/\/HOST:PORT/)
 })

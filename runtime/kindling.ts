@@ -253,6 +253,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
       return address
     },
     async close() {
+      // cluster: state (A) — no more changes from the others while this node shuts down
+      stateSync?.stop()
       // calls in flight get a grace period; a connection that never sends a request does not
       // hold the shutdown past it
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
@@ -266,7 +268,6 @@ export async function createKindling(config: Config): Promise<Kindling> {
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()
-      stateSync?.stop()
       await cluster?.close()
       db.close()
     },

@@ -105,6 +105,8 @@ test('a deploy through a gateway-only node runs on the workers, including one th
   assert.equal(await call(w, 'rs', 'api-key'), SECRET, 'the worker reads the secret the gateway stored')
   await until('echo runs on the worker', runs(w, 'echo'))
   assert.equal(await call(w, 'echo', '', 'hi'), 'hi')
+  assert.equal((await sys(g, 'POST', '/system/scale-function/echo', { serviceName: 'echo', replicas: 2 })).statusCode, 202)
+  await until('the worker keeps two echo sandboxes', () => w.dispatcher.get('echo', NS)?.pool?.desired === 2)
   // a worker serves no API, only /healthz (and the internal routes)
   assert.equal((await sys(w, 'GET', '/system/functions')).statusCode, 404)
   assert.equal((await w.app.inject({ method: 'POST', url: '/function/echo', payload: 'x' })).statusCode, 404)
@@ -155,6 +157,13 @@ test('two gateways creating one name at once: one wins, the other is told; an up
   await until('both gateways hold the winner', () => [a, b].every((k) => k.registry.get('twin', NS)?.stored.deployment.labels?.from === winner))
   assert.equal((await sys(b, 'PUT', '/system/functions', { service: 'twin', image, labels: { from: 'b2' } })).statusCode, 202)
   await until('a sees the update', () => a.registry.get('twin', NS)?.stored.deployment.labels?.from === 'b2')
+  // scale, removal and a new create of the same name travel too
+  assert.equal((await sys(a, 'POST', '/system/scale-function/twin', { serviceName: 'twin', replicas: 3 })).statusCode, 202)
+  await until('b sees the scale', () => b.registry.get('twin', NS)?.stored.replicas === 3)
+  assert.equal((await sys(a, 'DELETE', '/system/functions', { functionName: 'twin' })).statusCode, 202)
+  await until('b sees the removal', () => b.registry.get('twin', NS) === undefined)
+  assert.equal((await sys(b, 'POST', '/system/functions', { service: 'twin', image, labels: { from: 'again' } })).statusCode, 202)
+  await until('a sees the new twin', () => a.registry.get('twin', NS)?.stored.deployment.labels?.from === 'again')
   for (const k of [a, b]) await stop(k)
 })
 

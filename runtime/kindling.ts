@@ -89,7 +89,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   // cluster: state (A) — the cluster's copy of the registry, written before this node's
   let clusterState: ClusterState | undefined
   try {
-    clusterState = cluster && (await ClusterState.open(cluster.link, cluster.key, artifacts))
+    clusterState = cluster && (await ClusterState.open(cluster.link, cluster.key, artifacts, { dataDir, runsCalls: cluster.runsCalls }))
   } catch (e) {
     await cluster!.close()
     db.close()

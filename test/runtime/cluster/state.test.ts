@@ -16,6 +16,7 @@ import { createKindling, type Kindling } from '../../../runtime/kindling.js'
 import type { CallRequest } from '../../../runtime/pool/dispatcher.js'
 import { REPO_ROOT } from '../../../runtime/version.js'
 import { exampleModule } from '../../helpers/kindling.js'
+import { buildBusyboxImage, findStaticBusybox, importRootfsTar, openImageStore } from '../../../isolation/container/images/index.js'
 import { type NatsServer, natsServerUnavailable, startNatsServer } from '../../helpers/nats-server.js'
 
 const skip = natsServerUnavailable()
@@ -205,6 +206,29 @@ test('with NATS down, API changes are refused with 503 and change nothing; calls
   assert.equal(await call(w, 'lost', '', 'back'), 'back')
   await stop(n)
   await stop(w)
+})
+
+test('a container image the gateway\'s machine has is shipped to a worker through the object store', { skip, timeout: 90_000 }, async (t) => {
+  const g = await node('gi', 'gateway')
+  const w = await node('wi', 'worker')
+  const why = w.tiers.get('container')?.unavailableReason() ?? (findStaticBusybox() ? null : 'no busybox-static')
+  if (why) {
+    for (const k of [g, w]) await stop(k)
+    return t.skip(`the container tier cannot run here: ${why}`)
+  }
+  // an image imported on the gateway's machine only (kindling image import)
+  const store = openImageStore(g.config.dataDirAbs)
+  buildBusyboxImage(store)
+  const tar = path.join(dir, 'bb.tar')
+  spawnSync('tar', ['-C', store.lookup('kindling/busybox:latest')!.rootfs, '-cf', tar, '.'])
+  await importRootfsTar(store, 'example.org/tools/bb:2', tar, { env: ['fprocess=cat'] })
+  assert.equal(openImageStore(w.config.dataDirAbs).lookup('example.org/tools/bb:2'), undefined)
+  const r = await sys(g, 'POST', '/system/functions', { service: 'bb', image: 'example.org/tools/bb:2' })
+  assert.equal(r.statusCode, 202, r.body)
+  await until('bb runs on the worker', runs(w, 'bb'), 60_000)
+  assert.equal(await call(w, 'bb', '', 'from a shipped image'), 'from a shipped image')
+  assert.ok(openImageStore(w.config.dataDirAbs).lookup('example.org/tools/bb:2'), 'the worker imported the image')
+  for (const k of [g, w]) await stop(k)
 })
 
 test('an unreachable NATS URL at start is one clear line from the CLI, not a stack trace', { skip }, () => {

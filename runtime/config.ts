@@ -78,6 +78,8 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
+  // cluster roles and state (issue 12, items 1 and 2)
+  advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   // cluster async calls (issue 12)
   clusterAsyncAckWaitMs: { env: 'KINDLING_CLUSTER_ASYNC_ACK_WAIT_MS', kind: 'int', default: 30_000, min: 500, doc: 'cluster: an async call whose worker stops confirming progress for this long (it died) is given to another worker' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
@@ -153,6 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (out.natsUrl === '' && out.role !== 'all') {
     throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: a gateway-only or worker-only node needs a cluster (KINDLING_NATS_URL or --nats)`)
+  }
+  if (out.advertiseUrl !== '' && !/^https?:\/\/[^\s/]+\/?$/.test(out.advertiseUrl as string)) {
+    throw new ConfigError(`KINDLING_ADVERTISE_URL=${String(out.advertiseUrl)}: must be http://HOST:PORT (the address other nodes reach this one at)`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

@@ -90,7 +90,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   // cluster: state (A) — the cluster's copy of the registry, written before this node's
   let clusterState: ClusterState | undefined
   try {
-    clusterState = cluster && (await ClusterState.open(cluster.link, cluster.key, artifacts))
+    clusterState = cluster && (await ClusterState.open(cluster.link, cluster.key, artifacts, { dataDir, runsCalls: cluster.runsCalls }))
   } catch (e) {
     await cluster!.close()
     db.close()
@@ -270,10 +270,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
       k.url = address
-      await cluster?.announce(() => describeNode(address, k))
+      // cluster: roles (A) — what the others dial: the operator's URL when this node listens on all addresses
+      await cluster?.announce(() => describeNode(config.advertiseUrl || address, k))
       return address
     },
     async close() {
+      // cluster: state (A) — no more changes from the others while this node shuts down
+      stateSync?.stop()
       // calls in flight get a grace period; a connection that never sends a request does not
       // hold the shutdown past it
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
@@ -288,7 +291,6 @@ export async function createKindling(config: Config): Promise<Kindling> {
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()
-      stateSync?.stop()
       await cluster?.close()
       db.close()
     },

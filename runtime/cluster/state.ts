@@ -1,6 +1,7 @@
 // The cluster's copy of the registry in JetStream: deployments in the KV bucket kindling_functions,
 // secrets (sealed with the cluster key, so NATS only ever holds ciphertext) in kindling_secrets,
-// artifact bytes in the object store kindling_artifacts. The registry stores each API change here
+// artifact bytes in the object store kindling_artifacts, container images in kindling_images
+// (state-images.ts). The registry stores each API change here
 // first (Registry deps.shared); a change that cannot be stored is refused with 503 and not applied
 // anywhere. Conflicts are settled by KV revisions: a create fails when the key exists, an update or a
 // removal names the revision this node last saw, so two gateways changing one function at once do not
@@ -13,6 +14,8 @@ import { digestOf } from '../registry/artifacts.js'
 import type { ArtifactRecord, ArtifactStore, SharedState, StoredFunction } from '../registry/registry-storage.js'
 import { seal } from '../registry/seal.js'
 import type { ClusterLink } from './connect.js'
+import { ClusterImages, IMAGES_BUCKET } from './state-images.js'
+import { openImageStore } from '../../isolation/container/images/index.js'
 
 export const FUNCTIONS_BUCKET = 'kindling_functions'
 export const SECRETS_BUCKET = 'kindling_secrets'
@@ -41,16 +44,20 @@ export class ClusterState implements SharedState {
     readonly secrets: KV,
     readonly objects: ObjectStore,
     private readonly artifacts: ArtifactStore,
+    private readonly images: ClusterImages,
+    private readonly runsCalls: boolean,
   ) {}
 
   /** Opens (or makes) the buckets. */
-  static async open(link: ClusterLink, key: Buffer, artifacts: ArtifactStore): Promise<ClusterState> {
+  static async open(link: ClusterLink, key: Buffer, artifacts: ArtifactStore, node: { dataDir: string; runsCalls: boolean }): Promise<ClusterState> {
     const kvm = new Kvm(link.nc)
     // history 1: the current value is all a node catches up from; a removal leaves a delete marker
     const functions = await kvm.create(FUNCTIONS_BUCKET, { history: 1 })
     const secrets = await kvm.create(SECRETS_BUCKET, { history: 1 })
-    const objects = await new Objm(link.nc).create(ARTIFACTS_BUCKET)
-    return new ClusterState(link, key, functions, secrets, objects, artifacts)
+    const objm = new Objm(link.nc)
+    const objects = await objm.create(ARTIFACTS_BUCKET)
+    const images = new ClusterImages(await objm.create(IMAGES_BUCKET), openImageStore(node.dataDir), node.dataDir)
+    return new ClusterState(link, key, functions, secrets, objects, artifacts, images, node.runsCalls)
   }
 
   seen(map: Map<string, number>, key: string, revision: number): void {
@@ -142,6 +149,21 @@ export class ClusterState implements SharedState {
     if (!bytes || digestOf(bytes) !== digest) throw new KindlingError('KINDLING_ERR_ARTIFACT_NOT_FOUND', `the cluster's copy of artifact ${digest} is damaged (its bytes do not hash to its name)`)
     this.artifacts.put(bytes, info.description || 'module')
     return true
+  }
+
+  async shareImage(image: string): Promise<void> {
+    this.ready(`the deploy of image ${image}`)
+    try {
+      await this.images.share(image)
+    } catch (e) {
+      throw unavailable(`the deploy of image ${image}`, e)
+    }
+  }
+
+  /** only a node that runs calls needs the image (a gateway-only node prepares nothing) */
+  async fetchImage(image: string): Promise<boolean> {
+    if (!this.runsCalls || !this.link.connected()) return false
+    return this.images.fetch(image)
   }
 
   /** the revision an update or removal expects: the last one seen, else the bucket's current one */

@@ -85,4 +85,8 @@ export interface SharedState {
   putArtifact(rec: ArtifactRecord, bytes: Uint8Array): Promise<void>
   /** brings the bytes of an artifact this node lacks from the cluster (digest checked); false when the cluster has none */
   fetchArtifact(digest: string): Promise<boolean>
+  /** a deployed container image this node's image store has goes into the cluster (idempotent) */
+  shareImage(image: string): Promise<void>
+  /** brings a container image this node lacks from the cluster (digest checked); false when the cluster has none */
+  fetchImage(image: string): Promise<boolean>
 }

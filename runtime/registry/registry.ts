@@ -155,7 +155,7 @@ export class Registry {
         if (!this.secrets.exists(dep.namespace, s)) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `secret ${s} does not exist in namespace ${dep.namespace}; create it with POST /system/secrets`)
       }
       const settings = settingsOf(dep, this.deps.defaults)
-      await this.fetchModule(dep.image)
+      await this.clusterCopy(dep.image, 'deploy')
       const now = new Date().toISOString()
       const stored: StoredFunction = { deployment: dep, version: newVersionId(), createdAt: existing?.stored.createdAt ?? now, updatedAt: now, replicas: null }
       const version: DeploymentVersion = { key, stored, settings, module: this.moduleOf(dep.image) }
@@ -308,11 +308,16 @@ export class Registry {
     return this.secrets.delete(namespace, name)
   }
 
-  /** A module named by a deploy that another node uploaded: its bytes come from the cluster first. */
-  private async fetchModule(image: string): Promise<void> {
+  /**
+   * In a cluster: a module this node lacks comes from the cluster first (another node uploaded it);
+   * a container image goes into the cluster with a deploy, and comes from it when a change is applied.
+   */
+  private async clusterCopy(image: string, when: 'deploy' | 'apply'): Promise<void> {
+    const shared = this.deps.shared
+    if (!shared) return
+    if (!isWasmImage(image)) return void (when === 'deploy' ? await shared.shareImage(image) : await shared.fetchImage(image))
     const digest = WASM_IMAGE.exec(image)?.[1]
-    if (!this.deps.shared || digest === undefined || this.deps.artifacts.get(digest)) return
-    await this.deps.shared.fetchArtifact(digest)
+    if (digest !== undefined && !this.deps.artifacts.get(digest)) await shared.fetchArtifact(digest)
   }
 
   /**
@@ -342,7 +347,7 @@ export class Registry {
       }
       const dep = stored.deployment
       try {
-        await this.fetchModule(dep.image)
+        await this.clusterCopy(dep.image, 'apply')
         const settings = settingsOf(dep, this.deps.defaults, { clampReplicas: true })
         const version: DeploymentVersion = { key, stored, settings, module: this.moduleOf(dep.image) }
         // as at start-up: a failure to prepare is kept and shown with the function

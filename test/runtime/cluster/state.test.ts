@@ -16,6 +16,7 @@ import { createKindling, type Kindling } from '../../../runtime/kindling.js'
 import type { CallRequest } from '../../../runtime/pool/dispatcher.js'
 import { REPO_ROOT } from '../../../runtime/version.js'
 import { exampleModule } from '../../helpers/kindling.js'
+import { buildBusyboxImage, findStaticBusybox, importRootfsTar, openImageStore } from '../../../isolation/container/images/index.js'
 import { type NatsServer, natsServerUnavailable, startNatsServer } from '../../helpers/nats-server.js'
 
 const skip = natsServerUnavailable()
@@ -47,8 +48,8 @@ const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-async function node(name: string, role: 'gateway' | 'worker' | 'all'): Promise<Kindling> {
-  const config = loadConfig({}, { dataDir: path.join(dir, name), port: 0, deployExamples: false, spareAppHosts: 0, basicAuth: false, natsUrl: nats.url, role, clusterKeyFile: keyFile })
+async function node(name: string, role: 'gateway' | 'worker' | 'all', over: Record<string, unknown> = {}): Promise<Kindling> {
+  const config = loadConfig({}, { dataDir: path.join(dir, name), port: 0, deployExamples: false, spareAppHosts: 0, basicAuth: false, natsUrl: nats.url, role, clusterKeyFile: keyFile, ...over })
   const k = await createKindling(config)
   open.push(k)
   await k.listen()
@@ -105,6 +106,8 @@ test('a deploy through a gateway-only node runs on the workers, including one th
   assert.equal(await call(w, 'rs', 'api-key'), SECRET, 'the worker reads the secret the gateway stored')
   await until('echo runs on the worker', runs(w, 'echo'))
   assert.equal(await call(w, 'echo', '', 'hi'), 'hi')
+  assert.equal((await sys(g, 'POST', '/system/scale-function/echo', { serviceName: 'echo', replicas: 2 })).statusCode, 202)
+  await until('the worker keeps two echo sandboxes', () => w.dispatcher.get('echo', NS)?.pool?.desired === 2)
   // a worker serves no API, only /healthz (and the internal routes)
   assert.equal((await sys(w, 'GET', '/system/functions')).statusCode, 404)
   assert.equal((await w.app.inject({ method: 'POST', url: '/function/echo', payload: 'x' })).statusCode, 404)
@@ -125,17 +128,18 @@ test('a deploy through a gateway-only node runs on the workers, including one th
   assert.equal(await call(w, 'rs', 'api-key'), `${SECRET}-2`)
 
   // joins later: fetches the artifacts it lacks from the object store
-  const late = await node('late', 'worker')
+  const late = await node('late', 'worker', { advertiseUrl: 'http://late.example:8080' })
   assert.deepEqual(late.registry.list().map((v) => v.key).sort(), ['rev.openfaas-fn', 'rs.openfaas-fn'])
   assert.equal(await call(late, 'rev', '', 'xyz'), 'zyx')
   assert.equal(late.artifacts.list().length, 2)
 
   // the gateway's /system/info lists the nodes; each says what it is
   await until('the gateway sees three nodes', () => g.cluster!.membership.nodes().length === 3)
-  const info = (await sys(g, 'GET', '/system/info')).json<{ cluster: { node: { id: string; role: string; nats: { connected: boolean } }; nodes: { id: string; role: string }[] } }>()
+  const info = (await sys(g, 'GET', '/system/info')).json<{ cluster: { node: { id: string; role: string; nats: { connected: boolean } }; nodes: { id: string; role: string; url: string }[] } }>()
   assert.equal(info.cluster.node.role, 'gateway')
   assert.equal(info.cluster.node.nats.connected, true)
   assert.deepEqual(info.cluster.nodes.map((n) => n.role).sort(), ['gateway', 'worker', 'worker'])
+  assert.equal(info.cluster.nodes.find((n) => n.id === late.cluster!.id)?.url, 'http://late.example:8080', 'a node announces KINDLING_ADVERTISE_URL')
 
   // NATS holds the secret sealed only
   assert.deepEqual(filesHolding(nats.storeDir, Buffer.from(SECRET)), [], 'no clear-text secret in the NATS store')
@@ -154,11 +158,20 @@ test('two gateways creating one name at once: one wins, the other is told; an up
   await until('both gateways hold the winner', () => [a, b].every((k) => k.registry.get('twin', NS)?.stored.deployment.labels?.from === winner))
   assert.equal((await sys(b, 'PUT', '/system/functions', { service: 'twin', image, labels: { from: 'b2' } })).statusCode, 202)
   await until('a sees the update', () => a.registry.get('twin', NS)?.stored.deployment.labels?.from === 'b2')
+  // scale, removal and a new create of the same name travel too
+  assert.equal((await sys(a, 'POST', '/system/scale-function/twin', { serviceName: 'twin', replicas: 3 })).statusCode, 202)
+  await until('b sees the scale', () => b.registry.get('twin', NS)?.stored.replicas === 3)
+  assert.equal((await sys(a, 'DELETE', '/system/functions', { functionName: 'twin' })).statusCode, 202)
+  await until('b sees the removal', () => b.registry.get('twin', NS) === undefined)
+  assert.equal((await sys(b, 'POST', '/system/functions', { service: 'twin', image, labels: { from: 'again' } })).statusCode, 202)
+  await until('a sees the new twin', () => a.registry.get('twin', NS)?.stored.deployment.labels?.from === 'again')
   for (const k of [a, b]) await stop(k)
 })
 
 test('with NATS down, API changes are refused with 503 and change nothing; calls of what is there still run', { skip, timeout: 60_000 }, async () => {
   const n = await node('solo', 'all')
+  // a worker that lives through the NATS restart follows the changes made after it
+  const w = await node('w2', 'worker')
   const image = await upload(n, 'echo')
   assert.equal((await sys(n, 'POST', '/system/functions', { service: 'kept', image })).statusCode, 202)
   await until('kept runs', runs(n, 'kept'))
@@ -189,7 +202,33 @@ test('with NATS down, API changes are refused with 503 and change nothing; calls
   await until('the node reconnects', () => n.cluster!.link.connected())
   const r = await sys(n, 'POST', '/system/functions', { service: 'lost', image })
   assert.equal(r.statusCode, 202, r.body)
+  await until('the worker reconnected and runs the new deploy', runs(w, 'lost'))
+  assert.equal(await call(w, 'lost', '', 'back'), 'back')
   await stop(n)
+  await stop(w)
+})
+
+test('a container image the gateway\'s machine has is shipped to a worker through the object store', { skip, timeout: 90_000 }, async (t) => {
+  const g = await node('gi', 'gateway')
+  const w = await node('wi', 'worker')
+  const why = w.tiers.get('container')?.unavailableReason() ?? (findStaticBusybox() ? null : 'no busybox-static')
+  if (why) {
+    for (const k of [g, w]) await stop(k)
+    return t.skip(`the container tier cannot run here: ${why}`)
+  }
+  // an image imported on the gateway's machine only (kindling image import)
+  const store = openImageStore(g.config.dataDirAbs)
+  buildBusyboxImage(store)
+  const tar = path.join(dir, 'bb.tar')
+  spawnSync('tar', ['-C', store.lookup('kindling/busybox:latest')!.rootfs, '-cf', tar, '.'])
+  await importRootfsTar(store, 'example.org/tools/bb:2', tar, { env: ['fprocess=cat'] })
+  assert.equal(openImageStore(w.config.dataDirAbs).lookup('example.org/tools/bb:2'), undefined)
+  const r = await sys(g, 'POST', '/system/functions', { service: 'bb', image: 'example.org/tools/bb:2' })
+  assert.equal(r.statusCode, 202, r.body)
+  await until('bb runs on the worker', runs(w, 'bb'), 60_000)
+  assert.equal(await call(w, 'bb', '', 'from a shipped image'), 'from a shipped image')
+  assert.ok(openImageStore(w.config.dataDirAbs).lookup('example.org/tools/bb:2'), 'the worker imported the image')
+  for (const k of [g, w]) await stop(k)
 })
 
 test('an unreachable NATS URL at start is one clear line from the CLI, not a stack trace', { skip }, () => {
@@ -201,4 +240,5 @@ test('an unreachable NATS URL at start is one clear line from the CLI, not a sta
   assert.equal(r.status, 1, r.stderr)
   assert.match(r.stderr, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/)
   assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace')
+  assert.throws(() => loadConfig({ KINDLING_ADVERTISE_URL: 'late:8080' }), /KINDLING_ADVERTISE_URL=late:8080: must be http:\/\/HOST:PORT/)
 })

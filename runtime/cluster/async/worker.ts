@@ -43,6 +43,7 @@ const PAUSE_MS = 500
 /** a worker without the function leaves the call to another worker for this long */
 const NOT_HERE_DELAY_MS = 1_000
 const OWNER_RECHECK_MS = 1_000
+const CLOSING_PERSIST_MS = 5_000
 /** how long a worker keeps trying to store an outcome while NATS is away (a restart) */
 const PERSIST_MS = 120_000
 
@@ -52,6 +53,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class ClusterAsyncWorker {
   private running = 0
   private closing = false
+  private closingAt = 0
   private loop: Promise<void> | undefined
   private batch: ConsumerMessages | undefined
   private slotFreed: (() => void) | undefined
@@ -171,7 +173,8 @@ export class ClusterAsyncWorker {
       try {
         return await fn()
       } catch (e) {
-        if (Date.now() > end) throw e
+        // a node shutting down gives up sooner: the call is not acked, so it runs again elsewhere
+        if (Date.now() > end || (this.closing && Date.now() > this.closingAt + CLOSING_PERSIST_MS)) throw e
         await sleep(250)
       }
     }
@@ -259,6 +262,7 @@ export class ClusterAsyncWorker {
   /** Pulls no more; calls under way finish (and are acked) first. */
   async close(): Promise<void> {
     this.closing = true
+    this.closingAt = Date.now()
     this.batch?.stop()
     this.slotFreed?.()
     await this.loop

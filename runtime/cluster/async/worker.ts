@@ -19,7 +19,7 @@ import type { CallbackPolicy } from '../../async/callback-policy.js'
 import { backoffMs, retryAfterMs, retryPolicy } from '../../async/retry.js'
 import { type CallRow, finalState } from '../../async/store.js'
 import { failedRun, headerOf, type WorkerSettings } from '../../async/worker.js'
-import { decodeCall, encodeCall } from './envelope.js'
+import { type CallEnvelope, decodeCall, encodeCall } from './envelope.js'
 import { ASYNC_STREAM, deadSubject, WORKERS_CONSUMER } from './names.js'
 import { type CallRecord, encodeRecord, FINAL_STATES, newRecord, readRecord } from './record.js'
 import type { AsyncHandles } from './setup.js'
@@ -159,7 +159,7 @@ export class ClusterAsyncWorker {
     beat.unref()
     this.local.add(id)
     try {
-      await this.run(m, claimed, inline)
+      await this.run(m, envelope, claimed, inline)
     } finally {
       clearInterval(beat)
       this.local.delete(id)
@@ -180,9 +180,8 @@ export class ClusterAsyncWorker {
     }
   }
 
-  private async run(m: JsMsg, rec: CallRecord, inline: Buffer): Promise<void> {
+  private async run(m: JsMsg, envelope: CallEnvelope, rec: CallRecord, inline: Buffer): Promise<void> {
     const { h, registry, dispatcher, settings, metrics } = this.deps
-    const { envelope } = decodeCall(m.data)
     const id = envelope.id
     const fn = registry.getByKey(envelope.fnKey)
     const policy = retryPolicy(settings.retryDefaults, fn?.settings.retry ?? {})

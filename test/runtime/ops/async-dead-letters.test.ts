@@ -3,7 +3,7 @@
 // by POST /system/async-calls/{id}/replay as a new call; all behind /system auth.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { exampleModule, startKindling, type TestKindling } from '../../helpers/kindling.js'
+import { exampleModule, startKindling, type TestKindling, waitWarm } from '../../helpers/kindling.js'
 import { type CallbackServer, failUntil, flakyModule, sleep, startCallbackServer, waitUntil } from './helpers.js'
 
 describe('async: dead letters, list and replay', () => {
@@ -28,8 +28,10 @@ describe('async: dead letters, list and replay', () => {
 
   it('keeps a call whose retries ran out as dead, lists it by state with pages, and replays it once as a new call', async () => {
     cb.received.length = 0
-    // fails for 1.5 s: both runs (the first and its one retry) fail, a replay after that works
-    const healAt = Date.now() + 1500
+    // a warm sandbox first: on a loaded machine the first start could outlast the failing window
+    await waitWarm(k, 'broken')
+    // fails for 4 s: both runs (the first and its one retry) fail, a replay after that works
+    const healAt = Date.now() + 4000
     const withCb = await k.app.inject({ method: 'POST', url: '/async-function/broken', headers: { 'x-callback-url': cb.url, 'x-correlation-id': 'order-7' }, payload: failUntil(healAt) })
     const plain = await k.app.inject({ method: 'POST', url: '/async-function/broken', payload: failUntil(healAt) })
     const fine = await k.app.inject({ method: 'POST', url: '/async-function/cat', payload: 'fine' })

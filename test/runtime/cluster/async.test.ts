@@ -46,7 +46,8 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     await gw.deploy('cat', exampleModule('cat'))
     await gw.deploy('broken', await flakyModule(), { annotations: { 'com.openfaas.retry.attempts': '1', 'com.openfaas.retry.min_wait': '20ms', 'com.openfaas.retry.max_wait': '40ms' } })
     await gw.deploy('slow', await sleeperModule(1500))
-    await waitUntil('the functions on every node', () => [gw2, ...workers].every((k) => ['cat', 'broken', 'slow'].every((n) => k.registry.get(n, 'openfaas-fn'))), 20_000)
+    await gw.deploy('long', await sleeperModule(4500))
+    await waitUntil('the functions on every node', () => [gw2, ...workers].every((k) => ['cat', 'broken', 'slow', 'long'].every((n) => k.registry.get(n, 'openfaas-fn'))), 20_000)
   })
   after(async () => {
     for (const k of [gw, gw2, ...workers]) await k?.cleanup()
@@ -89,6 +90,19 @@ describe('cluster: async calls in JetStream', { skip }, () => {
     assert.equal((await gw.app.inject({ method: 'GET', url: `/system/async-calls/${ids[0]}` })).statusCode, 401, 'behind auth')
     assert.equal((await gw.app.inject({ method: 'GET', url: '/system/async-calls/nope', headers: gw.auth })).statusCode, 404)
     assert.equal((await post('/async-function/unknown')).statusCode, 404)
+  })
+
+  it('keeps a call that runs longer than the ack wait with in-progress acks: it runs once', async () => {
+    cb.received.length = 0
+    const r = await post('/async-function/long', { 'x-callback-url': cb.url })
+    const id = r.headers['x-call-id'] as string
+    const [got] = await cb.waitFor(1, 20_000)
+    assert.equal(got!.headers['x-call-id'], id)
+    const s = await settled(id)
+    assert.equal(s.state, 'done')
+    assert.equal(s.attempts, 1, 'not redelivered although it ran more than twice the 2 s ack wait')
+    await sleep(500)
+    assert.equal(cb.received.length, 1)
   })
 
   it('moves a body larger than NATS max_payload through the object store, within KINDLING_MAX_BODY_BYTES', async () => {

@@ -79,6 +79,10 @@ export const ERRORS = {
   KINDLING_ERR_IMAGE_CORRUPT: { status: 400, hint: 'A blob did not match its digest or could not be unpacked; the registry or the archive is damaged or was tampered with. Push the image again.' },
   KINDLING_ERR_IMAGE_UNSAFE_LAYER: { status: 400, hint: 'A layer tries to write outside its root filesystem (.. in a name, or a hard link to a file not in the image); kindling refuses such images.' },
   KINDLING_ERR_IMAGE_TOO_LARGE: { status: 413, hint: 'The image is larger than KINDLING_IMAGE_MAX_MANIFEST_BYTES, KINDLING_IMAGE_MAX_LAYER_BYTES or KINDLING_IMAGE_MAX_UNPACKED_BYTES allow; raise them or use a smaller image.' },
+  // cluster state (issue 12)
+  KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
+  // async dead letters and async calls in a cluster (issue 12)
+  KINDLING_ERR_CALL_NOT_REPLAYABLE: { status: 409, hint: 'Only a dead call (one whose retries ran out: GET /system/async-calls?state=dead) can be replayed, and only once; GET /system/async-calls/{id} shows its state and the call that replayed it.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -95,6 +95,10 @@ export const CONFIG_TABLE = {
   imageMaxManifestBytes: { env: 'KINDLING_IMAGE_MAX_MANIFEST_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest manifest, index or image config accepted from a registry or archive' },
   imageMaxLayerBytes: { env: 'KINDLING_IMAGE_MAX_LAYER_BYTES', kind: 'int', default: 2048 * MiB, min: 1024, doc: 'largest total of an image\'s layers as downloaded (compressed)' },
   imageMaxUnpackedBytes: { env: 'KINDLING_IMAGE_MAX_UNPACKED_BYTES', kind: 'int', default: 4096 * MiB, min: 1024, doc: 'largest total of file bytes an image unpacks to (a layer that inflates past it is refused)' },
+  // cluster roles and state (issue 12, items 1 and 2)
+  advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
+  // cluster async calls (issue 12)
+  clusterAsyncAckWaitMs: { env: 'KINDLING_CLUSTER_ASYNC_ACK_WAIT_MS', kind: 'int', default: 30_000, min: 500, doc: 'cluster: an async call whose worker stops confirming progress for this long (it died) is given to another worker' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
   role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },
@@ -168,6 +172,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (out.natsUrl === '' && out.role !== 'all') {
     throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: a gateway-only or worker-only node needs a cluster (KINDLING_NATS_URL or --nats)`)
+  }
+  if (out.advertiseUrl !== '' && !/^https?:\/\/[^\s/]+\/?$/.test(out.advertiseUrl as string)) {
+    throw new ConfigError(`KINDLING_ADVERTISE_URL=${String(out.advertiseUrl)}: must be http://HOST:PORT (the address other nodes reach this one at)`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

@@ -1,5 +1,6 @@
 // The asynchronous call queue as the rest of kindling sees it: accept, look up, cancel, depth.
 // Accepting is one SQLite insert; the worker does the rest.
+import { randomUUID } from 'node:crypto'
 import { KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
@@ -10,7 +11,7 @@ import { CallbackPolicy } from './callback-policy.js'
 import { DeliveryLeases } from './delivery-lease.js'
 import { GroupCommit } from './group-commit.js'
 import { PendingCounts } from './pending.js'
-import { AsyncStore, type CallRow, type NewCall } from './store.js'
+import { AsyncStore, type CallRow, type CallState, type NewCall } from './store.js'
 import { AsyncWorker, type WorkerSettings } from './worker.js'
 
 export interface AsyncQueueSettings extends WorkerSettings {
@@ -39,6 +40,27 @@ export interface CallStatus {
   finishedAt: string | null
   durationSeconds: number | null
   callback: { url: string; attempts: number; status: number | null; error: string | null; delivered: boolean } | null
+  /** the dead call this one replays */
+  replayOf: string | null
+  /** the new call that replays this dead one */
+  replayedAs: string | null
+}
+
+/** A page of GET /system/async-calls: `next` is the cursor of the next page (the after= value), null at the end. */
+export interface CallPage {
+  calls: CallStatus[]
+  next: string | null
+}
+
+/** What the async routes need from a queue: the embedded SQLite one or the cluster's JetStream one. */
+export interface AsyncCalls {
+  readonly callbackPolicy: CallbackPolicy
+  accept(call: NewCall): Promise<void>
+  get(id: string): CallStatus | undefined | Promise<CallStatus | undefined>
+  list(state: CallState | undefined, after: string | undefined, limit: number): CallPage | Promise<CallPage>
+  /** runs a dead call again as a new call; returns the new call's id */
+  replay(id: string): string | Promise<string>
+  cancel(id: string): void | Promise<void>
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -68,19 +90,32 @@ export function callStatus(r: CallRow): CallStatus {
       error: r.callback_error,
       delivered: r.callback_status !== null && r.callback_status >= 200 && r.callback_status < 300,
     },
+    replayOf: r.replay_of,
+    replayedAs: r.replayed_as,
   }
 }
 
-export class AsyncQueue {
+/**
+ * The new call that replays a dead one: the same function, path, query, headers and body and
+ * callback, under a new gateway id (which the function sees as X-Call-Id).
+ */
+export function replayCall(dead: { id: string; fnKey: string; name: string; namespace: string; method: string; path: string; query: string; headers: Record<string, string>; body: Buffer; callbackUrl: string | undefined }): NewCall {
+  const id = randomUUID()
+  return { ...dead, id, headers: { ...dead.headers, 'x-call-id': id }, createdAt: Date.now(), replayOf: dead.id }
+}
+
+export class AsyncQueue implements AsyncCalls {
   readonly store: AsyncStore
   readonly counts = new PendingCounts()
   private readonly worker: AsyncWorker
   private readonly commit: GroupCommit
   readonly callbackPolicy: CallbackPolicy
+  readonly settings: AsyncQueueSettings
   /** accepted calls whose insert is not committed yet (they count against the bound) */
   private accepting = 0
 
   constructor(private readonly deps: { db: Db; registry: Registry; dispatcher: Dispatcher; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
+    this.settings = deps.settings
     this.store = new AsyncStore(deps.db)
     this.commit = new GroupCommit(deps.db)
     this.callbackPolicy = new CallbackPolicy(deps.settings.callbackAllow)
@@ -121,6 +156,40 @@ export class AsyncQueue {
   get(id: string): CallStatus | undefined {
     const r = this.store.get(id)
     return r && callStatus(r)
+  }
+
+  list(state: CallState | undefined, after: string | undefined, limit: number): CallPage {
+    const rows = this.store.list(state, after === undefined ? 0 : Number(after), limit + 1)
+    const more = rows.length > limit
+    const page = more ? rows.slice(0, limit) : rows
+    return { calls: page.map(callStatus), next: more ? String(page[page.length - 1]!.seq) : null }
+  }
+
+  /** A dead letter runs again as a new call (counted against the queue bound); the dead one becomes replayed. */
+  async replay(id: string): Promise<string> {
+    const r = this.store.get(id)
+    if (!r) throw new KindlingError('KINDLING_ERR_CALL_NOT_FOUND', `no asynchronous call ${id}`)
+    if (r.state !== 'dead') throw new KindlingError('KINDLING_ERR_CALL_NOT_REPLAYABLE', `call ${id} is ${r.state}${r.replayed_as ? ` (replayed as ${r.replayed_as})` : ''}`)
+    if (this.counts.byState.queued + this.accepting >= this.deps.settings.maxQueued) {
+      throw new KindlingError('KINDLING_ERR_ASYNC_QUEUE_FULL', `${this.counts.byState.queued} asynchronous calls are waiting`)
+    }
+    const fresh = replayCall({
+      id: r.id, fnKey: r.fn_key, name: r.name, namespace: r.namespace, method: r.method, path: r.path, query: r.query,
+      headers: JSON.parse(r.headers) as Record<string, string>, body: r.body ?? Buffer.alloc(0), callbackUrl: r.callback_url ?? undefined,
+    })
+    let replayed = false
+    this.accepting++
+    try {
+      await this.commit.run(() => (replayed = this.store.replay(id, fresh)))
+    } finally {
+      this.accepting--
+    }
+    if (!replayed) throw new KindlingError('KINDLING_ERR_CALL_NOT_REPLAYABLE', `call ${id} was replayed meanwhile`)
+    this.counts.add(fresh.fnKey)
+    this.deps.metrics.asyncCalls.labels('accepted').inc()
+    this.deps.logs.write({ key: r.fn_key, instance: 'async', stream: 'system', text: `async call ${id} (dead) replayed as ${fresh.id}` })
+    this.worker.wake()
+    return fresh.id
   }
 
   /** Cancels a queued call; a call that runs or has run cannot be cancelled. */

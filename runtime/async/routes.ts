@@ -1,6 +1,7 @@
 // POST /async-function/{name}[/{path}]: accepts a call for later (202, X-Call-Id, empty body), as
 // the OpenFaaS gateway does, but answers 404 for a function that is not deployed. The call state
-// routes (GET and DELETE /system/async-calls/{id}) are a kindling extension behind basic auth.
+// routes (GET and DELETE /system/async-calls/{id}, the list GET /system/async-calls?state= and the
+// dead-letter replay POST /system/async-calls/{id}/replay) are a kindling extension behind basic auth.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../errors.js'
@@ -10,7 +11,8 @@ import { boundRequestBodies, type InflightBytes } from '../gateway/inflight.js'
 import { sendError } from '../gateway/reply.js'
 import { functionKey, isCallerId, splitQualifiedName } from '../names.js'
 import type { CallbackPolicy } from './callback-policy.js'
-import type { AsyncQueue } from './queue.js'
+import type { AsyncCalls } from './queue.js'
+import { CALL_STATES, type CallState } from './store.js'
 
 /**
  * The call id is always the gateway's: a caller's X-Correlation-Id, or else its X-Call-Id, is kept
@@ -32,7 +34,7 @@ export function callbackUrlOf(header: string | string[] | undefined, policy: Cal
 }
 
 export interface AsyncRouteOptions {
-  queue: AsyncQueue
+  queue: AsyncCalls
   /** what is deployed */
   registry: Registry
   defaultNamespace: string
@@ -82,16 +84,55 @@ export function registerAsyncInvokeRoutes(app: FastifyInstance, opts: AsyncRoute
   })
 }
 
-/** GET and DELETE /system/async-calls/{callId} (behind auth). */
+export const LIST_DEFAULT_LIMIT = 100
+export const LIST_MAX_LIMIT = 1000
+
+/** The list's query: state (one of CALL_STATES), limit (1..LIST_MAX_LIMIT), after (the previous page's next). */
+function listQuery(q: Record<string, string | undefined>): { state: CallState | undefined; limit: number; after: string | undefined } {
+  const state = q.state === undefined || q.state === '' ? undefined : q.state
+  if (state !== undefined && !(CALL_STATES as readonly string[]).includes(state)) {
+    throw new KindlingError('KINDLING_ERR_INVALID_QUERY', `state must be one of ${CALL_STATES.join(', ')}`)
+  }
+  let limit = LIST_DEFAULT_LIMIT
+  if (q.limit !== undefined) {
+    if (!/^\d{1,7}$/.test(q.limit) || Number(q.limit) < 1 || Number(q.limit) > LIST_MAX_LIMIT) throw new KindlingError('KINDLING_ERR_INVALID_QUERY', `limit must be an integer from 1 to ${LIST_MAX_LIMIT}`)
+    limit = Number(q.limit)
+  }
+  const after = q.after === undefined || q.after === '' ? undefined : q.after
+  if (after !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(after)) throw new KindlingError('KINDLING_ERR_INVALID_QUERY', 'after must be the next value of the previous page')
+  return { state: state as CallState | undefined, limit, after }
+}
+
+/** GET /system/async-calls, GET and DELETE /system/async-calls/{callId}, POST .../{callId}/replay (behind auth). */
 export function registerAsyncCallRoutes(app: FastifyInstance, opts: Pick<AsyncRouteOptions, 'queue'>): void {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/system/async-calls', async (req, reply) => {
+    try {
+      const q = listQuery(req.query)
+      return reply.send(await opts.queue.list(q.state, q.after, q.limit))
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
   app.get<{ Params: { id: string } }>('/system/async-calls/:id', async (req, reply) => {
-    const s = opts.queue.get(req.params.id)
-    if (!s) return sendError(reply, new KindlingError('KINDLING_ERR_CALL_NOT_FOUND', `no asynchronous call ${req.params.id}`))
-    return reply.send(s)
+    try {
+      const s = await opts.queue.get(req.params.id)
+      if (!s) throw new KindlingError('KINDLING_ERR_CALL_NOT_FOUND', `no asynchronous call ${req.params.id}`)
+      return reply.send(s)
+    } catch (e) {
+      return sendError(reply, e)
+    }
+  })
+  app.post<{ Params: { id: string } }>('/system/async-calls/:id/replay', async (req, reply) => {
+    try {
+      const callId = await opts.queue.replay(req.params.id)
+      return reply.code(202).header('x-call-id', callId).send({ callId, replayOf: req.params.id })
+    } catch (e) {
+      return sendError(reply, e)
+    }
   })
   app.delete<{ Params: { id: string } }>('/system/async-calls/:id', async (req, reply) => {
     try {
-      opts.queue.cancel(req.params.id)
+      await opts.queue.cancel(req.params.id)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)

@@ -1,7 +1,10 @@
 // The durable async queue: one row per accepted call in the data dir's SQLite (WAL), so that an
 // accepted call survives a restart or a kill -9 of kindling. Every state change is one statement
 // or one transaction. States: queued -> running -> (queued again for a retry) -> delivering (a
-// result waits for its callback) -> done | failed; queued -> cancelled.
+// result waits for its callback) -> done | failed | dead; queued -> cancelled; dead -> replayed.
+// A dead call (a dead letter) is one whose last run answered a retryable status with no retry left:
+// it keeps its request (body and headers) until the retention prunes it, so that the operator can
+// replay it as a new call.
 // On a full disk (registry/storage.ts): an accept answers 507; the worker's reads of due work find
 // nothing until the next storage check instead of throwing out of its timer.
 import type { ResponseHeaders } from '../pool/dispatcher.js'
@@ -9,7 +12,9 @@ import type { Db } from '../registry/db.js'
 import { migrate } from '../registry/db.js'
 import { bestEffortWrite, type Storage, storageOf, storageWrite } from '../registry/storage.js'
 
-export type CallState = 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'cancelled'
+export type CallState = 'queued' | 'running' | 'delivering' | 'done' | 'failed' | 'dead' | 'replayed' | 'cancelled'
+
+export const CALL_STATES: readonly CallState[] = ['queued', 'running', 'delivering', 'done', 'failed', 'dead', 'replayed', 'cancelled']
 
 export const ASYNC_MIGRATIONS = [
   {
@@ -45,6 +50,14 @@ export const ASYNC_MIGRATIONS = [
     CREATE INDEX async_calls_due ON async_calls (state, next_run_at, seq);
     CREATE INDEX async_calls_finished ON async_calls (finished_at) WHERE finished_at IS NOT NULL;`,
   },
+  {
+    // dead letters: a call whose retries ran out is kept (request included) until replayed or pruned
+    name: 'async-calls-2-dead-letters',
+    sql: `ALTER TABLE async_calls ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE async_calls ADD COLUMN replay_of TEXT;
+    ALTER TABLE async_calls ADD COLUMN replayed_as TEXT;
+    CREATE INDEX async_calls_state ON async_calls (state, seq);`,
+  },
 ]
 
 /** A call as accepted. */
@@ -61,6 +74,8 @@ export interface NewCall {
   body: Buffer
   callbackUrl: string | undefined
   createdAt: number
+  /** the dead call this one replays */
+  replayOf?: string
 }
 
 export interface CallRow {
@@ -90,6 +105,10 @@ export interface CallRow {
   callback_attempts: number
   callback_status: number | null
   callback_error: string | null
+  /** 1 when the last run answered a retryable status with no retry left (a dead letter) */
+  exhausted: number
+  replay_of: string | null
+  replayed_as: string | null
 }
 
 /** The outcome of the last run of a call. */
@@ -100,6 +119,8 @@ export interface RunResult {
   durationS: number
   error: string | undefined
   retryMax: number
+  /** a retryable status with no retry left: the call becomes a dead letter */
+  exhausted: boolean
 }
 
 export const PENDING_STATES: readonly CallState[] = ['queued', 'running', 'delivering']
@@ -120,25 +141,30 @@ export class AsyncStore {
     this.storage = storageOf(db)
     migrate(db, ASYNC_MIGRATIONS)
     this.q = {
-      insert: db.prepare(`INSERT OR IGNORE INTO async_calls (id, fn_key, name, namespace, method, path, query, headers, body, callback_url, state, next_run_at, created_at)
-                          VALUES (@id, @fnKey, @name, @namespace, @method, @path, @query, @headers, @body, @callbackUrl, 'queued', @createdAt, @createdAt)`),
+      insert: db.prepare(`INSERT OR IGNORE INTO async_calls (id, fn_key, name, namespace, method, path, query, headers, body, callback_url, state, next_run_at, created_at, replay_of)
+                          VALUES (@id, @fnKey, @name, @namespace, @method, @path, @query, @headers, @body, @callbackUrl, 'queued', @createdAt, @createdAt, @replayOf)`),
       dueQueued: db.prepare(`SELECT * FROM async_calls WHERE state = 'queued' AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
       dueDelivering: db.prepare(`SELECT * FROM async_calls WHERE state = 'delivering' AND next_run_at <= ? ORDER BY next_run_at, seq LIMIT ?`),
       claim: db.prepare(`UPDATE async_calls SET state = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND state = 'queued'`),
       lease: db.prepare(`UPDATE async_calls SET next_run_at = ? WHERE id = ? AND state = 'delivering'`),
       nextDue: db.prepare(`SELECT MIN(next_run_at) AS t FROM async_calls WHERE state = ?`),
       requeue: db.prepare(`UPDATE async_calls SET state = 'queued', attempts = attempts - ?, last_status = ?, last_error = ?, next_run_at = ? WHERE id = ? AND state = 'running'`),
-      toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
-                                result_headers = @headers, result_body = @body, body = NULL, next_run_at = @deliverAt WHERE id = @id AND state = 'running'`),
+      // a dead letter keeps its request body for a replay
+      toDelivery: db.prepare(`UPDATE async_calls SET state = 'delivering', last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax, exhausted = @exhausted,
+                                result_headers = @headers, result_body = @body, body = CASE WHEN @exhausted = 1 THEN body END, next_run_at = @deliverAt WHERE id = @id AND state = 'running'`),
+      finishDead: db.prepare(`UPDATE async_calls SET state = 'dead', exhausted = 1, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
+                               finished_at = @now WHERE id = @id AND state = 'running'`),
       // a finished call keeps no request body and of its headers (Authorization, cookies) only the
       // caller's correlation id, which GET /system/async-calls/{id} shows
       finishRun: db.prepare(`UPDATE async_calls SET state = @state, last_status = @status, last_error = @error, duration_s = @durationS, retry_max = @retryMax,
                                body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = @now WHERE id = @id AND state = 'running'`),
-      delivered: db.prepare(`UPDATE async_calls SET state = @state, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
-                               result_headers = NULL, result_body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = @now WHERE id = @id AND state = 'delivering'`),
+      delivered: db.prepare(`UPDATE async_calls SET state = CASE WHEN exhausted = 1 THEN 'dead' ELSE @state END, callback_attempts = callback_attempts + 1, callback_status = @status, callback_error = @error,
+                               result_headers = NULL, result_body = NULL, headers = CASE WHEN exhausted = 1 THEN headers ELSE ${KEEP_CORRELATION_ONLY} END, finished_at = @now WHERE id = @id AND state = 'delivering'`),
       redeliver: db.prepare(`UPDATE async_calls SET callback_attempts = callback_attempts + 1, callback_status = ?, callback_error = ?, next_run_at = ? WHERE id = ? AND state = 'delivering'`),
       cancel: db.prepare(`UPDATE async_calls SET state = 'cancelled', body = NULL, headers = ${KEEP_CORRELATION_ONLY}, finished_at = ? WHERE id = ? AND state = 'queued'`),
       get: db.prepare(`SELECT * FROM async_calls WHERE id = ?`),
+      list: db.prepare(`SELECT * FROM async_calls WHERE (@state IS NULL OR state = @state) AND seq > @after ORDER BY seq LIMIT @limit`),
+      markReplayed: db.prepare(`UPDATE async_calls SET state = 'replayed', replayed_as = ?, body = NULL, headers = ${KEEP_CORRELATION_ONLY} WHERE id = ? AND state = 'dead'`),
       counts: db.prepare(`SELECT fn_key, state, COUNT(*) AS n FROM async_calls WHERE state IN ('queued', 'running', 'delivering') GROUP BY fn_key, state`),
       recoverRunning: db.prepare(`UPDATE async_calls SET state = 'queued', next_run_at = ? WHERE state = 'running'`),
       recoverDelivering: db.prepare(`UPDATE async_calls SET next_run_at = ? WHERE state = 'delivering' AND next_run_at > ?`),
@@ -150,7 +176,24 @@ export class AsyncStore {
   insert(c: NewCall): boolean {
     this.storage.admit('async call')
     this.storage.admission = true
-    return this.q.insert!.run({ ...c, headers: JSON.stringify(c.headers), callbackUrl: c.callbackUrl ?? null }).changes > 0
+    return this.q.insert!.run({ ...c, headers: JSON.stringify(c.headers), callbackUrl: c.callbackUrl ?? null, replayOf: c.replayOf ?? null }).changes > 0
+  }
+
+  /**
+   * A dead letter again as a new call (`fresh`, built from the dead row), in one transaction: false
+   * when the call is not dead (any more), so that two replays of one call make one new call.
+   */
+  replay(id: string, fresh: NewCall): boolean {
+    this.storage.admit('async call')
+    return this.db.transaction(() => {
+      if (this.q.markReplayed!.run(fresh.id, id).changes === 0) return false
+      return this.insert(fresh)
+    })()
+  }
+
+  /** Calls in accept order, after the cursor `after` (a seq), in one state or all. */
+  list(state: CallState | undefined, after: number, limit: number): CallRow[] {
+    return this.q.list!.all({ state: state ?? null, after, limit }) as CallRow[]
   }
 
   /** Runs a claim or lease; on a full disk, nothing (and no new try until the next storage check). */
@@ -229,7 +272,8 @@ export class AsyncStore {
    */
   finishRun(id: string, r: RunResult, callback: { deliverAt: number } | undefined, now: number): void {
     const common = { id, status: r.status, error: r.error ?? null, durationS: r.durationS, retryMax: r.retryMax }
-    if (callback) this.q.toDelivery!.run({ ...common, headers: JSON.stringify(r.headers), body: r.body, deliverAt: callback.deliverAt })
+    if (callback) this.q.toDelivery!.run({ ...common, exhausted: r.exhausted ? 1 : 0, headers: JSON.stringify(r.headers), body: r.body, deliverAt: callback.deliverAt })
+    else if (r.exhausted) this.q.finishDead!.run({ ...common, now })
     else this.q.finishRun!.run({ ...common, state: finalState(r.status), now })
   }
 

@@ -249,12 +249,7 @@ export class AsyncWorker {
         counts.move(row.fn_key, 'running', 'queued')
         return
       }
-      // kindling could not run the call at all: 503, as the queue worker reports a gateway it cannot reach
-      status = k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status
-      // the body a synchronous caller would get (sendError), as the tiers' failed results have
-      headers = { 'content-type': ERROR_CONTENT_TYPE }
-      body = errorBody(k.code, k.message)
-      error = k.code
+      ;({ status, headers, body, error } = failedRun(k))
     }
     const durationS = (performance.now() - t0) / 1000
     const retriesDone = row.attempts - 1
@@ -272,15 +267,17 @@ export class AsyncWorker {
     // held for this worker's per-origin line (no pump picks it up meanwhile); when closing, left due for the next start
     const direct = hasCallback && !this.closing
     const deliverAt = direct ? now + HOLD_MS : now
-    const result = { status, headers, body, durationS, error, retryMax: policy.attempts }
+    // a retryable answer with no retry left: a dead letter, listable and replayable
+    const exhausted = policy.codes.has(status)
+    const result = { status, headers, body, durationS, error, retryMax: policy.attempts, exhausted }
     await commit.run(() => store.finishRun(row.id, result, hasCallback ? { deliverAt } : undefined, now))
     counts.move(row.fn_key, 'running', hasCallback ? 'delivering' : undefined)
     if (!hasCallback) metrics.asyncCalls.labels(finalState(status)).inc()
-    if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}`)
+    if (finalState(status) === 'failed') this.log(row.fn_key, `async call ${row.id} failed with ${status} after ${row.attempts} run${row.attempts === 1 ? '' : 's'}${exhausted ? '; kept as a dead letter (POST /system/async-calls/{id}/replay runs it again)' : ''}`)
     if (direct) {
       this.offer({
         ...row, state: 'delivering', body: null, last_status: status, last_error: error ?? null, duration_s: durationS, retry_max: policy.attempts,
-        result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt,
+        result_headers: JSON.stringify(headers), result_body: body, next_run_at: deliverAt, exhausted: exhausted ? 1 : 0,
       })
     }
   }
@@ -319,8 +316,20 @@ export class AsyncWorker {
   }
 }
 
+/** The result of a queued call kindling could not run at all (the cluster's worker shares it). */
+export function failedRun(k: KindlingError): { status: number; headers: ResponseHeaders; body: Buffer; error: ErrorCode } {
+  return {
+    // 503, as the queue worker reports a gateway it cannot reach
+    status: k.code === 'KINDLING_ERR_INTERNAL' || k.code === 'KINDLING_ERR_FUNCTION_NOT_FOUND' || k.code === 'KINDLING_ERR_FUNCTION_REMOVED' ? 503 : k.status,
+    // the body a synchronous caller would get (sendError), as the tiers' failed results have
+    headers: { 'content-type': ERROR_CONTENT_TYPE },
+    body: errorBody(k.code, k.message),
+    error: k.code,
+  }
+}
+
 /** The first value of a header, whatever the case of its name. */
-function headerOf(headers: ResponseHeaders, name: string): string | undefined {
+export function headerOf(headers: ResponseHeaders, name: string): string | undefined {
   for (const k in headers) {
     if (k.toLowerCase() !== name) continue
     const v = headers[k]!

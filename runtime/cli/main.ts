@@ -14,6 +14,7 @@ import { buildCommand, upCommand } from './up.js'
 const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaaS-compatible API
 
   kindling serve [--host H] [--port P] [--data-dir D]      start the gateway
+                [--nats nats://HOST:PORT --role gateway|worker|all --cluster-key-file F]   join a cluster
   kindling new NAME --lang c|rust|assemblyscript|js [-f stack.yml]   write a function from a template
   kindling build [-f stack.yml] [NAME...] [--no-cache]     build the stack's functions into .wasm
   kindling up [-f stack.yml] [NAME...] [--force]           build and deploy what changed
@@ -68,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
   if (dataDir) overrides.dataDir = dataDir
   if (args.flags.has('port')) overrides.port = Number(args.flags.get('port')!.at(-1))
   if (args.flags.has('host')) overrides.host = args.flags.get('host')!.at(-1)
+  // cluster (issue 12): the same as KINDLING_NATS_URL, KINDLING_ROLE, KINDLING_CLUSTER_KEY_FILE
+  if (args.flags.has('nats')) overrides.natsUrl = args.flags.get('nats')!.at(-1)
+  if (args.flags.has('role')) overrides.role = args.flags.get('role')!.at(-1)
+  if (args.flags.has('cluster-key-file')) overrides.clusterKeyFile = args.flags.get('cluster-key-file')!.at(-1)
   const config = loadConfig(process.env, overrides)
   switch (command) {
     case 'serve':

@@ -18,7 +18,7 @@ describe('metrics: GET /metrics', () => {
     const r = await k.app.inject({ method: 'POST', url: '/async-function/fl', headers: { 'x-callback-url': cb.url }, payload: failUntil(Date.now() + 3_600_000) })
     await cb.waitFor(1)
     const id = r.headers['x-call-id'] as string
-    await waitUntil('the delivery to be recorded', async () => (await k.app.inject({ method: 'GET', url: `/system/async-calls/${id}`, headers: k.auth })).json().state === 'failed')
+    await waitUntil('the delivery to be recorded', async () => (await k.app.inject({ method: 'GET', url: `/system/async-calls/${id}`, headers: k.auth })).json().state === 'dead')
   })
   after(async () => {
     await k.cleanup()

@@ -15,7 +15,9 @@ export async function serve(config: Config): Promise<number> {
   const { max, fdSoftLimit } = k.connectionLimit
   lines.push(`  connections: at most ${max}${fdSoftLimit === undefined ? '' : ` (open-file limit ${fdSoftLimit})`}`)
   const tiers = [...k.tiers.values()].map((t) => (t.unavailableReason() ? `${t.name} (unavailable: ${t.unavailableReason()})` : t.name))
-  lines.push(`  tiers: ${tiers.join(', ')}`)
+  // cluster (issue 12): which node this is; a gateway-only node runs no tier
+  if (k.cluster) lines.push(`  cluster: node ${k.cluster.id}, role ${k.cluster.role}, NATS ${config.natsUrl}`)
+  lines.push(`  tiers: ${tiers.join(', ') || 'none (a gateway-only node: workers run the functions)'}`)
   process.stdout.write(lines.join('\n') + '\n')
   await new Promise<void>((resolve) => {
     const stop = () => resolve()

@@ -5,7 +5,7 @@
 // NATS is down is refused with 503 and leaves nothing behind; two gateways creating one name at once
 // do not both win; an unreachable NATS URL at start is one clear line from the CLI.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -229,6 +229,25 @@ test('a container image the gateway\'s machine has is shipped to a worker throug
   assert.equal(await call(w, 'bb', '', 'from a shipped image'), 'from a shipped image')
   assert.ok(openImageStore(w.config.dataDirAbs).lookup('example.org/tools/bb:2'), 'the worker imported the image')
   for (const k of [g, w]) await stop(k)
+})
+
+test('kindling serve --nats --role --cluster-key-file joins the cluster in that role', { skip, timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'runtime/cli/main.ts'), 'serve', '--nats', nats.url, '--role', 'gateway', '--cluster-key-file', keyFile, '--port', '0', '--data-dir', path.join(dir, 'cli-g')], {
+    env: { ...process.env, KINDLING_DEPLOY_EXAMPLES: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const exited = new Promise((res) => child.once('exit', res))
+  try {
+    await until('the banner', () => /tiers:/.test(out) || child.exitCode !== null, 40_000)
+    assert.match(out, /cluster: node \S+, role gateway, NATS nats:\/\/127\.0\.0\.1:\d+/, out)
+    assert.match(out, /tiers: none \(a gateway-only node/)
+  } finally {
+    child.kill('SIGTERM')
+    await exited
+  }
 })
 
 test('an unreachable NATS URL at start is one clear line from the CLI, not a stack trace', { skip }, () => {

@@ -134,11 +134,12 @@ test('a deploy through a gateway-only node runs on the workers, including one th
 
   // joins later: fetches the artifacts it lacks from the object store
   const t2 = performance.now()
-  const late = await node('late', 'worker', { advertiseUrl: 'http://late.example:8080' })
+  const late = await node('late', 'worker', { advertiseUrl: 'http://late.example:8080', basicAuth: true })
   t.diagnostic(`a worker joining later starts with 2 functions caught up (2 module fetches) in ${(performance.now() - t2).toFixed(0)} ms`)
   assert.deepEqual(late.registry.list().map((v) => v.key).sort(), ['rev.openfaas-fn', 'rs.openfaas-fn'])
   assert.equal(await call(late, 'rev', '', 'xyz'), 'zyx')
   assert.equal(late.artifacts.list().length, 2)
+  assert.equal((await late.app.inject({ method: 'GET', url: '/system/info' })).statusCode, 404, 'a worker has no /system, not even one asking for credentials')
 
   // the gateway's /system/info lists the nodes; each says what it is
   await until('the gateway sees three nodes', () => g.cluster!.membership.nodes().length === 3)

@@ -19,7 +19,7 @@ export const ERRORS = {
   KINDLING_ERR_TIER_UNAVAILABLE: { status: 400, hint: 'That isolation tier cannot run on this machine; GET /system/info lists the available tiers.' },
   KINDLING_ERR_INVALID_IMAGE: { status: 400, hint: 'A WebAssembly deployment names its artifact as "wasm:sha256:<64 hex digits>" (POST /system/artifacts returns it).' },
   KINDLING_ERR_ARTIFACT_NOT_FOUND: { status: 400, hint: 'Upload the module first with POST /system/artifacts, then deploy the image it returns.' },
-  KINDLING_ERR_IMAGE_NOT_FOUND: { status: 400, hint: 'Import or build the image into the local image store first (kindling image list shows what is there).' },
+  KINDLING_ERR_IMAGE_NOT_FOUND: { status: 400, hint: 'Check the image name; kindling pulls it from its registry (or KINDLING_REGISTRY_MIRRORS), or import or build it into the local image store (kindling image list shows what is there).' },
   KINDLING_ERR_NOT_WASM: { status: 400, hint: 'Upload a WebAssembly binary (it starts with the bytes \\0asm) with Content-Type application/wasm.' },
   KINDLING_ERR_WASM_INVALID: { status: 400, hint: 'The module failed to validate or compile; rebuild it and upload it again.' },
   KINDLING_ERR_UNSUPPORTED_FORMAT: { status: 400, hint: 'kindling runs: WASI preview1 commands (export _start), AssemblyScript modules (export handle or handleBytes, built with --exportRuntime) and wasi:http components.' },
@@ -69,6 +69,16 @@ export const ERRORS = {
   KINDLING_ERR_CALL_CANCELLED: { status: 499, hint: 'The client hung up before the answer: the call was stopped (or dropped from the queue). Nothing to do unless it was not meant to.' },
   // cluster (issue 12)
   KINDLING_ERR_CLUSTER_UNAVAILABLE: { status: 503, hint: 'This node cannot reach the cluster\'s NATS server just now, so the change was not stored anywhere; retry when GET /healthz says the cluster is connected again.' },
+  // dashboard (issue 16)
+  KINDLING_ERR_DASHBOARD_NOT_BUILT: { status: 503, hint: 'The dashboard files are missing: run `npm run build` (npm ci runs it too), which writes them to dist/ui, or point KINDLING_DASHBOARD_DIR at a built copy; then restart.' },
+  // images from registries (issue 14)
+  KINDLING_ERR_IMAGE_TAG_NOT_FOUND: { status: 400, hint: 'The registry has the repository but not this tag or digest; check the tag (the registry\'s tag list shows what exists) or push it.' },
+  KINDLING_ERR_REGISTRY_AUTH: { status: 400, hint: 'Give kindling credentials for the registry: a docker config.json in KINDLING_REGISTRY_AUTH_FILE, or a secret named registry-auth in the function\'s namespace holding one.' },
+  KINDLING_ERR_REGISTRY_UNREACHABLE: { status: 400, hint: 'Check the registry\'s address, that it is up, and KINDLING_REGISTRY_MIRRORS / KINDLING_INSECURE_REGISTRIES (plain HTTP needs the latter); KINDLING_REGISTRY_TIMEOUT_MS bounds each request.' },
+  KINDLING_ERR_IMAGE_PLATFORM: { status: 400, hint: 'The image index has no image for this machine\'s platform (linux/amd64 here); build or push one for it.' },
+  KINDLING_ERR_IMAGE_CORRUPT: { status: 400, hint: 'A blob did not match its digest or could not be unpacked; the registry or the archive is damaged or was tampered with. Push the image again.' },
+  KINDLING_ERR_IMAGE_UNSAFE_LAYER: { status: 400, hint: 'A layer tries to write outside its root filesystem (.. in a name, or a hard link to a file not in the image); kindling refuses such images.' },
+  KINDLING_ERR_IMAGE_TOO_LARGE: { status: 413, hint: 'The image is larger than KINDLING_IMAGE_MAX_MANIFEST_BYTES, KINDLING_IMAGE_MAX_LAYER_BYTES or KINDLING_IMAGE_MAX_UNPACKED_BYTES allow; raise them or use a smaller image.' },
   // cluster state (issue 12)
   KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },

@@ -246,6 +246,14 @@ export interface TierSettings {
   containerReadyTimeoutMs: number
   /** container: an idle connection to an HTTP-mode server is closed after this long */
   containerKeepAliveMs: number
+  /** container: registry pulls (mirrors, insecure registries, credentials file, timeout, size caps) */
+  registryMirrors: string[]
+  insecureRegistries: string[]
+  registryAuthFile: string
+  registryTimeoutMs: number
+  imageMaxManifestBytes: number
+  imageMaxLayerBytes: number
+  imageMaxUnpackedBytes: number
 }
 
 /** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */

@@ -2,6 +2,7 @@
 // start and validated there. Nothing else in kindling reads process.env for its settings.
 import path from 'node:path'
 import { parseGrants } from './async/callback-policy.js'
+import { parseMirrors } from '../isolation/container/images/mirrors.js'
 
 type Kind = 'string' | 'int' | 'bool' | 'list'
 interface Entry<T> {
@@ -78,9 +79,24 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
+  // dashboard (issue 16): empty dirs mean the install's own dist/ui and bench/results
+  dashboard: { env: 'KINDLING_DASHBOARD', kind: 'bool', default: true, doc: 'serve the web dashboard at / and /ui/ (static files only; its data comes from the /system API with the basic auth credentials)' },
+  dashboardDir: { env: 'KINDLING_DASHBOARD_DIR', kind: 'string', default: '', doc: 'the built dashboard (index.html, assets/); empty: dist/ui, which `npm run build` writes' },
+  benchResultsDir: { env: 'KINDLING_BENCH_RESULTS_DIR', kind: 'string', default: '', doc: 'where the dashboard reads the latest benchmark runs (<label>-latest.json); empty: bench/results' },
+  // CLI build (issue 16)
+  rustcPath: { env: 'KINDLING_RUSTC', kind: 'string', default: '/usr/bin/rustc', doc: 'the rustc that `kindling build` runs for Rust functions (needs the wasm32-wasi target: Debian\'s libstd-rust-dev-wasm32)' },
+  clangPath: { env: 'KINDLING_CLANG', kind: 'string', default: 'clang', doc: 'the clang that `kindling build` runs for C functions (needs wasi-libc)' },
   // cluster roles and state (issue 12, items 1 and 2)
   advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
-  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
+  gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
+  // images from registries (issue 14)
+  registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },
+  insecureRegistries: { env: 'KINDLING_INSECURE_REGISTRIES', kind: 'list', default: [] as string[], doc: 'registries (host:port) that may be pulled from over plain HTTP; all others need HTTPS (a mirror URL written with http:// counts as listed)' },
+  registryAuthFile: { env: 'KINDLING_REGISTRY_AUTH_FILE', kind: 'string', default: '', doc: 'docker config.json with registry credentials ("auths"), read at each pull; a namespace\'s secret named registry-auth, in the same format, comes first' },
+  registryTimeoutMs: { env: 'KINDLING_REGISTRY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'a registry request fails (registry unreachable) when it makes no progress for this long' },
+  imageMaxManifestBytes: { env: 'KINDLING_IMAGE_MAX_MANIFEST_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest manifest, index or image config accepted from a registry or archive' },
+  imageMaxLayerBytes: { env: 'KINDLING_IMAGE_MAX_LAYER_BYTES', kind: 'int', default: 2048 * MiB, min: 1024, doc: 'largest total of an image\'s layers as downloaded (compressed)' },
+  imageMaxUnpackedBytes: { env: 'KINDLING_IMAGE_MAX_UNPACKED_BYTES', kind: 'int', default: 4096 * MiB, min: 1024, doc: 'largest total of file bytes an image unpacks to (a layer that inflates past it is refused)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
   role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },
@@ -145,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   try {
     parseGrants(out.callbackAllow as string[])
+    parseMirrors(out.registryMirrors as string[])
   } catch (e) {
     throw new ConfigError((e as Error).message)
   }

@@ -26,7 +26,7 @@ import { SqliteRegistryStorage } from './registry/sqlite-storage.js'
 import { Storage } from './registry/storage.js'
 import { STORAGE_DECORATOR } from './gateway/routes/info.js'
 import { isStorageFullError, KindlingError } from './errors.js'
-import { readVersion } from './version.js'
+import { readVersion, REPO_ROOT } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
@@ -216,6 +216,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     inflight,
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
+    dashboardDir: config.dashboard ? path.resolve(config.dashboardDir || path.join(REPO_ROOT, 'dist', 'ui')) : undefined,
+    benchResultsDir: path.resolve(config.benchResultsDir || path.join(REPO_ROOT, 'bench', 'results')),
     extraRoutes: {
       public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),

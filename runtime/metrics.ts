@@ -2,6 +2,7 @@
 // "name.namespace"), plus kindling's own. Label children are cached per function so the call path
 // does no label hashing.
 import client from 'prom-client'
+import { RecentLatency } from './recent-latency.js'
 
 const COLD_START_BUCKETS = [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5]
 
@@ -98,10 +99,28 @@ export class Metrics {
     return m
   }
 
+  /** every function with metrics, by its "name.namespace" (GET /system/stats) */
+  functions(): IterableIterator<[string, FunctionMetrics]> {
+    return this.perFunction.entries()
+  }
+
   dropFunction(functionName: string): void {
     this.perFunction.delete(functionName)
   }
 }
+
+/** One sandbox start of a function, for the dashboard (the histograms keep only the tier). */
+export interface RecentColdStart {
+  at: string
+  tier: string
+  /** a call waited for this sandbox */
+  criticalPath: boolean
+  spawnMs: number
+  instantiateMs: number
+}
+
+/** how many cold starts a function keeps for GET /system/stats */
+const RECENT_COLD_STARTS = 20
 
 export class FunctionMetrics {
   private readonly byCode = new Map<number, { count: client.Counter.Internal; seconds: client.Histogram.Internal<'function_name' | 'code'>; ok: boolean }>()
@@ -109,6 +128,12 @@ export class FunctionMetrics {
   invocations = 0
   /** completed with a 2xx status (the autoscaler's CE rule counts these) */
   okInvocations = 0
+  /** the last two minutes of calls (dashboard sparklines) */
+  readonly recent = new RecentLatency()
+  /** newest last */
+  readonly recentColdStarts: RecentColdStart[] = []
+  /** the version's prepare (compile, unpack), which comes before the first spawn */
+  lastPrepare: { at: string; tier: string; ms: number } | undefined
 
   constructor(private readonly m: Metrics, private readonly functionName: string) {
     this.started = m.invocationStarted.labels(functionName)
@@ -129,6 +154,8 @@ export class FunctionMetrics {
     c.seconds.observe(seconds)
     this.invocations++
     if (c.ok) this.okInvocations++
+    // errors as the dashboard counts them: what the gateway or the function answered with a 5xx
+    this.recent.record(seconds * 1000, code < 500)
   }
 
   scaled(reason: ScaleReason): void {
@@ -143,9 +170,12 @@ export class FunctionMetrics {
     this.m.coldStarts.labels(this.functionName, tier, String(criticalPath)).inc()
     this.m.coldStartSeconds.labels(tier, 'spawn').observe(phases.spawnUs / 1e6)
     this.m.coldStartSeconds.labels(tier, 'instantiate').observe(phases.instantiateUs / 1e6)
+    if (this.recentColdStarts.length === RECENT_COLD_STARTS) this.recentColdStarts.shift()
+    this.recentColdStarts.push({ at: new Date().toISOString(), tier, criticalPath, spawnMs: phases.spawnUs / 1000, instantiateMs: phases.instantiateUs / 1000 })
   }
 
   prepared(tier: string, prepareUs: number): void {
     this.m.coldStartSeconds.labels(tier, 'prepare').observe(prepareUs / 1e6)
+    this.lastPrepare = { at: new Date().toISOString(), tier, ms: prepareUs / 1000 }
   }
 }

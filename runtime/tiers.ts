@@ -44,6 +44,13 @@ export function tierSettings(config: Config): TierSettings {
     containerWritableLayerMiB: config.containerWritableLayerMiB,
     containerReadyTimeoutMs: config.containerReadyTimeoutMs,
     containerKeepAliveMs: config.containerKeepAliveMs,
+    registryMirrors: config.registryMirrors,
+    insecureRegistries: config.insecureRegistries,
+    registryAuthFile: config.registryAuthFile,
+    registryTimeoutMs: config.registryTimeoutMs,
+    imageMaxManifestBytes: config.imageMaxManifestBytes,
+    imageMaxLayerBytes: config.imageMaxLayerBytes,
+    imageMaxUnpackedBytes: config.imageMaxUnpackedBytes,
   }
 }
 

@@ -1,6 +1,6 @@
 // Transpiles runtime/, isolation/ and bench/ to dist/ with esbuild (one file in, one file out; no
-// bundling), so that app hosts and worker threads start without a TypeScript loader. Type checking
-// is `npm run typecheck`.
+// bundling), so that app hosts and worker threads start without a TypeScript loader, and bundles the
+// web dashboard (ui/) into dist/ui. Type checking is `npm run typecheck`.
 import { build } from 'esbuild'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,3 +18,6 @@ const walk = (dir) => {
 for (const d of dirs) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d))
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 await build({ entryPoints, outdir: path.join(root, 'dist'), outbase: root, format: 'esm', platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' })
+// the web dashboard the gateway serves at / and /ui/
+const { buildDashboard } = await import('./build-ui.mjs')
+await buildDashboard(path.join(root, 'dist', 'ui'))

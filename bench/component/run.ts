@@ -6,8 +6,12 @@
 //   gateway    whole calls through the gateway (fastify.inject), default labels: prewarm on, and
 //              core modules reset to a memory snapshot instead of a new instance
 // Baselines: the AssemblyScript echo and the C/WASI cat (stdin to stdout) on the same tiers.
+// The JavaScript template (templates/js, built here by `kindling new` and `kindling build`: esbuild +
+// componentize-js) runs too, with at most JS_CALLS calls: each of its instances is 12 MB of
+// StarlingMonkey. Sizes are in the table.
 //   npm run build && node dist/bench/component/run.js [--calls 2000] [--quick]
 // Writes bench/results/component-<time>.json.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,7 +27,9 @@ const TRANSPILES = quick ? 1 : 3
 const TIERS = ['wasm', 'inline'] as const
 const BODY = Buffer.from('hello, kindling\n')
 
-const FUNCTIONS = [
+const JS_CALLS = Math.min(CALLS, quick ? 100 : 300)
+
+const FUNCTIONS: { name: string; file: string; about: string; calls?: number }[] = [
   { name: 'component', file: path.join(REPO_ROOT, 'functions', 'component', 'http-echo.wasm'), about: 'wasi:http component (C, jco bindings)' },
   { name: 'as-echo', file: path.join(REPO_ROOT, 'functions', 'dist', 'echo.wasm'), about: 'core module, AssemblyScript echo' },
   { name: 'wasi-cat', file: path.join(REPO_ROOT, 'functions', 'dist', 'cat.wasm'), about: 'core module, C/WASI stdin to stdout' },
@@ -67,7 +73,7 @@ function request(i: number): InvokeRequest {
 }
 
 /** Per call, inside the sandbox: instantiate (on the critical path) and run, in µs. */
-async function measureInstances(k: Kindling, service: string): Promise<{ instantiate: number[]; run: number[] }> {
+async function measureInstances(k: Kindling, service: string, calls: number): Promise<{ instantiate: number[]; run: number[] }> {
   const fn = k.dispatcher.get(service, k.config.defaultNamespace)
   if (!fn?.prepared) throw new Error(`${service} is not prepared`)
   const sandbox: Sandbox = await fn.tier.spawn(fn.prepared, { sandboxId: `bench-${service}` })
@@ -75,12 +81,12 @@ async function measureInstances(k: Kindling, service: string): Promise<{ instant
   const instantiate: number[] = []
   const run: number[] = []
   try {
-    for (let i = 0; i < CALLS + CALLS / 10; i++) {
+    for (let i = 0; i < calls + calls / 10; i++) {
       const r = await sandbox.invoke(request(i), never)
       if (r.status !== 200) throw new Error(`${service}: ${r.status} ${r.body.toString()}`)
       // the sandbox drops its instance right after answering; give it that turn before the next call
       await new Promise((res) => setImmediate(res))
-      if (i < CALLS / 10 || !r.timings) continue // warm-up
+      if (i < calls / 10 || !r.timings) continue // warm-up
       instantiate.push(r.timings.instantiateUs)
       run.push(r.timings.runUs)
     }
@@ -90,14 +96,14 @@ async function measureInstances(k: Kindling, service: string): Promise<{ instant
   return { instantiate, run }
 }
 
-async function measureGateway(k: Kindling, service: string): Promise<number[]> {
+async function measureGateway(k: Kindling, service: string, calls: number): Promise<number[]> {
   const out: number[] = []
-  for (let i = 0; i < CALLS + CALLS / 10; i++) {
+  for (let i = 0; i < calls + calls / 10; i++) {
     const t0 = performance.now()
     const r = await k.app.inject({ method: 'POST', url: `/function/${service}`, headers: { 'content-type': 'text/plain' }, payload: BODY })
     const us = (performance.now() - t0) * 1000
     if (r.statusCode !== 200) throw new Error(`${service}: ${r.statusCode} ${r.body}`)
-    if (i >= CALLS / 10) out.push(us)
+    if (i >= calls / 10) out.push(us)
   }
   return out
 }
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
   const k = await createKindling(loadConfig({}, { dataDir, port: 0, deployExamples: false, spareAppHosts: 0 }))
   const auth: Record<string, string> = k.credentials ? { authorization: `Basic ${Buffer.from(`${k.credentials.user}:${k.credentials.password}`).toString('base64')}` } : {}
   try {
+    process.stderr.write('building the JavaScript template (esbuild + componentize-js)...\n')
+    FUNCTIONS.push({ name: 'js-fetch', file: await buildJsTemplate(dataDir), about: 'wasi:http component, JS template (componentize-js)', calls: JS_CALLS })
     process.stderr.write(`transpiling the example ${TRANSPILES}x with the jco helper...\n`)
     const transpile = await measureTranspile()
 
@@ -121,34 +129,43 @@ async function main(): Promise<void> {
         // where it is measured (components always get a new instance; core modules by default
         // restore a memory snapshot instead, which the gateway rows show)
         const ms = await deploy(k, auth, `${f.name}-${tier}-cold`, image, { 'com.kindling.isolation': tier, 'com.kindling.prewarm': 'false', 'com.kindling.reset': 'reinstantiate' })
-        if (f.name === 'component') deployMs[`${tier} (transpile cache ${tier === TIERS[0] ? 'cold' : 'warm'})`] = ms
+        if (f.name === 'component' || f.name === 'js-fetch') deployMs[`${f.name} on ${tier} (transpile cache ${tier === TIERS[0] ? 'cold' : 'warm'})`] = ms
         await deploy(k, auth, `${f.name}-${tier}`, image, { 'com.kindling.isolation': tier })
         process.stderr.write(`measuring ${f.name} on ${tier}...\n`)
-        const inst = await measureInstances(k, `${f.name}-${tier}-cold`)
-        const gw = await measureGateway(k, `${f.name}-${tier}`)
-        rows.push({ function: f.name, about: f.about, tier, instantiateUs: summary(inst.instantiate), runUs: summary(inst.run), gatewayUs: summary(gw) })
+        const inst = await measureInstances(k, `${f.name}-${tier}-cold`, f.calls ?? CALLS)
+        const gw = await measureGateway(k, `${f.name}-${tier}`, f.calls ?? CALLS)
+        rows.push({ function: f.name, about: f.about, tier, bytes: fs.statSync(f.file).size, instantiateUs: summary(inst.instantiate), runUs: summary(inst.run), gatewayUs: summary(gw) })
       }
     }
 
     const t = summary(transpile)
     console.log(`\nwasi:http components against core modules (${CALLS} calls each, p50 / p99; ${os.cpus().length} cpus, node ${process.version})\n`)
     console.log(`jco transpile of http-echo.wasm (helper process, start included): ${t.p50.toFixed(0)} ms (n=${t.n}, max ${Math.max(...transpile).toFixed(0)} ms)`)
-    for (const [what, ms] of Object.entries(deployMs)) console.log(`deploy of the component on ${what}: ${ms.toFixed(0)} ms`)
+    for (const [what, ms] of Object.entries(deployMs)) console.log(`deploy of ${what}: ${ms.toFixed(0)} ms`)
     console.log('')
-    const header = ['function', 'tier', 'instantiate µs', 'run µs', 'gateway call µs']
-    const lines = rows.map((r) => [String(r.function), String(r.tier), fmt(r.instantiateUs as never, 1), fmt(r.runUs as never, 1), fmt(r.gatewayUs as never)])
+    const header = ['function', 'bytes', 'tier', 'instantiate µs', 'run µs', 'gateway call µs']
+    const lines = rows.map((r) => [String(r.function), String(r.bytes), String(r.tier), fmt(r.instantiateUs as never, 1), fmt(r.runUs as never, 1), fmt(r.gatewayUs as never)])
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
     for (const l of [header, widths.map((w) => '-'.repeat(w)), ...lines]) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join('  '))
 
     const resultsDir = path.join(REPO_ROOT, 'bench', 'results')
     fs.mkdirSync(resultsDir, { recursive: true })
     const file = path.join(resultsDir, `component-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-    fs.writeFileSync(file, JSON.stringify({ calls: CALLS, node: process.version, cpus: os.cpus().length, transpileMs: transpile, deployMs, rows }, null, 2))
+    fs.writeFileSync(file, JSON.stringify({ calls: CALLS, jsCalls: JS_CALLS, node: process.version, cpus: os.cpus().length, transpileMs: transpile, deployMs, rows }, null, 2))
     console.log(`\nresults: ${path.relative(process.cwd(), file)}`)
   } finally {
     await k.close()
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
+}
+
+/** templates/js written and built by the CLI, as a user would: kindling new x --lang js && kindling build */
+async function buildJsTemplate(dir: string): Promise<string> {
+  const stack = path.join(dir, 'stack.yml')
+  const cli = (...args: string[]) => execFileSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'kindling.js'), ...args, '-f', stack], { stdio: ['ignore', 'ignore', 'inherit'] })
+  cli('new', 'js-fetch', '--lang', 'js')
+  cli('build')
+  return path.join(dir, 'js-fetch', 'build', 'js-fetch.wasm')
 }
 
 await main()

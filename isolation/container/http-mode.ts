@@ -59,6 +59,8 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     await this.makeDir()
     this.sockDir = this.svc.naming.socketDir(this.containerId)
     fs.mkdirSync(this.sockDir, { recursive: true })
+    // a server running as the image's User must be able to create its socket there
+    if (this.plan.user) fs.chownSync(this.sockDir, this.plan.user.uid, this.plan.user.gid)
     this.sockPath = path.join(this.sockDir, 'http.sock')
     const env = w.upstream.kind === 'unix' ? [...this.plan.env, `${HTTP_SOCKET_ENV}=${HTTP_SOCKET_IN_CONTAINER}`] : this.plan.env
     const bundle = await this.writeBundle(this.plan.argv, env, [{ destination: '/run/kindling', source: this.sockDir, readonly: false }])

@@ -1,6 +1,7 @@
 // What prepare() works out once per function version and every sandbox of that version shares.
 import type { FunctionArtifact, FunctionLogEntry, Prepared, TierContext } from '../tier.js'
 import type { FifoPool } from './fifo.js'
+import type { RegistrySettings } from './images/registry-client.js'
 import type { ResolvedImage } from './images/store.js'
 import type { Naming } from './naming.js'
 import type { OciRuntime } from './runtime.js'
@@ -18,6 +19,8 @@ export interface FunctionPlan {
   memoryBytes: number
   cpuCores: number
   readonlyRoot: boolean
+  /** HTTP mode: the image's User (classic mode runs its shim as root) */
+  user?: { uid: number; gid: number }
   /** classic mode: how the shim shell is provided */
   shim: { kind: 'host-busybox'; hostPath: string } | { kind: 'image-sh'; path: string } | undefined
   /** the function's bundle template (config.json without per-sandbox parts), for inspection and benchmarks */
@@ -47,6 +50,8 @@ export interface ContainerTierOptions {
   keepAliveMs?: number
   /** a static busybox on the host for the classic shim (default: found on PATH) */
   busybox?: string
+  /** registry pulls: overrides of the settings, or false for none (the local store only) */
+  registry?: Partial<RegistrySettings> & { authFile?: string } | false
 }
 
 /** What sandboxes get from their tier. */
@@ -54,7 +59,7 @@ export interface TierServices {
   ctx: TierContext
   runtime: OciRuntime
   naming: Naming
-  options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime'>>
+  options: Required<Omit<ContainerTierOptions, 'busybox' | 'runtime' | 'registry'>>
   forwarderScript: string
   /** the host's static busybox (disk copy), for the mount scripts: its sh runs mkdir and ln in-process and its mount is light */
   busybox: string | undefined

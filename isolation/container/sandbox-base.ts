@@ -70,6 +70,7 @@ export abstract class ContainerSandboxBase {
       pidsLimit: this.svc.options.pidsLimit,
       tmpfsBytes: this.svc.options.tmpSizeMiB * 1024 * 1024,
       binds,
+      ...(this.plan.user ? { user: this.plan.user } : {}),
     })
     fs.writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(spec))
     return this.dir

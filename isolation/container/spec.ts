@@ -30,6 +30,8 @@ export interface SpecInput {
   pidsLimit: number
   tmpfsBytes: number
   binds: BindMount[]
+  /** the image's User, resolved (default root) */
+  user?: { uid: number; gid: number }
 }
 
 export const CPU_PERIOD_US = 100_000
@@ -70,7 +72,7 @@ export function buildSpec(s: SpecInput): OciSpec {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: s.user ?? { uid: 0, gid: 0 },
       args: s.args,
       env: s.env,
       cwd: s.cwd,

@@ -26,6 +26,7 @@ import { type OciRuntime, which } from './runtime.js'
 import { checkSecretNames } from './secrets.js'
 import { buildSpec } from './spec.js'
 import { envRecord, watchdogSettings } from './watchdog.js'
+import { REGISTRY_AUTH_SECRET, registryOptions, resolveUser, serverCommand } from './image-run.js'
 import { Spawner } from '../spawner/spawner.js'
 
 export type { ContainerTierOptions } from './plan.js'
@@ -81,7 +82,7 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
     }
     fs.mkdirSync(ctx.stateDir, { recursive: true })
     this.naming = new Naming(ctx.stateDir, dataDirMarker(ctx.stateDir))
-    this.images = openImageStore(ctx.dataDir)
+    this.images = openImageStore(ctx.dataDir, registryOptions(s, options.registry))
     this.shimBusybox = installShim(ctx.stateDir, options.busybox ?? findStaticBusybox())
     const probe = probeRuntime(options.runtime ?? 'auto', path.join(ctx.stateDir, 'probe'), this.naming.idPrefix, this.naming.cgroupParent(), this.shimBusybox)
     this.runtime = probe.runtime
@@ -164,12 +165,24 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
     if (artifact.kind !== 'oci-image' || artifact.image.startsWith('wasm:')) {
       throw new KindlingError('KINDLING_ERR_INVALID_IMAGE', `the container tier runs OCI images; "${artifact.image}" is a WebAssembly artifact`)
     }
-    const image = await this.images.resolve(artifact.image)
+    const image = await this.images.resolve(artifact.image, {
+      authConfig: this.ctx.readSecret(artifact.namespace, REGISTRY_AUTH_SECRET),
+      log: (text) => this.ctx.log({ key: artifact.key, instance: 'gateway', stream: 'system', text }),
+    })
     if (!image) throw new KindlingError('KINDLING_ERR_IMAGE_NOT_FOUND', this.images.notFoundMessage(artifact.image))
     const env = { ...envRecord(image.config.env), ...artifact.envVars }
-    const watchdog = watchdogSettings(env, artifact.envProcess)
+    // an image without a watchdog (no fprocess) is its own server, as OpenFaaS runs it: its
+    // Entrypoint and Cmd listen on the port it exposes (8080 when it names none)
+    const direct = artifact.envProcess || env['fprocess'] || env['function_process'] ? undefined : serverCommand(image.config)
+    if (direct) {
+      env['mode'] ??= 'http'
+      env['upstream_url'] ??= `http://127.0.0.1:${direct.port}`
+    }
+    const watchdog = watchdogSettings(env, artifact.envProcess || direct?.argv.join(' '))
+    if (direct) watchdog.argv = direct.argv
     const pathEnv = env['PATH'] ?? DEFAULT_PATH.slice(5)
     const cwd = image.config.workdir ?? '/'
+    const user = watchdog.mode === 'http' && image.config.user ? resolveUser(image.rootfs, image.config.user, artifact.image) : undefined
     const program = findProgram(image.rootfs, watchdog.argv[0]!, pathEnv, cwd)
     if (!program) {
       throw new KindlingError(
@@ -208,6 +221,7 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
       memoryBytes,
       cpuCores: artifact.cpuCores,
       readonlyRoot: artifact.container?.readOnlyRootFilesystem ?? true,
+      ...(user && (user.uid !== 0 || user.gid !== 0) ? { user } : {}),
       shim,
       templateDir: path.join(this.naming.functionsDir, slug),
     }

@@ -40,10 +40,12 @@ export function gatewayClient(url: string, dataDir: string): GatewayClient {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) }
       if (opts.auth !== false && token) headers.authorization = `Basic ${token}`
       try {
-        return await fetch(base + route, { method, headers, body: opts.body as BodyInit | undefined, redirect: 'manual' })
+        // a streamed body (stdin) needs duplex: 'half' in Node's fetch
+        const stream = opts.body instanceof ReadableStream
+        return await fetch(base + route, { method, headers, body: opts.body as BodyInit | undefined, redirect: 'manual', ...(stream ? { duplex: 'half' } : {}) } as RequestInit)
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause
-        throw new CliError(`cannot reach the kindling gateway at ${base} (${cause?.code ?? (e as Error).message}). Is it running? Start it with "npm start" or "kindling serve", or point OPENFAAS_URL at it.`)
+        throw new CliError(`cannot reach the kindling gateway at ${base} (${cause?.code ?? (e as Error).message}). Is it running? Start it with "kindling serve" (or "npm start"), or name the right one with --gateway URL or OPENFAAS_URL.`)
       }
     },
   }

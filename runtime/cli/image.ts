@@ -1,6 +1,8 @@
-// `kindling image ...`: the local image store of the container tier (no registry is reachable).
+// `kindling image ...`: the local image store of the container tier.
 //
-//   kindling image import NAME:TAG ROOTFS.tar [--env KEY=VALUE]... [--workdir DIR]
+//   kindling image import [NAME:TAG] ARCHIVE.tar [--env KEY=VALUE]... [--workdir DIR]
+//   kindling image pull REF
+//   kindling image gc
 //   kindling image build busybox [NAME:TAG] [--add SRC:DEST]... [--env KEY=VALUE]...
 //   kindling image build node [NAME:TAG] [--add SRC:DEST]... [--env KEY=VALUE]... [--node PATH]
 //   kindling image list [--json]
@@ -12,15 +14,26 @@ import {
   buildNodeImage,
   DEFAULT_BUSYBOX_REF,
   DEFAULT_NODE_REF,
+  authConfigs,
   type ImageListEntry,
   importRootfsTar,
   openImageStore,
+  parseMirrors,
+  pullImage,
+  type RegistryOptions,
 } from '../../isolation/container/images/index.js'
+import { type Config, loadConfig } from '../config.js'
 import { isKindlingError } from '../errors.js'
 
 export const IMAGE_USAGE = `usage:
-  kindling image import NAME:TAG ROOTFS.tar [--env KEY=VALUE]... [--workdir DIR]
-      import a root filesystem tar (e.g. docker export output; "-" reads stdin)
+  kindling image import [NAME:TAG] ARCHIVE.tar [--env KEY=VALUE]... [--workdir DIR]
+      import a docker save or OCI layout archive (with its config; the name is optional when
+      the archive has one), or a root filesystem tar (docker export output; "-" reads stdin)
+  kindling image pull REF
+      pull from its registry (or the mirror in KINDLING_REGISTRY_MIRRORS; credentials from
+      KINDLING_REGISTRY_AUTH_FILE; plain HTTP only for KINDLING_INSECURE_REGISTRIES)
+  kindling image gc
+      remove layer blobs and image files no image name uses
   kindling image build busybox [NAME:TAG] [--add SRC:DEST]... [--env KEY=VALUE]...
       busybox from the host's busybox-static (default name ${DEFAULT_BUSYBOX_REF};
       functions/alpine:latest resolves to it)
@@ -94,23 +107,34 @@ function printTable(entries: ImageListEntry[]): void {
     console.log(`no images yet; try: kindling image build busybox`)
     return
   }
-  const rows = entries.map((e) => [e.name, e.id.slice(0, 12), mib(e.sizeBytes), e.aliasOf ? `alias of ${e.aliasOf}` : e.source])
-  const head = ['NAME', 'ID', 'SIZE', 'SOURCE']
+  const rows = entries.map((e) => [e.name, e.id.slice(0, 12), mib(e.sizeBytes), e.digest ? e.digest.slice(0, 19) : '-', e.aliasOf ? `alias of ${e.aliasOf}` : (e.origin ?? e.source)])
+  const head = ['NAME', 'ID', 'SIZE', 'DIGEST', 'ORIGIN']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())
 }
 
 /** Runs one `kindling image` subcommand; returns the process exit code. */
-export async function imageCommand(argv: string[], dataDir: string): Promise<number> {
+export async function imageCommand(argv: string[], dataDir: string, config: Config = loadConfig({})): Promise<number> {
+  const registry: RegistryOptions = {
+    settings: {
+      mirrors: parseMirrors(config.registryMirrors),
+      insecure: config.insecureRegistries,
+      timeoutMs: config.registryTimeoutMs,
+      maxManifestBytes: config.imageMaxManifestBytes,
+      maxLayerBytes: config.imageMaxLayerBytes,
+      maxUnpackedBytes: config.imageMaxUnpackedBytes,
+    },
+    ...(config.registryAuthFile ? { authFile: config.registryAuthFile } : {}),
+  }
   const store = openImageStore(path.resolve(dataDir))
   const [sub, ...rest] = argv
   try {
     const a = parseArgs(rest)
     switch (sub) {
       case 'import': {
-        const [ref, tar] = a.positional
-        if (!ref || !tar || a.positional.length > 2) throw new UsageError('import takes NAME:TAG and a rootfs tar')
-        const e = await importRootfsTar(store, ref, tar, { env: a.env })
+        const [ref, tar] = a.positional.length === 1 ? [undefined, a.positional[0]] : a.positional
+        if (!tar || a.positional.length > 2) throw new UsageError('import takes [NAME:TAG] and an archive or rootfs tar')
+        const e = await importRootfsTar(store, ref, tar, { env: a.env, maxManifestBytes: registry.settings.maxManifestBytes, maxUnpackedBytes: registry.settings.maxUnpackedBytes })
         if (a.workdir) store.setWorkdir(e.ref, a.workdir)
         console.log(`imported ${e.name} (${e.id.slice(0, 12)}, ${mib(e.sizeBytes)})`)
         return 0
@@ -124,6 +148,18 @@ export async function imageCommand(argv: string[], dataDir: string): Promise<num
         else throw new UsageError(`build knows busybox and node, not "${kind ?? ''}"`)
         if (a.workdir) store.setWorkdir(e.ref, a.workdir)
         console.log(`built ${e.name} (${e.id.slice(0, 12)}, ${mib(e.sizeBytes)})`)
+        return 0
+      }
+      case 'pull': {
+        const [ref] = a.positional
+        if (!ref || a.positional.length > 1) throw new UsageError('pull takes one image reference')
+        const e = await pullImage(store, ref, { settings: registry.settings, authConfigs: authConfigs(registry, undefined), log: (t) => console.error(t) })
+        console.log(`pulled ${e.name} (${e.digest ?? e.id.slice(0, 12)}, ${mib(e.sizeBytes)})`)
+        return 0
+      }
+      case 'gc': {
+        const r = store.gc()
+        console.log(`removed ${r.images} unused image folders and ${r.blobs} unused layer blobs (${mib(r.bytes)}); layer blobs kept: ${mib(store.blobBytes())}`)
         return 0
       }
       case 'list':

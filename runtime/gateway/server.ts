@@ -11,10 +11,13 @@ import type { InflightBytes } from './inflight.js'
 import { answerClientError, answerFrameworkError } from './early-errors.js'
 import { sendError } from './reply.js'
 import { registerArtifactRoutes } from './routes/artifacts.js'
+import { registerBenchRoutes } from './routes/bench.js'
+import { registerDashboardRoutes } from './routes/dashboard.js'
 import { registerPublicInfoRoutes, registerSystemInfoRoutes, type TierInfo } from './routes/info.js'
 import { registerInvokeRoutes } from './routes/invoke.js'
 import { registerLogRoutes } from './routes/logs.js'
 import { registerSecretRoutes } from './routes/secrets.js'
+import { registerStatsRoutes } from './routes/stats.js'
 import { registerSystemFunctionRoutes } from './routes/system-functions.js'
 
 export interface GatewayDeps {
@@ -39,6 +42,10 @@ export interface GatewayDeps {
   /** time limits and the connection limit against slow clients */
   connections: ConnectionSettings
   version: { release: string; sha: string }
+  /** the built dashboard served at / and /ui/ (undefined: none, / stays a 404) */
+  dashboardDir?: string
+  /** where GET /system/bench reads the latest benchmark runs */
+  benchResultsDir?: string
   /** routes added by other modules (async calls), registered inside the auth scope or outside it */
   extraRoutes?: { public?: (app: FastifyInstance) => void; system?: (app: FastifyInstance) => void }
 }
@@ -84,6 +91,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   registerInvokeRoutes(app, { dispatcher: deps.dispatcher, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
+  if (deps.dashboardDir !== undefined) registerDashboardRoutes(app, { dir: deps.dashboardDir })
   deps.extraRoutes?.public?.(app)
 
   app.register(async (sys) => {
@@ -104,6 +112,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     registerArtifactRoutes(sys, { registry: deps.registry, maxUploadBytes: deps.maxUploadBytes })
     registerSecretRoutes(sys, { registry: deps.registry, maxSecretBytes: deps.maxSecretBytes, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
     registerLogRoutes(sys, { logs: deps.logs, registry: deps.registry, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    registerStatsRoutes(sys, { metrics: deps.metrics, namespaces: deps.namespaces, defaultNamespace: deps.defaultNamespace })
+    if (deps.benchResultsDir !== undefined) registerBenchRoutes(sys, { resultsDir: deps.benchResultsDir })
     deps.extraRoutes?.system?.(sys)
   })
   return app

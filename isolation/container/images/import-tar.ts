@@ -5,11 +5,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { KindlingError } from '../../errors.js'
 import { DEFAULT_PATH, mergeEnv } from './builders.js'
+import { detectArchive, importImageArchive } from './archive-import.js'
 import type { ImageListEntry, ImageStore } from './store.js'
 
 export interface ImportOptions {
   /** default environment, "KEY=value" */
   env?: string[]
+  /** caps for image archives (docker save / OCI layout) */
+  maxManifestBytes?: number
+  maxUnpackedBytes?: number
 }
 
 function untar(tarPath: string, dest: string): Promise<void> {
@@ -26,7 +30,11 @@ function untar(tarPath: string, dest: string): Promise<void> {
   })
 }
 
-export async function importRootfsTar(store: ImageStore, ref: string, tarPath: string, opts: ImportOptions = {}): Promise<ImageListEntry> {
+/**
+ * Imports a root filesystem tar, or an image archive (docker save, OCI layout: detected by their
+ * index files) with its config; `ref` may be left out for an archive that names its image.
+ */
+export async function importRootfsTar(store: ImageStore, ref: string | undefined, tarPath: string, opts: ImportOptions = {}): Promise<ImageListEntry> {
   if (tarPath !== '-' && !fs.existsSync(tarPath)) {
     throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `${tarPath} does not exist`)
   }
@@ -35,13 +43,13 @@ export async function importRootfsTar(store: ImageStore, ref: string, tarPath: s
   try {
     await untar(tarPath, rootfs)
     const top = fs.readdirSync(rootfs)
-    if (top.includes('manifest.json') && !top.includes('bin') && !top.includes('usr')) {
-      throw new KindlingError(
-        'KINDLING_ERR_INVALID_FIELD',
-        `${tarPath} is an image archive (docker save / OCI layout), not a root filesystem; export a container instead: ` +
-          `docker export $(docker create IMAGE) > rootfs.tar`,
-      )
+    if (detectArchive(rootfs)) {
+      const origin = tarPath === '-' ? 'stdin' : path.resolve(tarPath)
+      const e = await importImageArchive(store, ref, rootfs, origin, { maxManifestBytes: opts.maxManifestBytes ?? 4 * 1048576, maxUnpackedBytes: opts.maxUnpackedBytes ?? 4096 * 1048576 })
+      fs.rmSync(staged, { recursive: true, force: true })
+      return e
     }
+    if (!ref) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `${tarPath} is a root filesystem tar; give the image a name (NAME:TAG)`)
     if (top.length === 0) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `${tarPath} is empty`)
     const source = tarPath === '-' ? 'import:stdin' : `import:${path.resolve(tarPath)}`
     return store.commit(ref, staged, source, { env: mergeEnv([DEFAULT_PATH], opts.env ?? []) })

@@ -1,36 +1,58 @@
 // Small filesystem helpers shared by the image builders and the importer.
 import fs from 'node:fs'
 import path from 'node:path'
+import { resolveInRoot } from './layer-extract.js'
 
 /** Folders every rootfs needs as mount points, so crun never has to create them in a shared image. */
 export const MOUNT_POINTS = ['proc', 'sys', 'dev', 'tmp', 'run', 'etc', 'var/openfaas/secrets', 'run/kindling']
 
+/**
+ * Creates the mount points an image lacks. The rootfs may come from an untrusted image, so every
+ * path is resolved inside it (resolveInRoot): a /tmp or /var symlinked to a host folder is left
+ * as it is (crun resolves mount destinations inside the rootfs too) and never written through.
+ */
 export function ensureMountPoints(rootfs: string): void {
   for (const d of MOUNT_POINTS) {
-    const p = path.join(rootfs, d)
+    let p: string
+    try {
+      p = resolveInRoot(rootfs, d.split('/'), true, 'image')!
+    } catch {
+      continue // a symlink loop: the container cannot start, and crun says why
+    }
     // a symlink (e.g. /run -> /var/run in some images) is fine: crun follows it inside the rootfs
-    if (fs.existsSync(p) || isSymlink(p)) continue
-    fs.mkdirSync(p, { recursive: true })
+    if (lstatOrUndefined(p)) continue
+    fs.mkdirSync(p, { mode: 0o755 })
   }
-  fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777)
+  const tmp = path.join(rootfs, 'tmp')
+  if (lstatOrUndefined(tmp)?.isDirectory()) fs.chmodSync(tmp, 0o1777)
 }
 
-function isSymlink(p: string): boolean {
+function lstatOrUndefined(p: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(p).isSymbolicLink()
+    return fs.lstatSync(p)
   } catch {
-    return false
+    return undefined
   }
 }
 
-/** Minimal /etc/passwd and /etc/group (root and nobody), kept if the rootfs has its own. */
+/** Minimal /etc/passwd and /etc/group (root and nobody), kept if the rootfs has its own (in-root, never through a link). */
 export function ensureUsers(rootfs: string): void {
-  const etc = path.join(rootfs, 'etc')
-  fs.mkdirSync(etc, { recursive: true })
-  const passwd = path.join(etc, 'passwd')
-  if (!fs.existsSync(passwd)) fs.writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n')
-  const group = path.join(etc, 'group')
-  if (!fs.existsSync(group)) fs.writeFileSync(group, 'root:x:0:\nnogroup:x:65534:\n')
+  const write = (name: string, text: string): void => {
+    let p: string
+    try {
+      p = resolveInRoot(rootfs, ['etc', name], true, 'image')!
+    } catch {
+      return // /etc is a symlink loop: nothing to add to
+    }
+    try {
+      // O_EXCL: an existing file or a symlink (even a dangling one) stays as it is
+      fs.writeFileSync(p, text, { flag: 'wx', mode: 0o644 })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+  }
+  write('passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n')
+  write('group', 'root:x:0:\nnogroup:x:65534:\n')
 }
 
 /** Copies one host file to the same path inside the rootfs (or to `dest`), keeping its mode. */

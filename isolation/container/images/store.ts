@@ -29,6 +29,23 @@ export interface ImageConfig {
   env: string[]
   /** working directory of the function's process (default "/") */
   workdir?: string
+  /** from a pulled or imported image's config: what runs when no fprocess is given */
+  entrypoint?: string[]
+  cmd?: string[]
+  /** "uid", "uid:gid", "name" or "name:group", resolved in the rootfs */
+  user?: string
+  /** "8080/tcp", ... */
+  exposedPorts?: string[]
+}
+
+/** Where a pulled or imported image came from, for `image list` and the GC. */
+export interface ImageProvenance {
+  /** "sha256:..." of the manifest */
+  digest: string
+  /** registry URL and repository, or the archive file */
+  origin: string
+  /** layer blobs (images/blobs/sha256/<hex>) the image was unpacked from */
+  layers: string[]
 }
 
 export interface ImageRecord {
@@ -38,6 +55,9 @@ export interface ImageRecord {
   source: string
   sizeBytes: number
   config: ImageConfig
+  digest?: string
+  origin?: string
+  layers?: string[]
 }
 
 export interface ImageListEntry {
@@ -51,6 +71,9 @@ export interface ImageListEntry {
   sizeBytes: number
   /** set for built-in aliases: the familiar name of the image they stand for */
   aliasOf?: string
+  /** manifest digest and origin of pulled or imported images */
+  digest?: string
+  origin?: string
 }
 
 export interface ResolvedImage {
@@ -67,15 +90,28 @@ interface RefsFile {
   refs: Record<string, string>
 }
 
+/** What a pull for one deployment brings: its namespace's registry-auth secret, a log. */
+export interface PullContext {
+  authConfig?: Buffer
+  log?: (text: string) => void
+}
+
 export interface ImageStoreOptions {
   /** called when a reference is missing; may build the image (the busybox builder does) */
   autoBuild?: (normalisedRef: string) => Promise<boolean>
+  /** pulls a missing reference from its registry or mirror */
+  pull?: {
+    run(normalisedRef: string, ctx: PullContext): Promise<unknown>
+    /** whether the registry has a mirror configured (built-in aliases are pulled only from mirrors) */
+    hasMirror(domain: string): boolean
+  }
 }
 
 export class ImageStore {
   readonly root: string
   private readonly refsPath: string
   private readonly building = new Map<string, Promise<boolean>>()
+  private readonly pulling = new Map<string, Promise<unknown>>()
 
   constructor(
     readonly dataDir: string,
@@ -111,6 +147,19 @@ export class ImageStore {
     }
   }
 
+  /** A layer blob, content-addressed and shared by every image that lists it. */
+  blobPath(hex: string): string {
+    const dir = path.join(this.root, 'blobs', 'sha256')
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    return path.join(dir, hex)
+  }
+
+  /** The image a reference names itself (no alias). */
+  lookupDirect(norm: string): ResolvedImage | undefined {
+    const id = this.readRefs()[norm]
+    return id ? this.resolved(norm, id) : undefined
+  }
+
   rootfsOf(id: string): string {
     return path.join(this.root, id, 'rootfs')
   }
@@ -132,11 +181,33 @@ export class ImageStore {
     return { ref, id, rootfs: this.rootfsOf(id), config: rec.config }
   }
 
-  /** Looks a reference up, building the busybox image on first use of its name or an alias of it. */
-  async resolve(ref: string): Promise<ResolvedImage | undefined> {
+  /**
+   * Looks a reference up; pulls it when missing (a built-in alias only from a mirror, falling back
+   * to the built-in image when the mirror fails); builds the busybox image on first use of its name.
+   */
+  async resolve(ref: string, ctx: PullContext = {}): Promise<ResolvedImage | undefined> {
+    const norm = normaliseReference(ref)
+    const direct = this.lookupDirect(norm)
+    if (direct) return direct
+    const aliasTarget = builtinAliasTarget(norm)
+    const pull = this.options.pull
+    if (pull && (!aliasTarget || pull.hasMirror(parseReference(norm).domain))) {
+      let pending = this.pulling.get(norm)
+      if (!pending) {
+        pending = pull.run(norm, ctx).finally(() => this.pulling.delete(norm))
+        this.pulling.set(norm, pending)
+      }
+      try {
+        await pending
+        const got = this.lookupDirect(norm)
+        if (got) return got
+      } catch (e) {
+        if (!aliasTarget) throw e
+        ctx.log?.(`${familiarReference(parseReference(norm))}: not pulled from the mirror (${(e as Error).message}); using the built-in image ${familiarReference(parseReference(aliasTarget))}`)
+      }
+    }
     const found = this.lookup(ref)
     if (found || !this.options.autoBuild) return found
-    const norm = normaliseReference(ref)
     const target = builtinAliasTarget(norm) ?? norm
     let pending = this.building.get(target)
     if (!pending) {
@@ -153,7 +224,7 @@ export class ImageStore {
     for (const [ref, id] of Object.entries(refs)) {
       const rec = this.record(id)
       if (!rec) continue
-      out.push({ ref, name: familiarReference(parseReference(ref)), id, source: rec.source, created: rec.created, sizeBytes: rec.sizeBytes })
+      out.push({ ref, name: familiarReference(parseReference(ref)), id, source: rec.source, created: rec.created, sizeBytes: rec.sizeBytes, ...(rec.digest ? { digest: rec.digest } : {}), ...(rec.origin ? { origin: rec.origin } : {}) })
     }
     for (const [alias, target] of Object.entries(BUILTIN_ALIASES)) {
       const a = normaliseReference(alias)
@@ -174,13 +245,13 @@ export class ImageStore {
   }
 
   /** Moves a staged image into the store under `ref` (replacing what that name pointed to). */
-  commit(ref: string, staged: string, source: string, config: ImageConfig): ImageListEntry {
+  commit(ref: string, staged: string, source: string, config: ImageConfig, provenance?: ImageProvenance): ImageListEntry {
     const norm = normaliseReference(ref)
     const rootfs = path.join(staged, 'rootfs')
     ensureMountPoints(rootfs)
     ensureUsers(rootfs)
     const id = crypto.createHash('sha256').update(`${norm}\0${staged}\0${Date.now()}`).digest('hex').slice(0, 16)
-    const rec: ImageRecord = { id, created: new Date().toISOString(), source, sizeBytes: folderSize(rootfs), config }
+    const rec: ImageRecord = { id, created: new Date().toISOString(), source, sizeBytes: folderSize(rootfs), config, ...provenance }
     fs.writeFileSync(path.join(staged, 'image.json'), JSON.stringify(rec, null, 2) + '\n')
     fs.renameSync(staged, path.join(this.root, id))
     const refs = this.readRefs()
@@ -188,7 +259,7 @@ export class ImageStore {
     refs[norm] = id
     this.writeRefs(refs)
     if (previous && previous !== id) this.dropIfUnused(previous)
-    return { ref: norm, name: familiarReference(parseReference(norm)), id, source, created: rec.created, sizeBytes: rec.sizeBytes }
+    return { ref: norm, name: familiarReference(parseReference(norm)), id, source, created: rec.created, sizeBytes: rec.sizeBytes, ...(provenance ? { digest: provenance.digest, origin: provenance.origin } : {}) }
   }
 
   /** Sets the working directory of an image's processes (all names of the image see it). */
@@ -230,6 +301,47 @@ export class ImageStore {
     if (Object.values(this.readRefs()).includes(id)) return false
     fs.rmSync(path.join(this.root, id), { recursive: true, force: true })
     return true
+  }
+
+  /**
+   * Garbage collection: layer blobs no image lists, image folders no name points to, and staging
+   * leftovers go. Returns what was freed.
+   */
+  gc(graceMs = 15 * 60_000): { blobs: number; images: number; bytes: number } {
+    const ids = new Set(Object.values(this.readRefs()))
+    const used = new Set<string>()
+    let images = 0
+    let bytes = 0
+    for (const e of fs.existsSync(this.root) ? fs.readdirSync(this.root) : []) {
+      if (e === 'blobs' || e === 'refs.json' || e.startsWith('.')) continue
+      if (!ids.has(e)) {
+        if (!fs.existsSync(path.join(this.root, e, 'image.json'))) continue
+        bytes += this.record(e)?.sizeBytes ?? 0
+        fs.rmSync(path.join(this.root, e), { recursive: true, force: true })
+        images++
+        continue
+      }
+      for (const l of this.record(e)?.layers ?? []) used.add(l.replace(/^sha256:/, ''))
+    }
+    let blobs = 0
+    const dir = path.join(this.root, 'blobs', 'sha256')
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      // a pull under way writes *.tmp-* and has not committed yet: its blobs look unused
+      if (used.has(f) || f.includes('.tmp-') || this.pulling.size > 0) continue
+      const st = fs.statSync(path.join(dir, f))
+      // another process (the gateway, a CLI) may be between downloading and committing an image
+      if (Date.now() - st.mtimeMs < graceMs) continue
+      bytes += st.size
+      fs.rmSync(path.join(dir, f), { force: true })
+      blobs++
+    }
+    return { blobs, images, bytes }
+  }
+
+  /** Bytes of layer blobs kept for pulled images. */
+  blobBytes(): number {
+    const dir = path.join(this.root, 'blobs')
+    return fs.existsSync(dir) ? folderSize(dir) : 0
   }
 
   /** Removes staging folders left by an interrupted build or import. */

@@ -50,6 +50,8 @@ export function registerLogRoutes(app: FastifyInstance, opts: { logs: LogHub; re
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' })
+    // a follower (the dashboard, logs -f) sees the stream open now, not at the function's first line
+    res.flushHeaders()
     for (const m of opts.logs.read(key, { since, tail })) if (matches(m)) res.write(line(m))
     if (!follow) {
       res.end()

@@ -16,7 +16,7 @@ const skip = containerSkipReason() ?? false
 describe('container tier, classic mode', { skip, timeout: 180_000 }, () => {
   let h: Harness
   before(() => {
-    h = makeHarness({ pidsLimit: 32 })
+    h = makeHarness({ pidsLimit: 32, registry: false })
     assert.equal(h.tier.unavailableReason(), null)
     buildNodeImage(h.tier.images, { ref: 'test/node-classic:1', add: [[path.join(REPO, 'functions/container/node-classic'), '/home/app']], link: true })
     h.secrets.set('openfaas-fn/api-key', Buffer.from('s3cret-value'))

@@ -86,6 +86,8 @@ export const CONFIG_TABLE = {
   // CLI build (issue 16)
   rustcPath: { env: 'KINDLING_RUSTC', kind: 'string', default: '/usr/bin/rustc', doc: 'the rustc that `kindling build` runs for Rust functions (needs the wasm32-wasi target: Debian\'s libstd-rust-dev-wasm32)' },
   clangPath: { env: 'KINDLING_CLANG', kind: 'string', default: 'clang', doc: 'the clang that `kindling build` runs for C functions (needs wasi-libc)' },
+  // cluster roles and state (issue 12, items 1 and 2)
+  advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },
@@ -95,8 +97,6 @@ export const CONFIG_TABLE = {
   imageMaxManifestBytes: { env: 'KINDLING_IMAGE_MAX_MANIFEST_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest manifest, index or image config accepted from a registry or archive' },
   imageMaxLayerBytes: { env: 'KINDLING_IMAGE_MAX_LAYER_BYTES', kind: 'int', default: 2048 * MiB, min: 1024, doc: 'largest total of an image\'s layers as downloaded (compressed)' },
   imageMaxUnpackedBytes: { env: 'KINDLING_IMAGE_MAX_UNPACKED_BYTES', kind: 'int', default: 4096 * MiB, min: 1024, doc: 'largest total of file bytes an image unpacks to (a layer that inflates past it is refused)' },
-  // cluster roles and state (issue 12, items 1 and 2)
-  advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   // cluster async calls (issue 12)
   clusterAsyncAckWaitMs: { env: 'KINDLING_CLUSTER_ASYNC_ACK_WAIT_MS', kind: 'int', default: 30_000, min: 500, doc: 'cluster: an async call whose worker stops confirming progress for this long (it died) is given to another worker' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS

@@ -32,7 +32,7 @@ import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import { type ClusterNode, joinCluster } from './cluster/node.js'
 import { type ClusterAsync, startClusterAsync } from './cluster/async/index.js'
-import { clusterStatus, gatewayPrepareHook, limitToWorkerRoutes } from './cluster/roles.js'
+import { clusterStatus, gatewayPrepareHook, workerGuard } from './cluster/roles.js'
 import { ClusterState } from './cluster/state.js'
 import { type StateSync, startStateSync } from './cluster/state-sync.js'
 import { CLUSTER_DECORATOR } from './gateway/routes/info.js'
@@ -230,6 +230,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     namespaces,
     defaultNamespace: config.defaultNamespace,
     credentials,
+    // cluster: roles (A) — a worker serves no API
+    guard: cluster && !cluster.servesApi ? workerGuard : undefined,
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
     maxSecretBytes: config.maxSecretBytes,
@@ -245,10 +247,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   // /healthz and /system/info report degraded mode
   app.decorate(STORAGE_DECORATOR, storage)
-  // cluster: roles (A) — /healthz and /system/info say what this node is; a worker serves no API
+  // cluster: roles (A) — /healthz and /system/info say what this node is
   const startedAt = new Date().toISOString()
   if (cluster) app.decorate(CLUSTER_DECORATOR, { status: () => clusterStatus(cluster, () => describeNode(k.url ?? '', k), startedAt) })
-  if (cluster && !cluster.servesApi) limitToWorkerRoutes(app)
   // after the examples: calls left by a previous run find their functions deployed
   asyncQueue.start()
 

@@ -3,7 +3,7 @@
 // worker-only node serves no public API: only /healthz and the internal routes between nodes
 // (/_kindling/..., which authenticate themselves). And what /healthz and /system/info say of the
 // node and the cluster.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../errors.js'
 import { sendError } from '../gateway/reply.js'
 import { WASM_IMAGE } from '../registry/artifacts.js'
@@ -24,13 +24,11 @@ export function gatewayPrepareHook(artifacts: ArtifactStore): PrepareHook {
   }
 }
 
-/** A worker-only node's public port: /healthz and the internal routes, nothing else. */
-export function limitToWorkerRoutes(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req, reply) => {
-    const p = req.url.split('?')[0]!
-    if (WORKER_PATHS.includes(p) || p.startsWith(INTERNAL_PREFIX)) return
-    return sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${p} (this node is a cluster worker: gateways serve the API)`))
-  })
+/** A worker-only node's public port: /healthz and the internal routes, nothing else (not even a 401 from /system). */
+export async function workerGuard(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const p = req.url.split('?')[0]!
+  if (WORKER_PATHS.includes(p) || p.startsWith(INTERNAL_PREFIX)) return
+  return sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${p} (this node is a cluster worker: gateways serve the API)`))
 }
 
 /** This node as /healthz and /system/info show it. */

@@ -20,7 +20,7 @@ export interface StateSync {
 export async function startStateSync(state: ClusterState, registry: Registry, clusterKey: Buffer, say: (m: string) => void): Promise<StateSync> {
   const stops: (() => void)[] = []
   // secrets first: the functions that mount them find them when they are prepared
-  stops.push(await follow(state.secrets, state.revisions.secrets, state, async (k, e) => {
+  stops.push(await follow('secrets', state.secrets, state.revisions.secrets, state, async (k, e) => {
     const { namespace, name } = splitStateKey(k)
     if (!e) return registry.applySharedSecret(namespace, name, undefined)
     let value: Buffer
@@ -36,7 +36,7 @@ export async function startStateSync(state: ClusterState, registry: Registry, cl
       for (const s of registry.listSecrets(ns)) if (!present.has(stateKey(ns, s.name))) await registry.applySharedSecret(ns, s.name, undefined)
     }
   }, say))
-  stops.push(await follow(state.functions, state.revisions.functions, state, async (k, e) => {
+  stops.push(await follow('functions', state.functions, state.revisions.functions, state, async (k, e) => {
     const { namespace, name } = splitStateKey(k)
     await registry.applyShared(functionKey(name, namespace), e?.json<StoredFunction>())
   }, async (present) => {
@@ -54,6 +54,7 @@ export async function startStateSync(state: ClusterState, registry: Registry, cl
  * Resolves when the current values are applied and `sweep` has had the keys present.
  */
 async function follow(
+  what: string,
   kv: KV,
   revisions: Map<string, number>,
   state: ClusterState,
@@ -75,6 +76,7 @@ async function follow(
     caughtUp()
   }
   if (empty) await finish()
+  let stopped = false
   void (async () => {
     for await (const e of watch) {
       if (!initialDone && e.operation === 'PUT') present.add(e.key)
@@ -88,7 +90,18 @@ async function follow(
       }
       if (!initialDone && (e.isUpdate || (e.delta ?? 0) === 0)) await finish()
     }
-  })().catch(failed)
+  })().then(
+    () => {
+      if (!stopped) say(`stopped following the cluster's ${what}: the watch ended; restart the node to catch up`)
+    },
+    (e) => {
+      if (initialDone) say(`stopped following the cluster's ${what}: ${(e as Error).message}; restart the node to catch up`)
+      else failed(e)
+    },
+  )
   await initial
-  return () => watch.stop()
+  return () => {
+    stopped = true
+    watch.stop()
+  }
 }

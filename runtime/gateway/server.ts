@@ -1,5 +1,5 @@
 // Builds the fastify gateway: the OpenFaaS API surface, basic auth on /system/*, one error shape.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type onRequestHookHandler } from 'fastify'
 import { KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
@@ -32,6 +32,8 @@ export interface GatewayDeps {
   namespaces: readonly string[]
   defaultNamespace: string
   credentials: Credentials | undefined
+  /** runs before every route's own hooks, auth included (a cluster worker answers only /healthz and its internal routes) */
+  guard?: onRequestHookHandler
   maxBodyBytes: number
   maxUploadBytes: number
   maxSecretBytes: number
@@ -78,6 +80,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     clientErrorHandler: answerClientError,
   })
   guardConnections(app.server, deps.connections)
+  if (deps.guard) app.addHook('onRequest', deps.guard)
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const k = err instanceof KindlingError ? err : mapFastifyError(err, req.headers['content-type'])

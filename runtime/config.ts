@@ -78,6 +78,8 @@ export const CONFIG_TABLE = {
   containerReadyTimeoutMs: { env: 'KINDLING_CONTAINER_READY_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'container tier: how long an HTTP-mode function server may take to accept connections (and answer ready_path)' },
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
+  // speed (issue 17)
+  appHostCpuProfDir: { env: 'KINDLING_APP_HOST_CPU_PROF_DIR', kind: 'string', default: '', doc: 'profiling: when set, app hosts run with node --cpu-prof and write their profile into this folder when they exit (bench/profiles/profile.ts)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },

@@ -12,6 +12,8 @@ import { ERROR_HEADER, sendError } from '../reply.js'
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
 const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
+/** headers the gateway sets on every answer, in place of a function's own of the same name */
+const GATEWAY_SET = new Set(['x-call-id', 'x-start-time', 'x-served-by', 'x-duration-seconds', 'content-length'])
 
 export interface InvokeRouteOptions {
   dispatcher: Dispatcher
@@ -81,12 +83,17 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
       invokeReq.body = EMPTY
       releaseRequest(req.raw)
     }
-    const headers: Record<string, string | string[] | number> = { ...result.headers }
-    headers['x-call-id'] = callId
-    headers['x-start-time'] = startTime
-    headers['x-served-by'] = opts.servedBy
-    headers['x-duration-seconds'] = ((performance.now() - started) / 1000).toFixed(6)
-    headers['content-length'] = result.body.length
+    // a new object of a fixed shape, the function's headers added after: spreading the function's
+    // headers and then setting the gateway's was ~4% of the gateway's CPU under load (bench/README.md)
+    const headers: Record<string, string | string[]> = {
+      'x-call-id': callId,
+      'x-start-time': startTime,
+      'x-served-by': opts.servedBy,
+      'x-duration-seconds': ((performance.now() - started) / 1000).toFixed(6),
+      'content-length': String(result.body.length),
+    }
+    const fnHeaders = result.headers
+    for (const k in fnHeaders) if (!GATEWAY_SET.has(k)) headers[k] = fnHeaders[k]!
     if (result.errorCode) headers[ERROR_HEADER] = result.errorCode
     // the function's answer goes straight to the socket: fastify's generic reply pipeline (hooks,
     // serialisers) has nothing to do on this route and costs more than the rest of the call

@@ -6,6 +6,7 @@ import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
+import { CallCancel } from '../cancel.js'
 import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
@@ -67,14 +68,14 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     const rest = req.params['*']
     const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`)
     // a client that hangs up before its answer cancels the call: its response closes unfinished
-    const cancel = new AbortController()
+    const cancel = new CallCancel()
     const res = reply.raw
     res.once('close', () => {
       if (!res.writableFinished) cancel.abort()
     })
     let result: InvokeResult
     try {
-      result = await dispatcher.invoke(name, namespace, invokeReq, cancel.signal)
+      result = await dispatcher.invoke(name, namespace, invokeReq, cancel)
     } catch (e) {
       return sendError(reply, e)
     } finally {

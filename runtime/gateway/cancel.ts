@@ -7,8 +7,8 @@ export class CallCancel implements CancelSignal {
   aborted = false
   private listeners: (() => void)[] | undefined
 
-  /** Like AbortSignal's: a listener added after the abort is not called. */
-  addEventListener(_type: 'abort', listener: () => void): void {
+  /** Like AbortSignal's: a listener added after the abort is not called; every listener runs once at most. */
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
     if (!this.aborted) (this.listeners ??= []).push(listener)
   }
 
@@ -27,10 +27,8 @@ export class CallCancel implements CancelSignal {
       try {
         f()
       } catch (e) {
-        // as from an EventTarget: the other listeners still run, the error is not swallowed
-        process.nextTick(() => {
-          throw e
-        })
+        // the other listeners still run (their calls must stop too); a hang-up never fails the gateway
+        process.stderr.write(`kindling: a cancel listener failed: ${(e as Error).stack ?? String(e)}\n`)
       }
     }
   }

@@ -168,6 +168,16 @@ export interface InvokeResult {
 
 export type DisposeReason = 'scale-down' | 'undeploy' | 'idle' | 'failed' | 'shutdown' | 'replaced'
 
+/**
+ * What a call's cancel signal offers a tier: the part of AbortSignal the tiers use (an AbortSignal
+ * fits). The gateway passes a lighter one of its own (runtime/gateway/cancel.ts).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
 export interface Sandbox {
   readonly id: string
   readonly startup: StartupTimings
@@ -179,7 +189,7 @@ export interface Sandbox {
    * clean state after answering, inside its own thread or process and off the call's critical
    * path; the pool may hand it the next call as soon as this one has answered.
    */
-  invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult>
+  invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult>
   dispose(reason: DisposeReason): Promise<void>
 }
 

@@ -99,6 +99,8 @@ export const CONFIG_TABLE = {
   imageMaxUnpackedBytes: { env: 'KINDLING_IMAGE_MAX_UNPACKED_BYTES', kind: 'int', default: 4096 * MiB, min: 1024, doc: 'largest total of file bytes an image unpacks to (a layer that inflates past it is refused)' },
   // cluster async calls (issue 12)
   clusterAsyncAckWaitMs: { env: 'KINDLING_CLUSTER_ASYNC_ACK_WAIT_MS', kind: 'int', default: 30_000, min: 500, doc: 'cluster: an async call whose worker stops confirming progress for this long (it died) is given to another worker' },
+  // speed (issue 17)
+  appHostCpuProfDir: { env: 'KINDLING_APP_HOST_CPU_PROF_DIR', kind: 'string', default: '', doc: 'profiling: when set, app hosts run with node --cpu-prof and write their profile into this folder when they exit (bench/profiles/profile.ts)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
   role: { env: 'KINDLING_ROLE', kind: 'string', default: 'all', doc: 'cluster role of this node: gateway (serves the API), worker (runs the tiers) or all' },

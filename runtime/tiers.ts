@@ -68,6 +68,7 @@ export async function createTiers(config: Config, services: TierServices): Promi
   const appHosts = new AppHostManager({
     spares: config.spareAppHosts,
     heapMiB: config.appHostHeapMiB,
+    cpuProfDir: config.appHostCpuProfDir || undefined,
     kinds: APP_HOST_KINDS,
     onStderr: (line) => process.stderr.write(`[app host] ${line}\n`),
   })

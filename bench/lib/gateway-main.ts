@@ -75,6 +75,7 @@ type Command =
   | { id: number; cmd: 'stats'; key: string }
   | { id: number; cmd: 'pids' }
   | { id: number; cmd: 'stop' }
+  | { id: number; cmd: 'exit-now' }
 
 process.on('message', (m: Command) => {
   const reply = (value: unknown, error?: string) => process.send?.({ id: m.id, value, error })
@@ -99,6 +100,9 @@ process.on('message', (m: Command) => {
         return reply(k.dispatcher.getByKey(m.key)?.pool?.stats ?? null)
       case 'pids':
         return reply({ gateway: process.pid, appHosts: appHostPids(), tiers: [...k.tiers.keys()], unavailable: Object.fromEntries([...k.tiers].map(([n, t]) => [n, t.unavailableReason()])) })
+      case 'exit-now':
+        // for profiles: exit without closing, so the app hosts end by themselves (fd 3 closes)
+        process.exit(0)
       case 'stop':
         await k.close()
         reply(null)

@@ -48,12 +48,13 @@ export class Gateway {
     })
   }
 
-  static async start(dataDir: string, config: Record<string, unknown> = {}, opts: { execArgv?: string[] } = {}): Promise<Gateway> {
+  static async start(dataDir: string, config: Record<string, unknown> = {}, opts: { execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Gateway> {
     const entry = siblingModule(import.meta.url, 'gateway-main')
     // SIGTERM: the gateway closes kindling (app hosts, containers) before it exits
     const child = track(
       fork(entry.path, [JSON.stringify({ dataDir, config })], {
         execArgv: [...entry.execArgv, ...(opts.execArgv ?? [])],
+        env: opts.env,
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       }),
       'SIGTERM',
@@ -151,6 +152,16 @@ export class Gateway {
 
   pids(): Promise<{ gateway: number; appHosts: number[]; tiers: string[]; unavailable: Record<string, string | null> }> {
     return this.ipc({ cmd: 'pids' })
+  }
+
+  /**
+   * Ends the gateway at once with process.exit (no close): its app hosts see their socket close and
+   * exit by themselves, so that --cpu-prof profiles of both get written (a SIGKILL writes none).
+   */
+  async exitNow(): Promise<void> {
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()))
+    this.child.send({ cmd: 'exit-now', id: 0 })
+    await gone
   }
 
   async stop(): Promise<void> {

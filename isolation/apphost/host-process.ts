@@ -6,12 +6,15 @@ import { EventEmitter } from 'node:events'
 import type net from 'node:net'
 import { type ModuleEntry, siblingModule } from '../entry.js'
 import { isErrorCode, KindlingError } from '../errors.js'
+import type { CancelSignal } from '../tier.js'
 import { encodeFrameParts, FRAME, type Frame, FrameDecoder, type ErrorMeta } from './protocol.js'
 
 export interface HostProcessOptions {
   heapMiB: number
   /** module specifiers of extra sandbox kinds the host should load (worker threads, ...) */
   kinds: string[]
+  /** profiling: run the host with --cpu-prof, its profile written into this folder when it exits */
+  cpuProfDir?: string
   /** receives the host's own stderr lines */
   onStderr?: (line: string) => void
 }
@@ -22,7 +25,7 @@ interface Pending {
   /** Date.now() past which the host counts as stuck on this request */
   killAt?: number
   /** the caller's signal and its listener (a hang-up sends CANCEL), removed once the request settles */
-  signal?: AbortSignal
+  signal?: CancelSignal
   onAbort?: () => void
 }
 
@@ -69,7 +72,8 @@ export class HostProcess extends EventEmitter {
   constructor(opts: HostProcessOptions) {
     super()
     const entry = appHostEntry()
-    const args = [...entry.execArgv, `--max-old-space-size=${opts.heapMiB}`, entry.path, ...opts.kinds.map((k) => `--kind=${k}`)]
+    const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, '--cpu-prof-interval=250'] : []
+    const args = [...entry.execArgv, ...prof, `--max-old-space-size=${opts.heapMiB}`, entry.path, ...opts.kinds.map((k) => `--kind=${k}`)]
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe', 'pipe'], env: hostEnvironment() })
     this.socket = this.child.stdio[3] as net.Socket
     let readyResolve!: () => void
@@ -139,7 +143,7 @@ export class HostProcess extends EventEmitter {
    * Sends a frame and waits for its reply. With a deadline, a reply that has not come by
    * deadline + graceMs means the host is stuck: it is killed and every pending call fails.
    */
-  request(type: number, meta: unknown, payload?: Buffer, deadline?: { at: number; graceMs: number }, signal?: AbortSignal): Promise<Frame> {
+  request(type: number, meta: unknown, payload?: Buffer, deadline?: { at: number; graceMs: number }, signal?: CancelSignal): Promise<Frame> {
     if (!this.alive) return Promise.reject(new KindlingError('KINDLING_ERR_HOST_DIED', `the app host ${this.exitReason ?? 'is gone'}`))
     const id = this.nextId++
     if (this.nextId > 0xfffffff0) this.nextId = 1

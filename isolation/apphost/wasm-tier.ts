@@ -3,7 +3,7 @@
 // A crash of one application's host fails only that application's in-flight calls.
 import { KindlingError } from '../errors.js'
 import type {
-  DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
+  CancelSignal, DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
 import { prepareWasm } from '../wasm/prepare.js'
@@ -105,7 +105,7 @@ export class HostSandbox implements Sandbox {
     return !this.disposed && this.host.alive
   }
 
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     if (!this.alive) throw new KindlingError('KINDLING_ERR_HOST_DIED', 'the sandbox is gone')
     if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
     const meta: InvokeMeta = { sb: this.id, callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, deadline: req.deadline }

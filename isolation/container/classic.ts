@@ -10,7 +10,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
 import { failedResult } from '../errors.js'
-import type { InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
+import type { CancelSignal, InvokeRequest, InvokeResult, Sandbox } from '../tier.js'
 import { cgiEnvironment, GATEWAY_HTTP_VARS } from '../wasm/cgi.js'
 import { closeQuietly, makeStdinFifo, writeAndClose } from './fifo.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
@@ -154,7 +154,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     this.startup = { ...this.startup, spawnUs: (performance.now() - t0) * 1000 }
   }
 
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     if (!this.alive) {
       return errorResult('KINDLING_ERR_HOST_DIED', this.diedEarly ? 'the container ended before the call' : 'the container was already used or disposed', t0)

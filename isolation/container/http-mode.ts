@@ -14,7 +14,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
-import type { InvokeRequest, InvokeResult, ResponseHeaders, Sandbox } from '../tier.js'
+import type { CancelSignal, InvokeRequest, InvokeResult, ResponseHeaders, Sandbox } from '../tier.js'
 import { freeze, hasFreezer, thaw } from './cgroups.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
 import type { FunctionPlan, TierServices } from './plan.js'
@@ -211,7 +211,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     return (performance.now() - t) * 1000
   }
 
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     if (!this.alive) return errorResult('KINDLING_ERR_HOST_DIED', 'the server container is not running', t0)
     const w = this.plan.watchdog
@@ -232,7 +232,7 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     }
   }
 
-  private proxy(req: InvokeRequest, signal: AbortSignal, t0: number): Promise<InvokeResult> {
+  private proxy(req: InvokeRequest, signal: CancelSignal, t0: number): Promise<InvokeResult> {
     const deadline = Math.min(req.deadline, this.plan.watchdog.execTimeoutMs ? Date.now() + this.plan.watchdog.execTimeoutMs : Infinity)
     const headers = stripHopByHop(req.headers, { contentLength: true })
     headers['content-length'] = String(req.body.length)

@@ -3,7 +3,7 @@
 // compiled-in interruption checks; a crash of V8 itself would take the gateway with it.
 import { KindlingError } from '../errors.js'
 import type {
-  DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
+  CancelSignal, DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext,
 } from '../tier.js'
 import fs from 'node:fs'
@@ -98,7 +98,7 @@ class InlineSandbox implements Sandbox {
     return !this.disposed
   }
 
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     if (this.disposed) throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', 'the sandbox was disposed')
     if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
     const result = this.core.run(req)

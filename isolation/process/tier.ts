@@ -7,7 +7,7 @@
 import { asKindlingError, KindlingError } from '../errors.js'
 import { FRAME, type InvokeMeta, type ResultMeta } from '../apphost/protocol.js'
 import type {
-  DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
+  CancelSignal, DisposeReason, FunctionArtifact, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, SpawnOptions,
   StartupTimings, TierCapabilities, TierContext, TierSettings,
 } from '../tier.js'
 import { createHash } from 'node:crypto'
@@ -221,7 +221,7 @@ class ProcessSandbox implements Sandbox {
     return !this.disposed && !this.failed
   }
 
-  async invoke(req: InvokeRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     if (this.replacing) await this.replacing
     if (!this.alive) throw new KindlingError('KINDLING_ERR_HOST_DIED', 'the sandbox process is gone and could not be replaced')
     if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')

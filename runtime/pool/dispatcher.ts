@@ -10,12 +10,12 @@ import { WASM_IMAGE } from '../registry/artifacts.js'
 import type { StoredFunction } from '../registry/registry-storage.js'
 import type { DeploymentVersion, Registry, RegistryEvents } from '../registry/registry.js'
 import { type FunctionSettings, functionStatus, isWasmImage } from '../spec.js'
-import { type ArtifactKind, type CallRequest, type FunctionArtifact, type InvokeResult, type IsolationTier, type Prepared, type TierName, WASM_FORMATS, type WasmFormat } from '../../isolation/tier.js'
+import { type ArtifactKind, type CancelSignal, type CallRequest, type FunctionArtifact, type InvokeResult, type IsolationTier, type Prepared, type TierName, WASM_FORMATS, type WasmFormat } from '../../isolation/tier.js'
 import { type ColdStart, FunctionPool } from './pool.js'
 import { Scaler } from './scaler.js'
 
 /** The call's shapes, for the gateway and the async worker (which do not reach into isolation/). */
-export type { CallRequest, InvokeResult, ResponseHeaders } from '../../isolation/tier.js'
+export type { CallRequest, CancelSignal, InvokeResult, ResponseHeaders } from '../../isolation/tier.js'
 
 /** A version the dispatcher runs: prepared on its tier, with its pool. */
 export interface ActiveFunction {
@@ -187,20 +187,20 @@ export class Dispatcher {
   }
 
   /** Runs one call of a function by name; failures come back as KindlingErrors. */
-  invoke(name: string, namespace: string, req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
+  invoke(name: string, namespace: string, req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     const fn = this.live.get(functionKey(name, namespace))
     if (!fn) return Promise.reject(new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`))
     return this.run(fn, req, signal)
   }
 
   /** Runs one call of a function by key (the async worker's). */
-  invokeKey(key: string, req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
+  invokeKey(key: string, req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     const fn = this.live.get(key)
     if (!fn) return Promise.reject(new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${key} is not deployed`))
     return this.run(fn, req, signal)
   }
 
-  private async run(fn: ActiveFunction, req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
+  private async run(fn: ActiveFunction, req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     fn.metrics.callStarted()
     try {

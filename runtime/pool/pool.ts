@@ -4,7 +4,7 @@
 // replaced in the background. The pool never looks inside a tier.
 import { EventEmitter } from 'node:events'
 import { KindlingError } from '../errors.js'
-import type { CallRequest, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, StartupTimings } from '../../isolation/tier.js'
+import type { CallRequest, CancelSignal, InvokeRequest, InvokeResult, IsolationTier, Prepared, Sandbox, StartupTimings } from '../../isolation/tier.js'
 
 export interface PoolLimits {
   /** warm sandboxes kept ready (replicas) */
@@ -98,7 +98,7 @@ export class FunctionPool extends EventEmitter {
   }
 
   /** Runs one call on a sandbox of this pool. */
-  async invoke(req: CallRequest, signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
     const sandbox = this.takeIdle() ?? (await this.acquireSlow(signal))
@@ -132,7 +132,7 @@ export class FunctionPool extends EventEmitter {
     return sb
   }
 
-  private acquireSlow(signal: AbortSignal): Promise<Sandbox> {
+  private acquireSlow(signal: CancelSignal): Promise<Sandbox> {
     if (signal.aborted) return Promise.reject(cancelled(this.label))
     if (this.closed) return Promise.reject(new KindlingError('KINDLING_ERR_FUNCTION_REMOVED', `${this.label} was removed`))
     if (this.starting > this.waiters.length) {

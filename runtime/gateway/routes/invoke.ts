@@ -6,12 +6,15 @@ import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
+import { CallCancel } from '../cancel.js'
 import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
 
 export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const
 const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
+/** headers the gateway sets on every answer, in place of a function's own of the same name */
+const GATEWAY_SET = new Set(['x-call-id', 'x-start-time', 'x-served-by', 'x-duration-seconds', 'content-length'])
 
 export interface InvokeRouteOptions {
   dispatcher: Dispatcher
@@ -65,14 +68,14 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     const rest = req.params['*']
     const invokeReq = toInvokeRequest(req, callId, `/${rest ?? ''}`)
     // a client that hangs up before its answer cancels the call: its response closes unfinished
-    const cancel = new AbortController()
+    const cancel = new CallCancel()
     const res = reply.raw
     res.once('close', () => {
       if (!res.writableFinished) cancel.abort()
     })
     let result: InvokeResult
     try {
-      result = await dispatcher.invoke(name, namespace, invokeReq, cancel.signal)
+      result = await dispatcher.invoke(name, namespace, invokeReq, cancel)
     } catch (e) {
       return sendError(reply, e)
     } finally {
@@ -81,12 +84,17 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
       invokeReq.body = EMPTY
       releaseRequest(req.raw)
     }
-    const headers: Record<string, string | string[] | number> = { ...result.headers }
-    headers['x-call-id'] = callId
-    headers['x-start-time'] = startTime
-    headers['x-served-by'] = opts.servedBy
-    headers['x-duration-seconds'] = ((performance.now() - started) / 1000).toFixed(6)
-    headers['content-length'] = result.body.length
+    // a new object of a fixed shape, the function's headers added after: spreading the function's
+    // headers and then setting the gateway's was ~4% of the gateway's CPU under load (bench/README.md)
+    const headers: Record<string, string | string[]> = {
+      'x-call-id': callId,
+      'x-start-time': startTime,
+      'x-served-by': opts.servedBy,
+      'x-duration-seconds': ((performance.now() - started) / 1000).toFixed(6),
+      'content-length': String(result.body.length),
+    }
+    const fnHeaders = result.headers
+    for (const k in fnHeaders) if (!GATEWAY_SET.has(k)) headers[k] = fnHeaders[k]!
     if (result.errorCode) headers[ERROR_HEADER] = result.errorCode
     // the function's answer goes straight to the socket: fastify's generic reply pipeline (hooks,
     // serialisers) has nothing to do on this route and costs more than the rest of the call

@@ -273,6 +273,7 @@ export const r2: Experiment = {
   id: 'R2',
   title: 'Memory per idle sandbox',
   origin: 'Faasm (ATC\'20), Table 3: PSS and RSS per instance',
+  suiteRepeat: false,
   run: (ctx) => runDensity(ctx, 'R2'),
   render(d) {
     const row = (k: string) => find(d.rows, k)
@@ -351,6 +352,7 @@ export const r3: Experiment = {
   id: 'R3',
   title: 'Capacity: how many sandboxes fit',
   origin: 'Faasm (ATC\'20), Table 3: maximum concurrent instances on one 32 GB host',
+  suiteRepeat: false,
   run: (ctx) => runDensity(ctx, 'R3'),
   render(d) {
     const row = (k: string) => find(d.rows, k)

@@ -92,6 +92,8 @@ export interface Experiment {
   origin: string
   run(ctx: PaperContext): Promise<ExperimentData>
   render(data: ExperimentData, r: RenderContext): Section
+  /** false: run once even when the whole suite is repeated (the experiment repeats inside itself) */
+  suiteRepeat?: boolean
   /** where kindling's result disagrees with the paper's claim, and why (for the report's summary) */
   disagreements?(data: ExperimentData): string[]
 }

@@ -46,3 +46,14 @@ test('the headline pairs the Proto-Faaslet with the restore on the critical path
   const noRestore = headline({ ...r1, rows: r1.rows.filter((r) => r.key !== 'k-inline-restore') }).join('\n')
   assert.doesNotMatch(noRestore, /Proto-Faaslet \(0\.5 ms †\) \/ kindling/)
 })
+
+test('repetitions of the suite put each row\'s medians beside it, and the table shows their range', async () => {
+  const { mergeRepetitions } = await import('../../paper/run.js')
+  const { measured } = await import('../../paper/report/markdown.js')
+  const mk = (p50: number, unit: 'us' | 'ms' = 'us'): ExperimentData => ({ id: 'R1', status: 'ok', method: [], notes: [], skipped: [], rows: [{ key: 'k', label: 'k', system: 'kindling', unit, n: 100, p50 }] })
+  const first = mk(50)
+  mergeRepetitions(first, [mk(0.06, 'ms'), mk(45)])
+  assert.deepEqual(first.rows[0]!.runs, [50, 60, 45])
+  assert.match(measured(first.rows[0]), /; runs 45\.0 µs–60\.0 µs$/)
+  assert.match(first.method.join(' '), /3 repetitions of the whole suite/)
+})

@@ -48,6 +48,8 @@ export const PUBLISHED: readonly PublishedFigure[] = [
   F('faasm.python.proto', 'Faasm', 'Python no-op, Proto-Faaslet with a pre-initialised CPython', 0.9, 'ms', '0.9 ms', 'READ-secondary', '§6.5'),
   F('faasm.faaslet.init-bound', 'Faasm', 'a Faaslet initialises in', 10, 'ms', 'under 10 ms', 'READ-secondary', '§5.2'),
   F('faasm.proto.restore', 'Faasm', 'restore from a Proto-Faaslet', undefined, 'text', 'hundreds of µs', 'READ-secondary', '§5.2'),
+  // Faasm Fig. 9 (compute overhead)
+  F('faasm.polybench', 'Faasm', 'Polybench/C, wasm against native', undefined, 'text', 'all kernels but two close to native (some faster); the two at 40-55% overhead', 'READ-secondary', '§6.4, Fig. 9'),
   // Faasm Fig. 10 (churn)
   F('faasm.churn.docker.latency', 'Faasm', 'Docker initialisation latency at low load', 2000, 'ms', '~2 s', 'READ-secondary', 'Fig. 10'),
   F('faasm.churn.docker.knee', 'Faasm', 'Docker: highest rate before latency grows', 3, 'req/s', '~3 exec/s', 'READ-secondary', 'Fig. 10'),

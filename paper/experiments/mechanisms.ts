@@ -178,6 +178,13 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
           check(`${rt} run`, r)
           return r.us
         })
+        if (image === 'bb' && rt !== 'runsc') {
+          add(`c-${rt}-cs-${image}`, `${rt} create + start (run --detach), ${what[image]}, teardown not timed`, 'container', 'medium', async () => {
+            const r = await kit.createStart(rt, bundle)
+            check(`${rt} run --detach`, r)
+            return r.us
+          })
+        }
         if (rt === 'runsc') continue
         const id = await kit.startSleeper(rt, image)
         add(`c-${rt}-exec-${image}`, `${rt} exec, ${what[image]} (process in a running container)`, 'container', 'medium', async () => {
@@ -194,6 +201,13 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
           check(`${e.name} run`, r)
           return r.us
         })
+        if (image === 'bb') {
+          add(`c-${e.name}-run-net-${image}`, `${e.name} run --rm, ${what[image]}, default networking (bridge + veth, as Faasm's docker run)`, 'container', 'slow', async () => {
+            const r = await e.runDefaultNet(image, ARGS[image])
+            check(`${e.name} run (default network)`, r)
+            return r.us
+          })
+        }
         const id = await e.startSleeper(image)
         add(`c-${e.name}-exec-${image}`, `${e.name} exec, ${what[image]} (process in a running container)`, 'container', 'slow', async () => {
           const r = await e.exec(id, ARGS[image])

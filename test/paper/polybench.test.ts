@@ -11,3 +11,16 @@ test('a kernel result line gives its runs; anything else is an error', () => {
 test('the overhead is wasm median over native median', () => {
   assert.equal(overhead([20, 20, 20, 1000], [10, 10, 10, 11]), 2)
 })
+
+test('R12\'s data-segment module is shaped as wasmtime\'s: 17 pages, one 440-byte segment', async () => {
+  const { wats, DATA_SEGMENT_BYTES, scalingText } = await import('../../paper/experiments/r12-instantiate.js')
+  const wat = wats()['data']!
+  assert.match(wat, /\(memory \(export "memory"\) 17\)/)
+  const segs = [...wat.matchAll(/\(data \(i32\.const 0\) "([^"]*)"\)/g)]
+  assert.equal(segs.length, 1)
+  assert.equal(segs[0]![1]!.length, DATA_SEGMENT_BYTES)
+  assert.equal(DATA_SEGMENT_BYTES, 440)
+  const t = (p50: number) => ({ key: 't', label: 't', system: 'primitive' as const, unit: 'count' as const, n: 3, p50 })
+  assert.match(scalingText(t(100), t(106), t(100), t(190)).join(' '), /memory's allocation/)
+  assert.match(scalingText(t(100), t(106), t(100), t(110)).join(' '), /not the memory's allocation/)
+})

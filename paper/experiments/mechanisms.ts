@@ -4,7 +4,9 @@
 // runtimes and engines installed here, all interleaved in shuffled rounds (bench/lib/cases.ts) so
 // that background noise hits them alike and ratios within the run are fair. Then a second pass
 // takes each mechanism's CPU cost (experiments/cpu.ts).
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { bareWasi } from '../../bench/lib/bare-wasm.js'
@@ -158,6 +160,16 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
       check('node -e 0', r)
       return r.us
     })
+    // SAND's fastest rung: a warmed process forks a child per call (Node cannot: forkserver.c)
+    for (const warmMiB of [0, 64]) {
+      const fsrv = await startForkServer(ctx.repoRoot, dir, warmMiB).catch((e: Error) => e)
+      if (fsrv instanceof Error) {
+        out.skipped.push(`fork server (${warmMiB} MiB warmed): ${fsrv.message}`)
+        break
+      }
+      closers.push(async () => fsrv.stop())
+      add(`h-forkserver-${warmMiB}`, `native fork server: fork a warmed process per call${warmMiB ? ` (${warmMiB} MiB heap touched)` : ''}, until it answers`, 'host', 'medium', () => fsrv.call())
+    }
     for (const [k, v] of Object.entries(removedEnv)) {
       out.notes.push(`${k} was set in this machine's environment; the runner removed it before starting anything (Node reads that file at every start). The row "spawn \`node -e 0\` with ${k}" shows what it costs.`)
       add(`h-spawn-node-${k}`, `spawn \`node -e 0\` with ${k} set (this machine's default environment)`, 'host', 'medium', async () => {
@@ -271,4 +283,44 @@ export async function measureMechanisms(ctx: PaperContext, kit: ContainerKit, di
     for (const c of closers.reverse()) await c().catch(() => {})
   }
   return out
+}
+
+/**
+ * Builds functions/forkserver/forkserver.c with the system's clang and starts it on a unix
+ * socket. call() connects, sends a line and times until the forked child's answer has arrived.
+ */
+export async function startForkServer(repoRoot: string, dir: string, warmMiB: number): Promise<{ call(): Promise<number>; stop(): void }> {
+  const cc = which('clang') ?? which('cc')
+  if (!cc) throw new Error('no C compiler (clang) to build it')
+  fs.mkdirSync(dir, { recursive: true })
+  const bin = path.join(dir, 'forkserver')
+  if (!fs.existsSync(bin)) execFileSync(cc, ['-O2', '-o', bin, path.join(repoRoot, 'functions', 'forkserver', 'forkserver.c')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const sock = path.join(dir, `forkserver-${warmMiB}.sock`)
+  const child = spawn(bin, [sock, String(warmMiB)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('did not say ready within 10 s')), 10_000)
+    child.stdout!.once('data', () => {
+      clearTimeout(t)
+      resolve()
+    })
+    child.once('exit', (c) => reject(new Error(`exited ${c} before ready`)))
+  })
+  const call = () =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now()
+      const c = net.connect(sock)
+      let got = ''
+      c.on('connect', () => c.write('call\n'))
+      c.on('data', (d) => {
+        got += d.toString()
+        if (got.includes('\n')) {
+          const us = (performance.now() - t0) * 1000
+          c.destroy()
+          if (!got.startsWith('ok ')) reject(new Error(`fork server answered ${got.slice(0, 80)}`))
+          else resolve(us)
+        }
+      })
+      c.on('error', reject)
+    })
+  return { call, stop: () => void child.kill('SIGKILL') }
 }

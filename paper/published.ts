@@ -73,6 +73,9 @@ export const PUBLISHED: readonly PublishedFigure[] = [
   F('sock.cache.speedup', 'SOCK', 'three-tier Zygote caching vs SOCK without Zygotes', 45, 'ratio', '45x', 'READ-primary', 'abstract'),
   F('sock.pipeline.lambda', 'SOCK', 'image-processing platform overhead, AWS Lambda / OpenLambda+SOCK', 2.8, 'ratio', '2.8x', 'READ-primary', 'abstract'),
   F('sock.pipeline.openwhisk', 'SOCK', 'image-processing platform overhead, OpenWhisk / OpenLambda+SOCK', 5.3, 'ratio', '5.3x', 'READ-primary', 'abstract'),
+  F('sock.cgroup.reuse', 'SOCK', 'reusing a cgroup against creating one', 2, 'ratio', '~2x', 'READ-secondary', '§3'),
+  F('sock.rootfs.bind', 'SOCK', 'bind mounts + chroot against union file systems', undefined, 'text', 'bind + chroot faster', 'READ-secondary', '§3'),
+  F('sock.netns', 'SOCK', 'network namespaces', undefined, 'text', 'the main scalability bottleneck', 'READ-secondary', '§3'),
   F('sock.imports', 'SOCK', 'importing popular Python libraries adds to start-up', 100, 'ms', '~100 ms', 'READ-primary', 'abstract'),
   // instantiation anchors
   F('wasmtime.empty', 'wasmtime PR #2900', 'instantiate an empty module (default / pooling)', 3.0, 'us', '3.0 / 3.2 µs', 'READ-primary', 'criterion benchmark'),

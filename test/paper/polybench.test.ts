@@ -24,3 +24,10 @@ test('R12\'s data-segment module is shaped as wasmtime\'s: 17 pages, one 440-byt
   assert.match(scalingText(t(100), t(106), t(100), t(190)).join(' '), /memory's allocation/)
   assert.match(scalingText(t(100), t(106), t(100), t(110)).join(' '), /not the memory's allocation/)
 })
+
+test('R10\'s primitive lines give samples, or the error that stopped the operation', async () => {
+  const { parsePrimitiveLine, keyOf } = await import('../../paper/experiments/r10-primitives.js')
+  assert.deepEqual(parsePrimitiveLine('unshare(NEWNET) us=499.55,430.84'), { op: 'unshare(NEWNET)', us: [499.55, 430.84] })
+  assert.deepEqual(parsePrimitiveLine('cgroup join (reuse one made ahead) error=Permission denied'), { op: 'cgroup join (reuse one made ahead)', us: [], error: 'Permission denied' })
+  assert.equal(keyOf('unshare(all six)'), 'prim:unshare-all-six')
+})

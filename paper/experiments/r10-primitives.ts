@@ -26,6 +26,7 @@ export const r10: Experiment = {
   id: 'R10',
   title: 'The cost of each container primitive',
   origin: 'SOCK (ATC\'18), §3: Linux container primitives one by one',
+  suiteRepeat: false,
   async run(ctx) {
     const data = emptyData('R10')
     const cc = which('clang') ?? which('cc')

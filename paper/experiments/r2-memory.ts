@@ -110,7 +110,7 @@ function capacityRamp(ctx: PaperContext): Promise<{ rows: Measured[]; notes: str
     const notes: string[] = []
     const limits: RampLimits = ctx.quick
       ? { memFloorBytes: 4 * 2 ** 30, taskHeadroom: 2000, timeLimitMs: 10_000, budget: 3 }
-      : { memFloorBytes: Number(ctx.options['margin-gib'] ?? 4) * 2 ** 30, taskHeadroom: 2000, timeLimitMs: Number(ctx.options['ramp-seconds'] ?? 120) * 1000 }
+      : { memFloorBytes: Number(ctx.options['margin-gib'] ?? 4) * 2 ** 30, taskHeadroom: 2000, timeLimitMs: Number(ctx.options['ramp-seconds'] ?? 60) * 1000 }
     const kit = await containerKit(ctx)
     const settle = () => new Promise((r) => setTimeout(r, ctx.quick ? 300 : 2000))
     const record = (kind: string, n: number, out: RampOutcome<unknown>, mem: { perKiB?: number; kernelKiB?: number; what: string }, availDropBytes: number) => {

@@ -34,6 +34,7 @@ export const r6: Experiment = {
   id: 'R6',
   title: 'Compute overhead of WebAssembly against native code',
   origin: 'Faasm (ATC\'20), Fig. 9: Polybench/C, wasm against native',
+  suiteRepeat: false,
   async run(ctx) {
     const data = emptyData('R6')
     const clang = which('clang')

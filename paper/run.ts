@@ -98,7 +98,10 @@ async function writeReport(file: ResultsFile, outDir: string): Promise<{ report:
   const figures: string[] = []
   const figDir = path.join(outDir, 'figures')
   fs.mkdirSync(figDir, { recursive: true })
-  for (const data of file.experiments) {
+  // experiments added after the results were measured get a stub that says how to measure them
+  const missing = EXPERIMENTS.filter((e) => !file.experiments.some((d) => d.id === e.id)).map((e): ExperimentData => ({ id: e.id, status: 'skipped', reason: `not in this results file (the experiment is newer than the run); \`npm run paper -- --only ${e.id}\` measures it`, rows: [], method: [], notes: [], skipped: [] }))
+  const all = file.quick || !missing.length ? file.experiments : [...file.experiments, ...missing].sort((a, b) => EXPERIMENTS.findIndex((e) => e.id === a.id) - EXPERIMENTS.findIndex((e) => e.id === b.id))
+  for (const data of all) {
     const exp = EXPERIMENTS.find((e) => e.id === data.id)
     if (!exp) continue
     let section

@@ -336,7 +336,7 @@ export const r2: Experiment = {
     const out: string[] = []
     if (guard !== undefined && ctr !== undefined && ctr / guard > 15 * 3) out.push(`the memory gap between a container and a wasm sandbox is ${ratio(ctr / guard)} here against Faasm's 15x (READ-secondary). Evidence: a kindling wasm sandbox idles at ${kbText(guard)} PSS (V8 allocates its linear memory lazily), while an idle crun container costs ${kbText(ctr)} (the PSS of its processes plus the kernel memory charged to its cgroup; R2's table); Faasm's containers shared one dockerd and its PSS was split among them.`)
     const avail = find(d.rows, 'cap:container:avail') ?? find(d.rows, 'container:avail')
-    if (avail && avail.p50 <= 0) out.push(`kindling's container tier: the MemAvailable drop per container came out negative (${availCell(avail)}), so that method cannot measure a container on this machine; the cgroup-charged figure replaces it.`)
+    if (avail && avail.p50 <= 0) out.push(`kindling's container tier: the MemAvailable drop per container came out negative (${availCell(avail)}), so that method cannot measure a container on this machine; the cgroup-charged figure (R2's table; in runs that measured it) replaces it.`)
     return out
   },
 }

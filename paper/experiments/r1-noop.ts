@@ -55,7 +55,7 @@ export const r1: Experiment = {
     }
     const lines = [
       start('c-docker-run-net-bb', cite(published('faasm.init.docker'))),
-      start('c-docker-run-bb'),
+      start('c-docker-run-bb', row('c-docker-run-net-bb') ? '' : cite(published('faasm.init.docker'))),
       start('c-podman-run-net-bb'),
       start('c-podman-run-bb'),
       start('c-runsc-run-bb'),
@@ -128,7 +128,7 @@ export const r1: Experiment = {
       '',
       'The isolation compared is not equal. A Faaslet is more than its linear memory: Faasm gives each Faaslet a CPU cgroup and its own network namespace (Faasm §3.1; its benchmark instructions set the namespaces up first, `sudo ./bin/netns.sh`, faasm/faasm docs/benchmarks.md). kindling\'s inline and wasm sandboxes have neither: their boundary is the linear memory and the WASI capabilities they are given. A kindling wasm sandbox start is therefore a lower bound of what a Faaslet start would cost here.',
       '',
-      'Container rows, which is which: `run` rows time the whole life of the container (create, start, the no-op, its exit and the delete: teardown included); `create + start (run --detach)` rows stop the clock when the runtime has started the container, and its exit and delete are not timed. Engine rows run with `--network none` (a network namespace with only loopback, as every OCI row here) unless marked "default networking", which is the engine\'s bridge with a veth pair per container, as Faasm\'s plain `docker run` had; Faasm\'s published figure sits on that row.',
+      'Container rows, which is which: `run` rows time the whole life of the container (create, start, the no-op, its exit and the delete: teardown included); `create + start (run --detach)` rows stop the clock when the runtime has started the container, and its exit and delete are not timed. Engine rows run with `--network none` (a network namespace with only loopback, as every OCI row here) unless marked "default networking", which is the engine\'s bridge with a veth pair per container, as Faasm\'s plain `docker run` had (podman only: the benchmark\'s dockerd has no bridge, so as not to change the host\'s network); Faasm\'s published figure sits on the docker row, which here has no network but loopback.',
       '',
       `Here the same no-op (functions/c/noop.c compiled to wasm32-wasi for kindling's wasm tiers, busybox \`true\` in a container) starts on each of kindling's tiers and on the container runtimes installed. Like is paired with like: Faasm's Faaslet with kindling's new sandbox (a new instance, then the call), Faasm's Proto-Faaslet with kindling's snapshot restore **on the critical path** (restore the initial memory, then the call: row "restore the snapshot, then call"). kindling's default restores the memory after each call, off the critical path; the rows "call on an instance already restored" time only the call that follows such a restore, so they leave the restore out and are not compared with any published figure. The wasm tier restores inside its app host process after the reply, which the tier API cannot put on the critical path, so only the inline tier has the restore row.`,
       '',

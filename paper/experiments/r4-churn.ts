@@ -117,9 +117,13 @@ export const r4: Experiment = {
     const snapKnee = knee((v) => v.includes('snapshot'))
     const points: Point[] = (d.series?.sweep ?? []).map((p) => ({ series: shortName(String(p['variant'])), x: Number(p['achieved']), y: Number(p['p50']), lo: p['lo'] === undefined ? undefined : Number(p['lo']), hi: p['hi'] === undefined ? undefined : Number(p['hi']), p99: p['p99'] === undefined ? undefined : Number(p['p99']) })).filter((p) => p.x > 0 && p.y > 0)
     const marks: Point[] = [
-      { series: `Faasm Docker, knee ${RECALLED_MARK}`, x: 3, y: 2000 },
-      { series: 'Faasm Faaslet, knee (READ-secondary)', x: 600, y: 5 },
-      { series: 'Faasm Proto-Faaslet, knee (READ-secondary)', x: 4000, y: 0.5 },
+      ...(['docker', 'faaslet', 'proto'] as const).map((k) => {
+        const knee = published(`faasm.churn.${k}.knee`)
+        const lat = published(`faasm.churn.${k}.latency`)
+        const name = { docker: 'Docker', faaslet: 'Faaslet', proto: 'Proto-Faaslet' }[k]
+        // every published point says where it comes from: read in a text, or recalled (†)
+        return { series: `Faasm ${name}, knee (${knee.provenance === 'RECALLED' ? `recalled ${RECALLED_MARK}` : knee.provenance})`, x: knee.value!, y: lat.unit === 's' ? lat.value! * 1000 : lat.value! }
+      }),
     ]
     const md = [
       'A platform that starts a sandbox per request has a maximum start rate. Faasm drove a no-op with an open-loop generator (requests at a fixed rate, whatever the responses do) and plotted median latency against achieved throughput: Docker stays at ~2 s up to ~3 requests/s and then only gets slower; Faaslets stay at ~5 ms up to ~600/s; Proto-Faaslets at ~0.5 ms up to ~4,000/s. The knee is where isolation cost becomes a throughput limit.',
@@ -143,7 +147,7 @@ export const r4: Experiment = {
         return [r.label, r.key.split('|')[1]!, ach ? `${num(ach.p50)}${ach.ci95 && ach.n > 1 ? ` [${num(ach.ci95[0])}–${num(ach.ci95[1])}]` : ''}` : '–', `${num(r.p50)} ms${r.ci95 && r.n > 1 ? ` [${num(r.ci95[0])}–${num(r.ci95[1])}]` : ''}`, `${num(r.p99)} ms`]
       }), ['l', 'r', 'r', 'r', 'r']),
     ]
-    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', 'latency from the scheduled send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees (${RECALLED_MARK}: recalled)` }] : [] }
+    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', 'latency from the scheduled send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
   },
   disagreements(d: ExperimentData) {
     const out: string[] = []

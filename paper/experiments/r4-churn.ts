@@ -147,7 +147,7 @@ export const r4: Experiment = {
         return [r.label, r.key.split('|')[1]!, ach ? `${num(ach.p50)}${ach.ci95 && ach.n > 1 ? ` [${num(ach.ci95[0])}–${num(ach.ci95[1])}]` : ''}` : '–', `${num(r.p50)} ms${r.ci95 && r.n > 1 ? ` [${num(r.ci95[0])}–${num(r.ci95[1])}]` : ''}`, `${num(r.p99)} ms`]
       }), ['l', 'r', 'r', 'r', 'r']),
     ]
-    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', 'latency from the scheduled send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
+    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', d.method.some((m) => m.includes('scheduled send')) ? 'latency from the scheduled send, ms (log)' : 'latency from the actual send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
   },
   disagreements(d: ExperimentData) {
     const out: string[] = []

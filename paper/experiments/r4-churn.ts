@@ -128,7 +128,7 @@ export const r4: Experiment = {
     const md = [
       'A platform that starts a sandbox per request has a maximum start rate. Faasm drove a no-op with an open-loop generator (requests at a fixed rate, whatever the responses do) and plotted median latency against achieved throughput: Docker stays at ~2 s up to ~3 requests/s and then only gets slower; Faaslets stay at ~5 ms up to ~600/s; Proto-Faaslets at ~0.5 ms up to ~4,000/s. The knee is where isolation cost becomes a throughput limit.',
       '',
-      d.method.some((m) => m.includes('scheduled send'))
+      d.method.some((m) => m.includes('latency from the scheduled send'))
         ? 'Here the same sweep runs against kindling\'s gateway over loopback with a no-op per request that needs a new wasm instance, or a clean instance by snapshot restore, or a new container. Each rate is warmed up (untimed) before it is measured; latency runs from the time the schedule said to send a request to its last byte, so a generator that falls behind or a request waiting for a connection is not hidden (no coordinated omission). The load generator is pinned to one core with taskset and the gateway with everything it starts to the other: the system under test has one core of this 2-core machine, and the generator cannot take it from it (method below says whether pinning worked in this run). A knee at the highest rate offered is a lower bound, shown as ">=".'
         : 'Here the same sweep runs against kindling\'s gateway over loopback with a no-op per request that needs a new wasm instance, or a clean instance by snapshot restore, or a new container. **This run predates the corrected method**: its latencies run from the actual send (a late send or a wait for a connection is hidden: coordinated omission), with no warm-up and no pinning (method below); the next full run measures from the scheduled send, warms up each rate and pins the generator. A knee at the highest rate offered is a lower bound, shown as ">=".',
       '',
@@ -147,7 +147,7 @@ export const r4: Experiment = {
         return [r.label, r.key.split('|')[1]!, ach ? `${num(ach.p50)}${ach.ci95 && ach.n > 1 ? ` [${num(ach.ci95[0])}–${num(ach.ci95[1])}]` : ''}` : '–', `${num(r.p50)} ms${r.ci95 && r.n > 1 ? ` [${num(r.ci95[0])}–${num(r.ci95[1])}]` : ''}`, `${num(r.p99)} ms`]
       }), ['l', 'r', 'r', 'r', 'r']),
     ]
-    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', d.method.some((m) => m.includes('scheduled send')) ? 'latency from the scheduled send, ms (log)' : 'latency from the actual send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
+    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', d.method.some((m) => m.includes('latency from the scheduled send')) ? 'latency from the scheduled send, ms (log)' : 'latency from the actual send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
   },
   disagreements(d: ExperimentData) {
     const out: string[] = []

@@ -31,3 +31,17 @@ test('a knee at the highest rate offered is a lower bound', () => {
   assert.equal(kneeText(8000, 8000), '>= 8,000/s (lower bound: the highest rate offered)')
   assert.equal(kneeText(4000, 8000), '4,000/s')
 })
+
+test('R4 says when a run predates the corrected method', async () => {
+  const { r4 } = await import('../../paper/experiments/r4-churn.js')
+  const rows = [
+    { key: 'wasm x|100|latency', label: 'wasm x', system: 'kindling' as const, unit: 'ms' as const, n: 1, p50: 1, p99: 2 },
+    { key: 'wasm x|knee', label: 'wasm x', system: 'kindling' as const, unit: 'req/s' as const, n: 1, p50: 100 },
+  ]
+  const ctx = { env: {} as never, machine: 'm', quick: false, rerun: () => '' }
+  const old = r4.render({ id: 'R4', status: 'ok', rows, notes: [], skipped: [], method: ['latency from the actual send; achieved = 200 responses / (last response - first scheduled send)'] }, ctx)
+  assert.match(old.markdown, /predates the corrected method/)
+  assert.match(old.markdown, />= 100\/s \(lower bound/)
+  const now = r4.render({ id: 'R4', status: 'ok', rows, notes: [], skipped: [], method: ['latency from the scheduled send time to the last byte'] }, ctx)
+  assert.doesNotMatch(now.markdown, /predates/)
+})

@@ -48,6 +48,8 @@ export const PUBLISHED: readonly PublishedFigure[] = [
   F('faasm.python.proto', 'Faasm', 'Python no-op, Proto-Faaslet with a pre-initialised CPython', 0.9, 'ms', '0.9 ms', 'READ-secondary', '§6.5'),
   F('faasm.faaslet.init-bound', 'Faasm', 'a Faaslet initialises in', 10, 'ms', 'under 10 ms', 'READ-secondary', '§5.2'),
   F('faasm.proto.restore', 'Faasm', 'restore from a Proto-Faaslet', undefined, 'text', 'hundreds of µs', 'READ-secondary', '§5.2'),
+  // Faasm Fig. 9 (compute overhead)
+  F('faasm.polybench', 'Faasm', 'Polybench/C, wasm against native', undefined, 'text', 'all kernels but two close to native (some faster); the two at 40-55% overhead', 'READ-secondary', '§6.4, Fig. 9'),
   // Faasm Fig. 10 (churn)
   F('faasm.churn.docker.latency', 'Faasm', 'Docker initialisation latency at low load', 2000, 'ms', '~2 s', 'READ-secondary', 'Fig. 10'),
   F('faasm.churn.docker.knee', 'Faasm', 'Docker: highest rate before latency grows', 3, 'req/s', '~3 exec/s', 'READ-secondary', 'Fig. 10'),
@@ -71,6 +73,9 @@ export const PUBLISHED: readonly PublishedFigure[] = [
   F('sock.cache.speedup', 'SOCK', 'three-tier Zygote caching vs SOCK without Zygotes', 45, 'ratio', '45x', 'READ-primary', 'abstract'),
   F('sock.pipeline.lambda', 'SOCK', 'image-processing platform overhead, AWS Lambda / OpenLambda+SOCK', 2.8, 'ratio', '2.8x', 'READ-primary', 'abstract'),
   F('sock.pipeline.openwhisk', 'SOCK', 'image-processing platform overhead, OpenWhisk / OpenLambda+SOCK', 5.3, 'ratio', '5.3x', 'READ-primary', 'abstract'),
+  F('sock.cgroup.reuse', 'SOCK', 'reusing a cgroup against creating one', 2, 'ratio', '~2x', 'READ-secondary', '§3'),
+  F('sock.rootfs.bind', 'SOCK', 'bind mounts + chroot against union file systems', undefined, 'text', 'bind + chroot faster', 'READ-secondary', '§3'),
+  F('sock.netns', 'SOCK', 'network namespaces', undefined, 'text', 'the main scalability bottleneck', 'READ-secondary', '§3'),
   F('sock.imports', 'SOCK', 'importing popular Python libraries adds to start-up', 100, 'ms', '~100 ms', 'READ-primary', 'abstract'),
   // instantiation anchors
   F('wasmtime.empty', 'wasmtime PR #2900', 'instantiate an empty module (default / pooling)', 3.0, 'us', '3.0 / 3.2 µs', 'READ-primary', 'criterion benchmark'),

@@ -75,13 +75,33 @@ async function runScope(name: string, base: Omit<ScopeContext, 'scope'>): Promis
   }
 }
 
+/**
+ * Puts the later repetitions of the suite beside the first: each row of the first gets the median
+ * of the same row in every repetition (`runs`), which the tables show as the spread between runs.
+ */
+export function mergeRepetitions(first: ExperimentData, later: readonly ExperimentData[]): void {
+  if (!later.length) return
+  for (const row of first.rows) {
+    const runs = [row.p50]
+    for (const d of later) {
+      const same = d.rows.find((r) => r.key === row.key)
+      if (same && Number.isFinite(same.p50)) runs.push(same.unit === row.unit ? same.p50 : same.unit === 'ms' && row.unit === 'us' ? same.p50 * 1000 : same.unit === 'us' && row.unit === 'ms' ? same.p50 / 1000 : NaN)
+    }
+    if (runs.length > 1) row.runs = runs
+  }
+  first.method.push(`${later.length + 1} repetitions of the whole suite: medians, intervals and p99 are from the first; "runs a–b" is the range of the medians of the ${later.length + 1} repetitions (each with its own start-up of everything)`)
+}
+
 async function writeReport(file: ResultsFile, outDir: string): Promise<{ report: string; figures: string[] }> {
   const rc = renderContext(file.environment, file.quick)
   const experiments = []
   const figures: string[] = []
   const figDir = path.join(outDir, 'figures')
   fs.mkdirSync(figDir, { recursive: true })
-  for (const data of file.experiments) {
+  // experiments added after the results were measured get a stub that says how to measure them
+  const missing = EXPERIMENTS.filter((e) => !file.experiments.some((d) => d.id === e.id)).map((e): ExperimentData => ({ id: e.id, status: 'skipped', reason: `not in this results file (the experiment is newer than the run); \`npm run paper -- --only ${e.id}\` measures it`, rows: [], method: [], notes: [], skipped: [] }))
+  const all = file.quick || !missing.length ? file.experiments : [...file.experiments, ...missing].sort((a, b) => EXPERIMENTS.findIndex((e) => e.id === a.id) - EXPERIMENTS.findIndex((e) => e.id === b.id))
+  for (const data of all) {
     const exp = EXPERIMENTS.find((e) => e.id === data.id)
     if (!exp) continue
     let section
@@ -126,8 +146,9 @@ async function main(): Promise<number> {
   }, 5000)
   loadTimer.unref()
   const sharedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-paper-'))
-  const shared = new Map<string, Promise<unknown>>()
-  const scopes = new Map<string, Promise<ScopeResult>>()
+  let shared = new Map<string, Promise<unknown>>()
+  let scopes = new Map<string, Promise<ScopeResult>>()
+  let scopeDirs = 0
   const atEnd: (() => Promise<unknown>)[] = []
   let cleaned: Promise<void> | undefined
   const cleanup = () =>
@@ -142,55 +163,70 @@ async function main(): Promise<number> {
   // a rerun of some experiments keeps the others' results of the last full run
   const previous: ExperimentData[] = args.only && fs.existsSync(resultsFile) ? ((JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ResultsFile).experiments ?? []) : []
   process.stderr.write(`kindling paper: ${selected.map((e) => e.id).join(', ')}${args.quick ? ' (quick)' : ''}\n`)
+  const suiteRepeats = Math.max(1, Number(args.options['suite-repeats'] ?? (args.quick ? 1 : 3)))
   const results: ExperimentData[] = []
+  /** later repetitions of the suite, by experiment id */
+  const repeats = new Map<string, ExperimentData[]>()
   try {
-    for (const exp of selected) {
-      if (interrupted()) break
-      const progress = createProgress(exp.id)
-      const workDir = path.join(sharedDir, exp.id)
-      fs.mkdirSync(workDir, { recursive: true })
-      const shouldStop = () => interrupted() || Date.now() > deadline
-      const ctx: PaperContext = {
-        quick: args.quick,
-        repoRoot: REPO_ROOT,
-        distRoot: path.join(REPO_ROOT, 'dist'),
-        workDir,
-        sharedDir,
-        options: args.options,
-        progress,
-        log: (m) => process.stderr.write(`[${exp.id}] ${m}\n`),
-        shouldStop,
-        atEnd: (fn) => atEnd.push(fn),
-        shared: <T>(key: string, make: () => Promise<T>) => {
-          if (!shared.has(key)) shared.set(key, make())
-          return shared.get(key) as Promise<T>
-        },
-        scope: (name, options = {}) => {
-          const key = `${name} ${JSON.stringify(options)}`
-          if (!scopes.has(key)) {
-            const dir = path.join(sharedDir, `scope-${name}-${scopes.size}`)
-            fs.mkdirSync(dir, { recursive: true })
-            progress.step(`bench scope ${name} ${Object.entries(options).map(([k, v]) => `--${k} ${v}`).join(' ')}`)
-            scopes.set(key, runScope(name, { quick: args.quick, repoRoot: REPO_ROOT, distRoot: path.join(REPO_ROOT, 'dist'), resultsDir: dir, workDir: dir, options, progress, log: ctx.log, shouldStop }))
-          }
-          return scopes.get(key)!
-        },
+    for (let rep = 0; rep < suiteRepeats; rep++) {
+      if (rep > 0) {
+        // a new repetition measures again: only the container kit (images, bundles, engines) is kept
+        const kit = shared.get('containers')
+        shared = new Map(kit ? [['containers', kit]] : [])
+        scopes = new Map()
+        process.stderr.write(`kindling paper: repetition ${rep + 1} of ${suiteRepeats} of the suite\n`)
       }
-      const t0 = Date.now()
-      const before = os.loadavg()[0]!
-      let data: ExperimentData
-      try {
-        data = await exp.run(ctx)
-      } catch (e) {
-        data = { id: exp.id, status: 'failed', reason: ((e as Error).stack ?? String(e)).split('\n').slice(0, 4).join(' '), rows: [], method: [], notes: [], skipped: [] }
+      for (const exp of selected) {
+        if (interrupted()) break
+        if (rep > 0 && exp.suiteRepeat === false) continue
+        const progress = createProgress(exp.id)
+        const workDir = path.join(sharedDir, rep ? `${exp.id}-${rep + 1}` : exp.id)
+        fs.mkdirSync(workDir, { recursive: true })
+        const shouldStop = () => interrupted() || Date.now() > deadline
+        const ctx: PaperContext = {
+          quick: args.quick,
+          repoRoot: REPO_ROOT,
+          distRoot: path.join(REPO_ROOT, 'dist'),
+          workDir,
+          sharedDir,
+          options: args.options,
+          progress,
+          log: (m) => process.stderr.write(`[${exp.id}] ${m}\n`),
+          shouldStop,
+          atEnd: (fn) => atEnd.push(fn),
+          shared: <T>(key: string, make: () => Promise<T>) => {
+            if (!shared.has(key)) shared.set(key, make())
+            return shared.get(key) as Promise<T>
+          },
+          scope: (name, options = {}) => {
+            const key = `${name} ${JSON.stringify(options)}`
+            if (!scopes.has(key)) {
+              const dir = path.join(sharedDir, `scope-${name}-${scopeDirs++}`)
+              fs.mkdirSync(dir, { recursive: true })
+              progress.step(`bench scope ${name} ${Object.entries(options).map(([k, v]) => `--${k} ${v}`).join(' ')}`)
+              scopes.set(key, runScope(name, { quick: args.quick, repoRoot: REPO_ROOT, distRoot: path.join(REPO_ROOT, 'dist'), resultsDir: dir, workDir: dir, options, progress, log: ctx.log, shouldStop }))
+            }
+            return scopes.get(key)!
+          },
+        }
+        const t0 = Date.now()
+        const before = os.loadavg()[0]!
+        let data: ExperimentData
+        try {
+          data = await exp.run(ctx)
+        } catch (e) {
+          data = { id: exp.id, status: 'failed', reason: ((e as Error).stack ?? String(e)).split('\n').slice(0, 4).join(' '), rows: [], method: [], notes: [], skipped: [] }
+        }
+        progress.done()
+        data.seconds = (Date.now() - t0) / 1000
+        data.machine = machineLine(env)
+        data.loadAverage = { before: +before.toFixed(2), after: +os.loadavg()[0]!.toFixed(2) }
+        if (rep === 0) results.push(data)
+        else repeats.set(exp.id, [...(repeats.get(exp.id) ?? []), data])
+        process.stderr.write(`[${exp.id}] ${data.status}${data.reason ? `: ${data.reason.slice(0, 300)}` : ''} (${data.seconds.toFixed(0)} s, ${data.rows.length} rows)\n`)
       }
-      progress.done()
-      data.seconds = (Date.now() - t0) / 1000
-      data.machine = machineLine(env)
-      data.loadAverage = { before: +before.toFixed(2), after: +os.loadavg()[0]!.toFixed(2) }
-      results.push(data)
-      process.stderr.write(`[${exp.id}] ${data.status}${data.reason ? `: ${data.reason.slice(0, 300)}` : ''} (${data.seconds.toFixed(0)} s, ${data.rows.length} rows)\n`)
     }
+    for (const r of results) mergeRepetitions(r, repeats.get(r.id) ?? [])
   } finally {
     await cleanup()
   }

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import { buildRequest, Http1Connection } from './http1.js'
 import type { OpenLoopOutcome, OpenLoopSpec } from './openloop.js'
+import { scheduleLatency, type TimedRequest } from './schedule-latency.js'
 import { percentile } from './stats.js'
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as OpenLoopSpec
@@ -25,8 +26,9 @@ async function connection(): Promise<Http1Connection | undefined> {
   }
 }
 
-async function runRate(rate: number): Promise<OpenLoopOutcome> {
-  const total = Math.max(1, Math.round(rate * spec.durationS))
+async function runRate(rate: number, durationS = spec.durationS): Promise<OpenLoopOutcome> {
+  const total = Math.max(1, Math.round(rate * durationS))
+  const timed: TimedRequest[] = []
   const latencies: number[] = []
   const lags: number[] = []
   let errors = 0
@@ -38,6 +40,8 @@ async function runRate(rate: number): Promise<OpenLoopOutcome> {
   const start = performance.now() + 5
   const interval = 1000 / rate
   const send = async (scheduled: number) => {
+    const t: TimedRequest = { scheduledMs: scheduled }
+    timed.push(t)
     const c = await connection().catch((e: Error) => {
       firstError ??= e.message
       return undefined
@@ -48,9 +52,11 @@ async function runRate(rate: number): Promise<OpenLoopOutcome> {
     }
     inFlight++
     const sentAt = performance.now()
+    t.sentMs = sentAt
     lags.push((sentAt - scheduled) * 1000)
     try {
       const r = await c.request(raw)
+      t.doneMs = performance.now()
       latencies.push(r.us)
       if (r.status !== 200) non200++
       idle.push(c)
@@ -89,6 +95,10 @@ async function runRate(rate: number): Promise<OpenLoopOutcome> {
     achievedRps: (latencies.length - non200) / elapsedS,
     elapsedS,
     latencyUs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
+    fromScheduleUs: (() => {
+      const l = scheduleLatency(timed).fromScheduleUs
+      return { p50: percentile(l, 50), p90: percentile(l, 90), p99: percentile(l, 99), max: percentile(l, 100) }
+    })(),
     sendLagUs: { p50: percentile(lags, 50), p99: percentile(lags, 99) },
     errors,
     non200,
@@ -100,6 +110,8 @@ async function runRate(rate: number): Promise<OpenLoopOutcome> {
 }
 
 for (const rate of spec.rates) {
+  // an untimed warm-up at this rate first: sandboxes, connections and JIT settle before the count
+  if (spec.warmupS) await runRate(rate, spec.warmupS)
   const o = await runRate(rate)
   process.stdout.write(JSON.stringify(o) + '\n')
   await new Promise((r) => setTimeout(r, spec.pauseMs))

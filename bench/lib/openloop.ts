@@ -1,6 +1,6 @@
 // Runs the open-loop generator (openloop-main.ts) in its own process and reads its results.
 import { fork } from 'node:child_process'
-import { siblingModule } from '../../isolation/index.js'
+import { siblingModule, which } from '../../isolation/index.js'
 import { track } from './children.js'
 
 export interface OpenLoopSpec {
@@ -12,6 +12,10 @@ export interface OpenLoopSpec {
   drainS: number
   pauseMs: number
   maxConnections: number
+  /** untimed warm-up at each rate before it is measured, s */
+  warmupS?: number
+  /** pin the generator to this CPU (taskset), so that it and the system under test do not share cores */
+  cpu?: number
 }
 
 export interface OpenLoopOutcome {
@@ -23,6 +27,8 @@ export interface OpenLoopOutcome {
   elapsedS: number
   /** send to last byte */
   latencyUs: { p50: number; p90: number; p99: number; max: number }
+  /** scheduled send to last byte: no coordinated omission (a late send or a wait for a connection counts) */
+  fromScheduleUs?: { p50: number; p90: number; p99: number; max: number }
   /** how late the generator sent, against the schedule */
   sendLagUs: { p50: number; p99: number }
   errors: number
@@ -37,7 +43,10 @@ export interface OpenLoopOutcome {
 export function runOpenLoop(spec: OpenLoopSpec, onRate?: (o: OpenLoopOutcome) => void): Promise<OpenLoopOutcome[]> {
   const entry = siblingModule(import.meta.url, 'openloop-main')
   return new Promise((resolve, reject) => {
-    const child = track(fork(entry.path, [JSON.stringify(spec)], { execArgv: entry.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
+    // pinned: taskset execs node with the affinity set, and the IPC channel survives the exec
+    const taskset = spec.cpu !== undefined ? which('taskset') : undefined
+    const opts = taskset ? { execPath: taskset, execArgv: ['-c', String(spec.cpu), process.execPath, ...entry.execArgv] } : { execArgv: entry.execArgv }
+    const child = track(fork(entry.path, [JSON.stringify(spec)], { ...opts, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }))
     const out: OpenLoopOutcome[] = []
     let buf = ''
     let err = ''

@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { type Engine, runscAvailable, startDocker, startPodman } from '../../bench/container/engines.js'
 import { type CommandRun, runCommand } from '../../bench/lib/floors.js'
 import { artifactFor, createInProcessTiers, type InProcessTiers } from '../../bench/lib/inproc.js'
@@ -19,6 +20,8 @@ export const PIPELINE_STAGES = ['extract', 'transform', 'handler', 'thumbnail'] 
 export interface EngineKit {
   name: 'podman' | 'docker'
   run(image: ImageName, args: string[], input?: Buffer): Promise<CommandRun>
+  /** `run --rm` with the engine's default networking (a bridge and a veth pair, as Faasm's `docker run` had) */
+  runDefaultNet(image: ImageName, args: string[]): Promise<CommandRun>
   /** starts a long-running container of the image and returns its id */
   startSleeper(image: ImageName): Promise<string>
   exec(id: string, args: string[]): Promise<CommandRun>
@@ -44,6 +47,8 @@ export interface ContainerKit {
   bundle(runtime: OciName, image: ImageName, args: string[]): string
   /** `<runtime> run` of a bundle until it exits; the container is gone afterwards */
   run(runtime: OciName, bundle: string, input?: Buffer): Promise<CommandRun>
+  /** create + start only (`run --detach`): timed until the runtime returns, the container's exit and delete untimed */
+  createStart(runtime: OciName, bundle: string): Promise<CommandRun>
   startSleeper(runtime: OciName, image: ImageName): Promise<string>
   /** kills and deletes a container startSleeper made */
   stopSleeper(runtime: OciName, id: string): Promise<void>
@@ -79,6 +84,9 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
     engines: {},
     missing: [],
     bundle: () => {
+      throw new Error('no container runtime')
+    },
+    createStart: async () => {
       throw new Error('no container runtime')
     },
     run: async () => {
@@ -129,6 +137,22 @@ export async function openContainerKit(repoRoot: string, dir: string, opts: { en
   kit.run = async (runtime, bundle, input) => {
     const [b, ...flags] = cli(runtime)
     return runCommand(b!, [...flags, 'run', '--bundle', bundle, newId(runtime)], input)
+  }
+  kit.createStart = async (runtime, bundle) => {
+    const [b, ...flags] = cli(runtime)
+    const id = newId(`${runtime}-cs`)
+    // a detached container keeps the stdio it was given: give it none (a pipe would hold the
+    // wait until the container's process closed it), and time the runtime's own exit
+    const t0 = performance.now()
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(b!, [...flags, 'run', '--detach', '--bundle', bundle, id], { stdio: 'ignore' })
+      p.on('error', () => resolve(-1))
+      p.on('exit', (c) => resolve(c))
+    })
+    const r: CommandRun = { us: (performance.now() - t0) * 1000, code, stdout: Buffer.alloc(0), stderr: code === 0 ? '' : `${runtime} run --detach exited ${code}` }
+    // teardown, untimed: the no-op has exited or will; delete -f kills it if not
+    await runCommand(b!, [...flags, 'delete', '-f', id]).catch(() => {})
+    return r
   }
   const sleepers: [OciName, string][] = []
   kit.startSleeper = async (runtime, image) => {
@@ -227,6 +251,7 @@ function engineKit(name: 'podman' | 'docker', _engine: Engine, dir: string): Eng
     name,
     // the arguments bench/container/engines.ts runs with, but binary-safe stdin (the pipeline passes images)
     run: (i, args, input) => runCommand(bin, ['run', '--rm', '-i', '--network', 'none', ...extra, image(i), ...args], input, env),
+    runDefaultNet: (i, args) => runCommand(bin, ['run', '--rm', ...extra, image(i), ...args], undefined, env),
     async startSleeper(i) {
       const r = await runCommand(bin, ['run', '-d', '--network', 'none', ...extra, image(i), '/bin/sleep', '100000'], undefined, env)
       if (r.code !== 0) throw new Error(`${name} run -d failed: ${r.stderr.slice(0, 300)}`)

@@ -94,3 +94,23 @@ export function cpuHz(): number {
   } catch {}
   return NaN
 }
+
+export interface ReconciledCpu {
+  /** the whole machine's busy time per start, never below the process tree's */
+  machineUs: number
+  /** true when the idle subtraction took the machine below the tree and the tree is shown instead */
+  clamped: boolean
+  /** the machine's figure before the clamp */
+  rawMachineUs: number
+}
+
+/**
+ * The two CPU columns, reconciled: the process tree's CPU time is part of the machine's busy
+ * time, so the machine cannot be lower. It comes out lower when the idle rate measured before the
+ * loop was higher than the background during it (the subtraction overshoots) or by tick rounding;
+ * then the tree is the better lower bound of the machine and is shown, marked.
+ */
+export function reconcileCpu(treeUs: number, machineUs: number): ReconciledCpu {
+  if (machineUs >= treeUs) return { machineUs, clamped: false, rawMachineUs: machineUs }
+  return { machineUs: treeUs, clamped: true, rawMachineUs: machineUs }
+}

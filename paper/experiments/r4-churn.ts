@@ -22,6 +22,16 @@ function shortName(v: string): string {
   return `kindling ${tier}, ${v.includes('snapshot') ? 'snapshot restore' : 'new instance'} per call`
 }
 
+/** The highest rate offered to a variant in this run. */
+function highestRate(d: ExperimentData, variant: string): number {
+  return Math.max(...d.rows.filter((r) => r.label === variant && r.key.endsWith('|latency')).map((r) => Number(r.key.split('|')[1])))
+}
+
+/** A knee; at the highest rate offered it is a lower bound (the sweep never saw the variant fall behind). */
+export function kneeText(knee: number, highest: number): string {
+  return knee >= highest ? `>= ${num(knee)}/s (lower bound: the highest rate offered)` : `${num(knee)}/s`
+}
+
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y)
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN
@@ -31,10 +41,20 @@ export const r4: Experiment = {
   id: 'R4',
   title: 'Cold-start churn: latency against offered load',
   origin: 'Faasm (ATC\'20), Fig. 10: initialisation latency vs throughput, a new instance per request',
+  suiteRepeat: false,
   async run(ctx) {
     const data = emptyData('R4')
-    const repeats = Number(ctx.options['churn-repeats'] ?? (ctx.quick ? 1 : 3))
-    const opts: Record<string, string> = ctx.quick ? {} : { 'churn-duration': String(ctx.options['churn-duration'] ?? 4) }
+    const repeats = Number(ctx.options['churn-repeats'] ?? (ctx.quick ? 1 : 5))
+    // full run: 15 s per rate after a 2 s warm-up, 5 repeats; fewer rates than a fine sweep so that
+    // R4 stays under half an hour (--churn-rates / --container-rates refine it)
+    const opts: Record<string, string> = ctx.quick
+      ? {}
+      : {
+          'churn-duration': String(ctx.options['churn-duration'] ?? 15),
+          'churn-warmup': String(ctx.options['churn-warmup'] ?? 2),
+          rates: String(ctx.options['churn-rates'] ?? '100,1000,2000,4000,8000'),
+          'container-rates': String(ctx.options['container-rates'] ?? '1,5,20,100'),
+        }
     const sweeps = new Map<string, Sweep>()
     const knees = new Map<string, number[]>()
     for (let i = 0; i < repeats; i++) {
@@ -56,18 +76,19 @@ export const r4: Experiment = {
           } else sw.achieved.push(r.p50)
         } else if (r.name.startsWith('knee')) knees.set(r.group, [...(knees.get(r.group) ?? []), r.p50])
       }
-      if (i === 0) data.notes.push(...s.notes.filter((n) => !n.startsWith('open-loop') && !n.startsWith('Faasm')))
-      if (i === 0) data.method.push(...s.notes.filter((n) => n.startsWith('open-loop')).map((n) => `bench scope \`churn\`${ctx.quick ? ' (--quick: the wasm variant at two rates)' : ` (--churn-duration ${opts['churn-duration']})`}: ${n}`))
+      if (i === 0) data.notes.push(...s.notes.filter((n) => !n.startsWith('open-loop') && !n.startsWith('Faasm') && !/^(pinned|not pinned|pinning)/.test(n)))
+      if (i === 0) data.method.push(...s.notes.filter((n) => n.startsWith('open-loop') || /^(pinned|not pinned|pinning)/.test(n)).map((n) => `bench scope \`churn\`${ctx.quick ? ' (--quick: the wasm variant at two rates)' : ` (${Object.entries(opts).map(([k, v]) => `--${k} ${v}`).join(' ')})`}: ${n}`))
     }
     for (const sw of sweeps.values()) {
       const lo = Math.min(...sw.p50s)
       const hi = Math.max(...sw.p50s)
       data.rows.push({ key: `${sw.variant}|${sw.rate}|latency`, label: sw.variant, system: sw.variant.startsWith('container') ? 'container' : 'kindling', unit: 'ms', n: sw.p50s.length, p50: median(sw.p50s), p99: median(sw.p99s), ci95: [lo, hi], rounds: sw.p50s.length })
-      data.rows.push({ key: `${sw.variant}|${sw.rate}|achieved`, label: sw.variant, system: sw.variant.startsWith('container') ? 'container' : 'kindling', unit: 'req/s', n: sw.achieved.length, p50: median(sw.achieved) })
+      data.rows.push({ key: `${sw.variant}|${sw.rate}|achieved`, label: sw.variant, system: sw.variant.startsWith('container') ? 'container' : 'kindling', unit: 'req/s', n: sw.achieved.length, p50: median(sw.achieved), ci95: [Math.min(...sw.achieved), Math.max(...sw.achieved)] })
     }
     for (const [variant, ks] of knees) data.rows.push({ key: `${variant}|knee`, label: variant, system: variant.startsWith('container') ? 'container' : 'kindling', unit: 'req/s', n: ks.length, p50: median(ks.filter(Number.isFinite)), ci95: [Math.min(...ks), Math.max(...ks)], rounds: ks.length })
-    data.method.push(`${repeats} repeat(s) of the whole sweep; per rate the median over repeats of each run's median latency, the interval is the range over repeats (not a bootstrap: ${repeats} values), p99 the median of the runs' p99s; no separate warm-up (each sweep starts at its lowest rate, and the first calls of each sandbox are in it); knee = the highest offered rate at which >= 90% is achieved and the median stays within 3x of the lowest rate's (per repeat; median and range over repeats)`)
-    data.series = { sweep: [...sweeps.values()].map((s) => ({ variant: s.variant, rate: s.rate, achieved: median(s.achieved), p50: median(s.p50s) })) }
+    data.method.push(`${repeats} repeat(s) of the whole sweep; per rate the median over repeats of each run's median latency, the interval is the range over repeats (not a bootstrap: ${repeats} values), p99 the median of the runs' p99s; an untimed warm-up at each rate before it is measured; knee = the highest offered rate at which >= 90% is achieved and the median stays within 3x of the lowest rate's (per repeat; median and range over repeats)`)
+    data.method.push('a knee at the highest rate offered is a lower bound (the sweep did not find where the variant stops keeping up) and is shown as ">= rate"')
+    data.series = { sweep: [...sweeps.values()].map((s) => ({ variant: s.variant, rate: s.rate, achieved: median(s.achieved), p50: median(s.p50s), lo: Math.min(...s.p50s), hi: Math.max(...s.p50s), p99: median(s.p99s) })) }
     if (!sweeps.size) data.status = 'failed'
     return data
   },
@@ -81,39 +102,52 @@ export const r4: Experiment = {
       const low = lowest(v)
       const knee = get(v, 'knee')
       const [pl, pk] = pub(v)
-      return [v, pl, low ? `${num(low.p50)} ms at ${low.key.split('|')[1]}/s` : '–', pk, knee ? `${num(knee.p50)}/s${knee.ci95 && knee.n > 1 ? ` [${num(knee.ci95[0])}–${num(knee.ci95[1])}]` : ''}` : '–']
+      return [v, pl, low ? `${num(low.p50)} ms at ${low.key.split('|')[1]}/s` : '–', pk, knee ? `${kneeText(knee.p50, highestRate(d, v))}${knee.ci95 && knee.n > 1 ? ` [${num(knee.ci95[0])}–${num(knee.ci95[1])}]` : ''}` : '–']
     })
-    const knee = (f: (v: string) => boolean) => get(variants.find(f) ?? '', 'knee')?.p50
+    const knee = (f: (v: string) => boolean) => {
+      const v = variants.find(f)
+      const k = v ? get(v, 'knee')?.p50 : undefined
+      return k === undefined || !v ? undefined : { rate: k, lowerBound: k >= highestRate(d, v) }
+    }
+    // a lower-bound knee over an exact one is a lower bound; under it, nothing can be said
+    const kneeRatio = (a: { rate: number; lowerBound: boolean } | undefined, b: { rate: number; lowerBound: boolean } | undefined) =>
+      !a || !b ? '–' : b.lowerBound ? (a.lowerBound ? 'both knees are lower bounds: no ratio' : 'denominator is a lower bound: at most ' + ratio(a.rate / b.rate)) : `${a.lowerBound ? '>= ' : ''}${ratio(a.rate / b.rate)}`
     const ctrKnee = knee((v) => v.startsWith('container'))
     const newKnee = knee((v) => v.startsWith('wasm') && v.includes('new instance'))
     const snapKnee = knee((v) => v.includes('snapshot'))
-    const points: Point[] = (d.series?.sweep ?? []).map((p) => ({ series: shortName(String(p['variant'])), x: Number(p['achieved']), y: Number(p['p50']) })).filter((p) => p.x > 0 && p.y > 0)
+    const points: Point[] = (d.series?.sweep ?? []).map((p) => ({ series: shortName(String(p['variant'])), x: Number(p['achieved']), y: Number(p['p50']), lo: p['lo'] === undefined ? undefined : Number(p['lo']), hi: p['hi'] === undefined ? undefined : Number(p['hi']), p99: p['p99'] === undefined ? undefined : Number(p['p99']) })).filter((p) => p.x > 0 && p.y > 0)
     const marks: Point[] = [
-      { series: `Faasm Docker, knee ${RECALLED_MARK}`, x: 3, y: 2000 },
-      { series: 'Faasm Faaslet, knee', x: 600, y: 5 },
-      { series: 'Faasm Proto-Faaslet, knee', x: 4000, y: 0.5 },
+      ...(['docker', 'faaslet', 'proto'] as const).map((k) => {
+        const knee = published(`faasm.churn.${k}.knee`)
+        const lat = published(`faasm.churn.${k}.latency`)
+        const name = { docker: 'Docker', faaslet: 'Faaslet', proto: 'Proto-Faaslet' }[k]
+        // every published point says where it comes from: read in a text, or recalled (†)
+        return { series: `Faasm ${name}, knee (${knee.provenance === 'RECALLED' ? `recalled ${RECALLED_MARK}` : knee.provenance})`, x: knee.value!, y: lat.unit === 's' ? lat.value! * 1000 : lat.value! }
+      }),
     ]
     const md = [
       'A platform that starts a sandbox per request has a maximum start rate. Faasm drove a no-op with an open-loop generator (requests at a fixed rate, whatever the responses do) and plotted median latency against achieved throughput: Docker stays at ~2 s up to ~3 requests/s and then only gets slower; Faaslets stay at ~5 ms up to ~600/s; Proto-Faaslets at ~0.5 ms up to ~4,000/s. The knee is where isolation cost becomes a throughput limit.',
       '',
-      'Here the same sweep runs against kindling\'s gateway over loopback with a no-op per request that needs a new wasm instance, or a clean instance by snapshot restore, or a new container. The generator and the gateway share the machine\'s 2 cores.',
+      d.method.some((m) => m.includes('latency from the scheduled send'))
+        ? 'Here the same sweep runs against kindling\'s gateway over loopback with a no-op per request that needs a new wasm instance, or a clean instance by snapshot restore, or a new container. Each rate is warmed up (untimed) before it is measured; latency runs from the time the schedule said to send a request to its last byte, so a generator that falls behind or a request waiting for a connection is not hidden (no coordinated omission). The load generator is pinned to one core with taskset and the gateway with everything it starts to the other: the system under test has one core of this 2-core machine, and the generator cannot take it from it (method below says whether pinning worked in this run). A knee at the highest rate offered is a lower bound, shown as ">=".'
+        : 'Here the same sweep runs against kindling\'s gateway over loopback with a no-op per request that needs a new wasm instance, or a clean instance by snapshot restore, or a new container. **This run predates the corrected method**: its latencies run from the actual send (a late send or a wait for a connection is hidden: coordinated omission), with no warm-up and no pinning (method below); the next full run measures from the scheduled send, warms up each rate and pins the generator. A knee at the highest rate offered is a lower bound, shown as ">=".',
       '',
       mdTable(['variant', 'Faasm latency at low load', 'here, lowest rate', 'Faasm knee', 'here, knee [range over repeats]'], lines, ['l', 'r', 'r', 'r', 'r']),
       '',
       mdTable(['ratio of knees', 'Faasm', 'here'], [
-        ['fresh wasm sandbox / container', `${num(600 / 3)}x (600 / 3)`, ratio(newKnee && ctrKnee ? newKnee / ctrKnee : undefined)],
-        ['snapshot-restored sandbox / container', `${num(4000 / 3)}x (4,000 / 3)`, ratio(snapKnee && ctrKnee ? snapKnee / ctrKnee : undefined)],
-        ['snapshot-restored / fresh', `${num(4000 / 600)}x`, ratio(snapKnee && newKnee ? snapKnee / newKnee : undefined)],
+        ['fresh wasm sandbox / container', `${num(600 / 3)}x (600 / 3)`, kneeRatio(newKnee, ctrKnee)],
+        ['snapshot-restored sandbox / container', `${num(4000 / 3)}x (4,000 / 3)`, kneeRatio(snapKnee, ctrKnee)],
+        ['snapshot-restored / fresh', `${num(4000 / 600)}x`, kneeRatio(snapKnee, newKnee)],
       ], ['l', 'r', 'r']),
       '',
-      'The full sweep (median latency per offered rate, each repeat\'s median; range over repeats in brackets):',
+      'The full sweep (per offered rate: the median over repeats of each repeat\'s median latency, the range over repeats in brackets, for latency and for the achieved rate; p99 the median of the repeats\' p99):',
       '',
       mdTable(['variant', 'offered /s', 'achieved /s', 'median latency', 'p99'], d.rows.filter((r) => r.key.endsWith('|latency')).map((r) => {
         const ach = get(r.label, `${r.key.split('|')[1]}|achieved`)
-        return [r.label, r.key.split('|')[1]!, ach ? num(ach.p50) : '–', `${num(r.p50)} ms${r.ci95 && r.n > 1 ? ` [${num(r.ci95[0])}–${num(r.ci95[1])}]` : ''}`, `${num(r.p99)} ms`]
+        return [r.label, r.key.split('|')[1]!, ach ? `${num(ach.p50)}${ach.ci95 && ach.n > 1 ? ` [${num(ach.ci95[0])}–${num(ach.ci95[1])}]` : ''}` : '–', `${num(r.p50)} ms${r.ci95 && r.n > 1 ? ` [${num(r.ci95[0])}–${num(r.ci95[1])}]` : ''}`, `${num(r.p99)} ms`]
       }), ['l', 'r', 'r', 'r', 'r']),
     ]
-    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput', points, 'achieved requests/s (log)', 'median latency, ms (log)', marks), caption: 'R4: churn sweep; crosses are Faasm\'s published knees' }] : [] }
+    return { markdown: md.join('\n'), figures: points.length ? [{ file: 'r4-churn.svg', spec: logLines('R4: median latency vs achieved throughput (bars: range over repeats; triangles: p99)', points, 'achieved requests/s (log)', d.method.some((m) => m.includes('latency from the scheduled send')) ? 'latency from the scheduled send, ms (log)' : 'latency from the actual send, ms (log)', marks), caption: `R4: churn sweep; crosses are Faasm's published knees, each with its provenance (${RECALLED_MARK}: recalled)` }] : [] }
   },
   disagreements(d: ExperimentData) {
     const out: string[] = []

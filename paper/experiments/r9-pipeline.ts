@@ -238,7 +238,8 @@ export const r9: Experiment = {
       mdTable(['how the pipeline runs', 'TT: median [95% CI], p99', 'TC (median)', 'TT − TC: median [95% CI], p99', 'overhead x kindling.call chain'], lines, ['l', 'r', 'r', 'r', 'r']),
       '',
       mdTable(['overhead ratio', 'published', 'here'], [
-        ['container per stage / functions of one application on a local path', `SAND: OpenWhisk / SAND ${cite(published('sand.pipeline.overhead'))}`, `docker ${cmp('engine-docker')}, podman ${cmp('engine-podman')}, crun ${cmp('oci-crun')}, kindling container tier ${cmp('http-container')} (each / kindling.call chain)`],
+        ['containers kept ready per stage / functions of one application on a local path', `SAND: OpenWhisk (warm containers) / SAND ${cite(published('sand.pipeline.overhead'))}`, `kindling container tier, containers created ahead / kindling.call chain: ${cmp('http-container')} (the closest row to OpenWhisk's warm containers here: each stage still starts its created container, so an upper bound of a warm-container pipeline's overhead)`],
+        ['extra, not SAND\'s baseline: a new container per stage / local path', '–', `docker ${cmp('engine-docker')}, podman ${cmp('engine-podman')}, crun ${cmp('oci-crun')} (each / kindling.call chain; cold containers, which OpenWhisk's warm pipeline did not start)`],
         ['managed platform / lean containers with caches', `SOCK: Lambda / SOCK ${cite(published('sock.pipeline.lambda'))}, OpenWhisk / SOCK ${cite(published('sock.pipeline.openwhisk'))}`, `docker per stage / kindling container tier: ${ratio(ratioOf(ovOf('engine-docker'), ovOf('http-container')))}; crun per stage / kindling container tier: ${ratio(ratioOf(ovOf('oci-crun'), ovOf('http-container')))}`],
         ['whole application, container per stage vs one application', `SAND vs OpenWhisk: ${cite(published('sand.app.speedup'))}`, `TT docker / chain ${ratio(ratioOf(row('engine-docker'), row('http-chain')))}, crun / chain ${ratio(ratioOf(row('oci-crun'), row('http-chain')))}`],
       ], ['l', 'r', 'r']),
@@ -250,9 +251,9 @@ export const r9: Experiment = {
   disagreements(d) {
     const out: string[] = []
     const chain = find(d.rows, 'http-chain:overhead')
-    const docker = find(d.rows, 'engine-docker:overhead')
-    const r = ratioOf(docker, chain)
-    if (r !== undefined && r > 22 * 3) out.push(`the pipeline's platform overhead drops ${ratio(r)} from docker-per-stage to kindling's chained application, far more than SAND's 22x over OpenWhisk: SAND still forks a process per call inside its container (ms), kindling.call makes a wasm instance (µs), and OpenWhisk keeps warm containers that a fresh \`docker run\` per stage does not have. The two ends differ from SAND's, the direction agrees.`)
+    const ready = find(d.rows, 'http-container:overhead')
+    const r = ratioOf(ready, chain)
+    if (r !== undefined && (r > 22 * 2 || r < 22 / 2)) out.push(`the pipeline's platform overhead with a container kept ready per stage is ${ratio(r)} that of kindling's chained application (R9's table: kindling's container tier with containers created ahead against the kindling.call chain, TT − TC medians), against SAND's 22x over OpenWhisk with warm containers. kindling.call makes a wasm instance per stage (µs) where SAND forks a process (ms), and a created-ahead container still starts per call where OpenWhisk reuses a running one, so both ends differ from SAND's; the direction agrees. The docker-per-stage rows are cold containers, an extra, not SAND's baseline.`)
     return out
   },
 }

@@ -18,6 +18,10 @@ export interface Measured {
   n: number
   p50: number
   p99?: number
+  /** arithmetic mean of the samples (Faasm reports total elapsed / N, a mean) */
+  mean?: number
+  /** the median of this row in each repetition of the whole suite (full run: 3), in `unit` */
+  runs?: number[]
   /** 95% confidence interval of the median from repeated rounds (bootstrap over whole rounds) */
   ci95?: [number, number]
   /** rounds (repeated runs) the samples come from */
@@ -88,6 +92,8 @@ export interface Experiment {
   origin: string
   run(ctx: PaperContext): Promise<ExperimentData>
   render(data: ExperimentData, r: RenderContext): Section
+  /** false: run once even when the whole suite is repeated (the experiment repeats inside itself) */
+  suiteRepeat?: boolean
   /** where kindling's result disagrees with the paper's claim, and why (for the report's summary) */
   disagreements?(data: ExperimentData): string[]
 }

@@ -39,7 +39,8 @@ export function measured(m: Measured | undefined): string {
   if (!m) return 'not measured'
   const ci = m.ci95 && m.n > 1 && Number.isFinite(m.ci95[0]) ? ` [${value(m, m.ci95[0])}–${value(m, m.ci95[1])}]` : ''
   const p99 = m.p99 !== undefined && m.n > 1 ? `, p99 ${value(m, m.p99)}` : ''
-  return `**${value(m)}**${ci}${p99}`
+  const runs = m.runs && m.runs.length > 1 ? `; runs ${value(m, Math.min(...m.runs))}–${value(m, Math.max(...m.runs))}` : ''
+  return `**${value(m)}**${ci}${p99}${runs}`
 }
 
 export function ratio(r: number | undefined): string {

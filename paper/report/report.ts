@@ -40,7 +40,7 @@ export function renderReport(x: ReportInput): string {
     '',
     'This report reruns the experiments of those papers that fit on one small machine (the list, R1 to R14, is in shared/reference/cold-start-literature.md), each on every kindling tier it applies to and on the container runtimes installed here. Absolute times depend on the machine and cannot be compared with the papers\'; the **ratios** between mechanisms measured in the same run can, and the tables give both.',
     '',
-    `How to read the tables: "median [95% CI], p99" — the median of all samples, a 95% confidence interval of that median from a bootstrap that resamples whole repeated rounds (so drift between rounds widens it), and the 99th percentile by nearest rank. Published figures carry their provenance from the literature notes: figures marked **${RECALLED_MARK}** are **recalled** from the paper, not read in an openable source; check them against the PDF before quoting. Unmarked published figures were read in the authors' text or in a third party's quotation of it.`,
+    `How to read the tables: "median [95% CI], p99" — the median of all samples, a 95% confidence interval of that median from a bootstrap that resamples whole repeated rounds (so drift between rounds widens it), and the 99th percentile by nearest rank; where a run repeated the whole suite, "runs a–b" is the range of the repetitions' medians. Means are given beside medians where the papers report means (Faasm divides total elapsed time by N). Published figures carry their provenance from the literature notes: figures marked **${RECALLED_MARK}** are **recalled** from the paper, not read in an openable source; check them against the PDF before quoting. Unmarked published figures were read in the authors' text or in a third party's quotation of it.`,
     '',
     `Rerun everything: \`npm run paper\` (this report; tens of minutes, on a quiet machine). Check the pipeline: \`npm run paper -- --quick\` (a few minutes; writes paper/quick/). One experiment: \`npm run paper -- --only R4\`. Re-render this file from paper/results.json without measuring: \`npm run paper -- --render\`.`,
     '',
@@ -65,7 +65,7 @@ export function renderReport(x: ReportInput): string {
   out.push('')
   if (x.others?.length) out.push(`**This run shared the machine with another benchmark** (seen during the run: ${[...new Set(x.others.map((o) => o.replace(/\{.*$/, '').trim()))].slice(0, 4).map((o) => `\`${o}\``).join(', ')}). Ratios within one experiment are measured interleaved and hold up better than absolute times; CPU times from the whole machine are unreliable in such a run.`, '')
   else if (x.others) out.push('No other benchmark was seen running on the machine during the run (checked every 5 s).', '')
-  out.push('The paper testbeds had 8 to 20 cores (Faasm\'s micro-benchmarks: one Xeon E5-2660 at 2.6 GHz, 32 GB). This machine has 2, so the load generator and the system under test share them; no experiment pins cores.')
+  out.push('The paper testbeds had 8 to 20 cores (Faasm\'s micro-benchmarks: one Xeon E5-2660 at 2.6 GHz, 32 GB). This machine has 2, so the load generator and the system under test share them; only R4 pins cores (its generator on one, the gateway and its sandboxes on the other).')
   out.push('')
   out.push('## Headline')
   out.push('')
@@ -94,13 +94,16 @@ export function renderReport(x: ReportInput): string {
   }
   out.push('## Where kindling disagrees with the papers')
   out.push('')
+  out.push('Each item states the disagreement, then the evidence for it: the measurement here (the experiment\'s table named) and what the paper measured differently.')
+  out.push('')
   const dis = x.experiments.flatMap(({ exp, data }) => (exp.disagreements && data.status !== 'failed' && data.status !== 'skipped' ? exp.disagreements(data).map((d) => `- **${exp.id}**: ${d}`) : []))
   out.push(...(dis.length ? dis : ['- none found in this run']))
   out.push('')
   out.push('## Not reproduced here')
   out.push('')
   out.push(
-    '- R6 (Faasm Fig. 9, compute overhead of wasm vs native on Polybench/C), R10 (SOCK §3, the cost of Linux container primitives), R13 (Faasm §6.3, ML inference with a cold-start ratio) and R14 as its own experiment (gVisor appears in R1 and R7 as `runsc run`) are in the literature notes but not in this report.',
+    '- R13 (Faasm §6.3, ML inference with a cold-start ratio) and R14 as its own experiment (gVisor appears in R1 and R7 as `runsc run`) are in the literature notes but not in this report.',
+    '- Not measured the way the papers did, and said so in their sections: R8\'s global path is timed from a client outside kindling, not from a function; R9\'s warm-container baseline is kindling\'s container tier with containers created ahead (started per call), not containers kept running as OpenWhisk\'s.',
     '- Faasm\'s cluster experiments (SGD, matrix multiplication on 20 hosts), Firecracker (needs /dev/kvm that works: KVM is nested here and gVisor\'s KVM platform hangs), Catalyzer (a modified gVisor) and Nightcore (several EC2 hosts) need hardware this machine does not have.',
   )
   out.push('')

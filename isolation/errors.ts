@@ -69,6 +69,9 @@ export const ERRORS = {
   KINDLING_ERR_CALL_CANCELLED: { status: 499, hint: 'The client hung up before the answer: the call was stopped (or dropped from the queue). Nothing to do unless it was not meant to.' },
   // cluster (issue 12)
   KINDLING_ERR_CLUSTER_UNAVAILABLE: { status: 503, hint: 'This node cannot reach the cluster\'s NATS server just now, so the change was not stored anywhere; retry when GET /healthz says the cluster is connected again.' },
+  // cluster calls (issue 12, item 3)
+  KINDLING_ERR_NO_WORKER: { status: 503, hint: 'No live worker in the cluster can run this function\'s tier now; start a worker with that tier (GET /system/info lists each node\'s tiers) or retry when one has joined.' },
+  KINDLING_ERR_WORKER_LOST: { status: 502, hint: 'The worker running the call died or left the cluster before it answered; the call may or may not have run. Retry it: later calls go to the live workers.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

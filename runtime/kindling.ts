@@ -31,6 +31,7 @@ import { closeSharedHosts, createTiers } from './tiers.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import { type ClusterNode, joinCluster } from './cluster/node.js'
+import { type ClusterCalls, startClusterCalls } from './cluster/calls/start.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -147,10 +148,14 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   await registry.load()
   dispatcher.start()
+  // cluster: calls (a gateway places /function calls on workers; a worker takes them over HTTP and NATS)
+  const inflight = new InflightBytes(config.maxInflightBytes)
+  const calls: ClusterCalls | undefined = cluster ? startClusterCalls({ cluster, config, registry, dispatcher, inflight }) : undefined
   asyncQueue = new AsyncQueue({
     db,
     registry,
     dispatcher,
+    invoker: calls?.router,
     metrics,
     logs,
     settings: {
@@ -173,7 +178,6 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   if (config.deployExamples) await deployExamplesOnce(db, registry, (m) => process.stderr.write(`kindling: ${m}\n`))
 
-  const inflight = new InflightBytes(config.maxInflightBytes)
   // the open-file limit bounds how many clients can be connected at once
   const fdLimit = openFileLimit()
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
@@ -181,6 +185,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const app = buildGateway({
     registry,
     dispatcher,
+    invoker: calls?.router,
     logs,
     metrics,
     tiers: [...tiers.values()],
@@ -194,7 +199,10 @@ export async function createKindling(config: Config): Promise<Kindling> {
     connections: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxConnections: connectionLimit.max },
     version: readVersion(),
     extraRoutes: {
-      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
+      public: (a) => {
+        registerAsyncInvokeRoutes(a, { queue: asyncQueue!, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` })
+        calls?.registerRoutes(a) // cluster: calls
+      },
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncQueue! }),
     },
   })
@@ -232,6 +240,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
       await app.close()
       clearTimeout(force)
+      await calls?.close() // cluster: calls (NATS calls under way finish first)
       // state changes waiting for space give up: their calls run again at the next start
       storage.close()
       // calls under way finish (their results are stored) before the pools go away

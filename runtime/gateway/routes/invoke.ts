@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
-import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
+import type { CallRequest, InvokeResult, Invoker } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
 import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
@@ -14,7 +14,8 @@ const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
 
 export interface InvokeRouteOptions {
-  dispatcher: Dispatcher
+  /** the local dispatcher, or the cluster router on a gateway in a cluster */
+  invoker: Invoker
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
@@ -50,7 +51,7 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
 }
 
 export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOptions): void {
-  const { dispatcher, defaultNamespace } = opts
+  const { invoker, defaultNamespace } = opts
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const started = performance.now()
@@ -72,7 +73,7 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     })
     let result: InvokeResult
     try {
-      result = await dispatcher.invoke(name, namespace, invokeReq, cancel.signal)
+      result = await invoker.invoke(name, namespace, invokeReq, cancel.signal)
     } catch (e) {
       return sendError(reply, e)
     } finally {

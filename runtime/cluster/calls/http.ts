@@ -76,7 +76,10 @@ export class HttpTransport implements Transport {
         res.on('error', () => {})
         res.on('close', () => {
           done()
-          if (!res.complete) return reject(signal.aborted ? cancelled() : lost(url, 'the answer was cut off'))
+          if (!res.complete) reject(signal.aborted ? cancelled() : lost(url, 'the answer was cut off'))
+        })
+        res.on('end', () => {
+          done()
           const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
           if (res.statusCode !== 200) {
             // the worker refused the call before it ran (bound of request bytes, size): its error

@@ -34,6 +34,8 @@ export class ClusterRouter implements Invoker {
   private readonly pending = new Map<string, number>()
   /** the heartbeat (sentAt) a worker's pending count started from */
   private readonly beatOf = new Map<string, string>()
+  /** workers a call just failed to reach or lost, by the heartbeat they had then: left out until a newer one */
+  private readonly suspect = new Map<string, string>()
   /** calls in flight per worker: how to fail each when the worker is lost */
   private readonly inflight = new Map<string, Set<(e: KindlingError) => void>>()
   private readonly ticker: NodeJS.Timeout
@@ -60,7 +62,7 @@ export class ClusterRouter implements Invoker {
     const budgetMs = v.settings.timeoutMs + this.deps.queueWaitMs
     const notSent = new Set<string>()
     for (;;) {
-      const workers = this.deps.membership.workers().filter((n) => !notSent.has(n.id))
+      const workers = this.deps.membership.workers().filter((n) => !notSent.has(n.id) && this.suspect.get(n.id) !== n.sentAt)
       const node = place(workers, fn, { pending: this.pendingFor(workers), selfId: this.deps.selfId })
       this.pending.set(node.id, (this.pending.get(node.id) ?? 0) + 1)
       if (node.id === this.deps.selfId && this.deps.local) {
@@ -74,8 +76,10 @@ export class ClusterRouter implements Invoker {
         // it never reached that worker: another one may take it
         if (e instanceof CallNotSent) {
           notSent.add(node.id)
+          this.suspect.set(node.id, node.sentAt)
           continue
         }
+        if (e instanceof KindlingError && e.code === 'KINDLING_ERR_WORKER_LOST') this.suspect.set(node.id, node.sentAt)
         throw e
       }
     }
@@ -122,6 +126,7 @@ export class ClusterRouter implements Invoker {
   private checkLiveness(): void {
     if (this.inflight.size === 0) return
     const live = new Set(this.deps.membership.workers().map((n) => n.id))
+    for (const id of this.suspect.keys()) if (!live.has(id)) this.suspect.delete(id)
     for (const [id, calls] of this.inflight) {
       if (live.has(id)) continue
       const e = new KindlingError('KINDLING_ERR_WORKER_LOST', `worker ${id} left the cluster (no heartbeat) while it ran the call`)

@@ -72,6 +72,8 @@ export const ERRORS = {
   // cluster calls (issue 12, item 3)
   KINDLING_ERR_NO_WORKER: { status: 503, hint: 'No live worker in the cluster can run this function\'s tier now; start a worker with that tier (GET /system/info lists each node\'s tiers) or retry when one has joined.' },
   KINDLING_ERR_WORKER_LOST: { status: 502, hint: 'The worker running the call died or left the cluster before it answered; the call may or may not have run. Retry it: later calls go to the live workers.' },
+  // cluster state (issue 12)
+  KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -79,7 +79,9 @@ export const CONFIG_TABLE = {
   containerKeepAliveMs: { env: 'KINDLING_CONTAINER_KEEP_ALIVE_MS', kind: 'int', default: 4000, min: 1, doc: 'container tier: an idle connection to an HTTP-mode function server is closed after this long; keep it below the server\'s own keep-alive timeout (Node\'s default is 5 s)' },
   closeGraceMs: { env: 'KINDLING_CLOSE_GRACE_MS', kind: 'int', default: 2000, min: 0, doc: 'at shutdown, how long open client connections may finish their calls before they are cut' },
   // cluster calls (issue 12, item 3)
-  clusterTransport: { env: 'KINDLING_CLUSTER_TRANSPORT', kind: 'string', default: 'http', doc: 'how a gateway passes a sync call to a worker: http (direct, keep-alive, to the worker\'s URL) or nats (request/reply on the worker\'s subject); bench/scopes/cluster.ts measures both' },
+  clusterTransport: { env: 'KINDLING_CLUSTER_TRANSPORT', kind: 'string', default: 'nats', doc: 'how a gateway passes a sync call to a worker: nats (request/reply on the worker\'s subject, the faster under load in bench/scopes/cluster.ts) or http (direct, keep-alive, to the worker\'s URL)' },
+  // cluster roles and state (issue 12, items 1 and 2)
+  advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: 'http://127.0.0.1:8080', doc: 'gateway the CLI talks to (as faas-cli reads it)' },
   // cluster (issue 12): empty natsUrl = the embedded single node, no NATS
   natsUrl: { env: 'KINDLING_NATS_URL', kind: 'string', default: '', doc: 'NATS server(s) of the cluster this node joins (nats://HOST:PORT, comma separated); empty: the embedded single node' },
@@ -156,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (out.natsUrl === '' && out.role !== 'all') {
     throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: a gateway-only or worker-only node needs a cluster (KINDLING_NATS_URL or --nats)`)
+  }
+  if (out.advertiseUrl !== '' && !/^https?:\/\/[^\s/]+\/?$/.test(out.advertiseUrl as string)) {
+    throw new ConfigError(`KINDLING_ADVERTISE_URL=${String(out.advertiseUrl)}: must be http://HOST:PORT (the address other nodes reach this one at)`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
   return Object.freeze(out) as Config

@@ -25,13 +25,17 @@ import { loadOrCreateSecretKey, secretKeyFileOf } from './registry/secret-key.js
 import { SqliteRegistryStorage } from './registry/sqlite-storage.js'
 import { Storage } from './registry/storage.js'
 import { STORAGE_DECORATOR } from './gateway/routes/info.js'
-import { isStorageFullError } from './errors.js'
+import { isStorageFullError, KindlingError } from './errors.js'
 import { readVersion } from './version.js'
 import { closeSharedHosts, createTiers } from './tiers.js'
 import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import { type ClusterNode, joinCluster } from './cluster/node.js'
 import { type ClusterCalls, startClusterCalls } from './cluster/calls/start.js'
+import { clusterStatus, gatewayPrepareHook, limitToWorkerRoutes } from './cluster/roles.js'
+import { ClusterState } from './cluster/state.js'
+import { type StateSync, startStateSync } from './cluster/state-sync.js'
+import { CLUSTER_DECORATOR } from './gateway/routes/info.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
 
 export interface Kindling {
@@ -83,6 +87,16 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const registryStorage = new SqliteRegistryStorage(db, secretKeyOf(dataDir))
   const artifacts = new FileArtifactStore(registryStorage.artifacts, dataDir)
   const secrets = registryStorage.secrets
+  // cluster: state (A) — the cluster's copy of the registry, written before this node's
+  let clusterState: ClusterState | undefined
+  try {
+    clusterState = cluster && (await ClusterState.open(cluster.link, cluster.key, artifacts, { dataDir, runsCalls: cluster.runsCalls }))
+  } catch (e) {
+    await cluster!.close()
+    db.close()
+    storage.close()
+    throw new KindlingError('KINDLING_ERR_CLUSTER_UNAVAILABLE', `the cluster's state buckets cannot be opened in NATS at ${config.natsUrl} (is JetStream enabled: nats-server -js?): ${(e as Error).message}`)
+  }
   try {
     const sealed = secrets.sealClearRows()
     if (sealed) say(`${sealed} secret${sealed === 1 ? ' was' : 's were'} stored in clear text by an older kindling; now sealed with the key in ${path.join(dataDir, 'secrets')}`)
@@ -110,12 +124,14 @@ export async function createKindling(config: Config): Promise<Kindling> {
     // what an upload is, found by the wasm tier's code: the registry does not know the tiers
     classify: classifyArtifact,
     log: (key, text) => logs.write({ key, instance: 'gateway', stream: 'system', text }),
+    shared: clusterState,
   })
 
   // built below; the metrics read them lazily
   let dispatcher: Dispatcher | undefined
   let asyncQueue: AsyncQueue | undefined
-  const tiers = await createTiers(config, {
+  // cluster: roles (A) — a gateway-only node starts no tier and no app host
+  const tiers = cluster && !cluster.runsCalls ? new Map<TierName, IsolationTier>() : await createTiers(config, {
     dataDir,
     readSecret: (ns, name) => secrets.read(ns, name),
     // messages about an app host (key "app:<application>") go to every function of that application
@@ -146,11 +162,16 @@ export async function createKindling(config: Config): Promise<Kindling> {
     sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
   })
+  // cluster: roles (A) — a gateway-only node checks deploys but prepares nothing
+  if (cluster && !cluster.runsCalls) registry.setPrepareHook(gatewayPrepareHook(artifacts))
   await registry.load()
   dispatcher.start()
   // cluster: calls (a gateway places /function calls on workers; a worker takes them over HTTP and NATS)
   const inflight = new InflightBytes(config.maxInflightBytes)
   const calls: ClusterCalls | undefined = cluster ? startClusterCalls({ cluster, config, registry, dispatcher, inflight }) : undefined
+  // cluster: state (A) — catch up from the cluster's current state, then follow it
+  let stateSync: StateSync | undefined
+  if (cluster && clusterState) stateSync = await startStateSync(clusterState, registry, cluster.key, say)
   asyncQueue = new AsyncQueue({
     db,
     registry,
@@ -176,7 +197,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       retentionMs: config.asyncRetentionMs,
     },
   })
-  if (config.deployExamples) await deployExamplesOnce(db, registry, (m) => process.stderr.write(`kindling: ${m}\n`))
+  if (config.deployExamples && (cluster?.servesApi ?? true)) await deployExamplesOnce(db, registry, (m) => process.stderr.write(`kindling: ${m}\n`))
 
   // the open-file limit bounds how many clients can be connected at once
   const fdLimit = openFileLimit()
@@ -208,6 +229,10 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   // /healthz and /system/info report degraded mode
   app.decorate(STORAGE_DECORATOR, storage)
+  // cluster: roles (A) — /healthz and /system/info say what this node is; a worker serves no API
+  const startedAt = new Date().toISOString()
+  if (cluster) app.decorate(CLUSTER_DECORATOR, { status: () => clusterStatus(cluster, () => describeNode(k.url ?? '', k), startedAt) })
+  if (cluster && !cluster.servesApi) limitToWorkerRoutes(app)
   // after the examples: calls left by a previous run find their functions deployed
   asyncQueue.start()
 
@@ -231,10 +256,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
       k.url = address
-      await cluster?.announce(() => describeNode(address, k))
+      // cluster: roles (A) — what the others dial: the operator's URL when this node listens on all addresses
+      await cluster?.announce(() => describeNode(config.advertiseUrl || address, k))
       return address
     },
     async close() {
+      // cluster: state (A) — no more changes from the others while this node shuts down
+      stateSync?.stop()
       // calls in flight get a grace period; a connection that never sends a request does not
       // hold the shutdown past it
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)

@@ -8,6 +8,7 @@ import { serve } from './serve.js'
 const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaaS-compatible API
 
   kindling serve [--host H] [--port P] [--data-dir D]      start the gateway
+                [--nats nats://HOST:PORT --role gateway|worker|all --cluster-key-file F]   join a cluster
   kindling deploy FILE.wasm [--name N] [--label k=v] [--env k=v] [--isolation TIER] [--app A]
                  [--memory 128Mi] [--secret S] [--namespace NS]
   kindling deploy --image IMAGE --name N [--fprocess CMD]  deploy a container image
@@ -34,6 +35,10 @@ export async function main(argv: string[]): Promise<number> {
   if (dataDir) overrides.dataDir = dataDir
   if (args.flags.has('port')) overrides.port = Number(args.flags.get('port')!.at(-1))
   if (args.flags.has('host')) overrides.host = args.flags.get('host')!.at(-1)
+  // cluster (issue 12): the same as KINDLING_NATS_URL, KINDLING_ROLE, KINDLING_CLUSTER_KEY_FILE
+  if (args.flags.has('nats')) overrides.natsUrl = args.flags.get('nats')!.at(-1)
+  if (args.flags.has('role')) overrides.role = args.flags.get('role')!.at(-1)
+  if (args.flags.has('cluster-key-file')) overrides.clusterKeyFile = args.flags.get('cluster-key-file')!.at(-1)
   const config = loadConfig(process.env, overrides)
   if (command === 'serve') return serve(config)
   if (command === 'image') {

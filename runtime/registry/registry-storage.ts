@@ -66,3 +66,27 @@ export interface ArtifactStore {
   /** where a tier reads the bytes from */
   pathOf(digest: string): string
 }
+
+/**
+ * The cluster's copy of the registry (runtime/cluster/state.ts), when the node is in one: each
+ * change made through the API is stored there first, and a change it refuses (503 when NATS cannot
+ * be reached, 409 when another gateway changed the same thing first) is not applied here at all.
+ * Changes made on other nodes come back through Registry.applyShared / applySharedSecret.
+ */
+export interface SharedState {
+  /** a deploy, update or scale of `fn` (create fails when the cluster has the name already) */
+  putFunction(fn: StoredFunction, mode: 'create' | 'update' | 'scale'): Promise<void>
+  removeFunction(namespace: string, name: string): Promise<void>
+  /** false: create found it there already, update did not find it */
+  putSecret(namespace: string, name: string, value: Buffer, mode: 'create' | 'update'): Promise<boolean>
+  /** false when the cluster does not have it */
+  removeSecret(namespace: string, name: string): Promise<boolean>
+  /** stores uploaded bytes in the cluster's object store (idempotent) */
+  putArtifact(rec: ArtifactRecord, bytes: Uint8Array): Promise<void>
+  /** brings the bytes of an artifact this node lacks from the cluster (digest checked); false when the cluster has none */
+  fetchArtifact(digest: string): Promise<boolean>
+  /** a deployed container image this node's image store has goes into the cluster (idempotent) */
+  shareImage(image: string): Promise<void>
+  /** brings a container image this node lacks from the cluster (digest checked); false when the cluster has none */
+  fetchImage(image: string): Promise<boolean>
+}

@@ -9,7 +9,7 @@ import { KindlingError, asKindlingError } from '../errors.js'
 import { functionKey } from '../names.js'
 import { type FunctionSettings, type SpecDefaults, isWasmImage, parseDeployment, settingsOf } from '../spec.js'
 import { digestOf, WASM_IMAGE } from './artifacts.js'
-import type { ArtifactRecord, ArtifactStore, RegistryStorage, SecretValueStore, StoredFunction } from './registry-storage.js'
+import type { ArtifactRecord, ArtifactStore, RegistryStorage, SecretValueStore, SharedState, StoredFunction } from './registry-storage.js'
 
 /** The uploaded module a `wasm:sha256:<hex>` image names. */
 export interface ModuleRef {
@@ -61,6 +61,8 @@ export interface RegistryDeps {
   classify: Classifier
   /** kindling's messages about a function (the key) */
   log: (key: string, text: string) => void
+  /** a cluster node's shared state: every API change is stored there before it is applied here */
+  shared?: SharedState
 }
 
 export class Registry {
@@ -153,12 +155,13 @@ export class Registry {
         if (!this.secrets.exists(dep.namespace, s)) throw new KindlingError('KINDLING_ERR_INVALID_FIELD', `secret ${s} does not exist in namespace ${dep.namespace}; create it with POST /system/secrets`)
       }
       const settings = settingsOf(dep, this.deps.defaults)
+      await this.clusterCopy(dep.image, 'deploy')
       const now = new Date().toISOString()
       const stored: StoredFunction = { deployment: dep, version: newVersionId(), createdAt: existing?.stored.createdAt ?? now, updatedAt: now, replicas: null }
       const version: DeploymentVersion = { key, stored, settings, module: this.moduleOf(dep.image) }
       // prepared before it is stored: a module that does not compile is refused, nothing is stored
       await this.prepareHook(version, mode === 'create' ? 'deploy' : 'update')
-      await this.store(version)
+      await this.store(version, mode)
       this.current.set(key, version)
       void this.emit('activated', { version, cause: mode === 'create' ? 'deploy' : 'update', previous: existing })
       if (existing) void this.emit('retired', { version: existing, reason: 'updated', removed: false })
@@ -166,9 +169,13 @@ export class Registry {
     })
   }
 
-  /** Persists a prepared version; one that cannot be stored (a full disk: 507) is retired again. */
-  private async store(version: DeploymentVersion): Promise<void> {
+  /**
+   * Persists a prepared version (in the cluster first when `share` says how); one that cannot be
+   * stored (the cluster unreachable: 503, a full disk: 507) is retired again.
+   */
+  private async store(version: DeploymentVersion, share?: 'create' | 'update'): Promise<void> {
     try {
+      if (share && this.deps.shared) await this.deps.shared.putFunction(version.stored, share)
       this.deps.storage.deployments.put(version.stored)
     } catch (e) {
       await this.emit('retired', { version, reason: 'not stored', removed: false })
@@ -181,6 +188,7 @@ export class Registry {
     return this.withLock(key, async () => {
       const version = this.current.get(key)
       if (!version) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in ${namespace}`)
+      await this.deps.shared?.removeFunction(namespace, name)
       this.deps.storage.deployments.delete(namespace, name)
       this.current.delete(key)
       await this.emit('retired', { version, reason: 'removed', removed: true })
@@ -196,6 +204,7 @@ export class Registry {
       const cap = this.deps.defaults.maxReplicasCap ?? Infinity
       if (replicas > cap) throw new KindlingError('KINDLING_ERR_TOO_MANY_REPLICAS', `replicas=${replicas} is above the cap of ${cap}`)
       const n = Math.min(replicas, version.settings.scale.max)
+      await this.deps.shared?.putFunction({ ...version.stored, replicas: n }, 'scale')
       this.recordReplicas(version, n)
       await this.emit('changed', { version, replicas: n })
       this.deps.log(key, `scaled to ${n} through the API${n < replicas ? ` (asked ${replicas}, max is ${version.settings.scale.max})` : ''}`)
@@ -257,8 +266,15 @@ export class Registry {
   async uploadArtifact(bytes: Uint8Array): Promise<ArtifactRecord> {
     if (bytes.length === 0) throw new KindlingError('KINDLING_ERR_NOT_WASM', 'the body is empty')
     const known = this.deps.artifacts.get(digestOf(bytes))
-    if (known) return known
+    if (known) {
+      await this.deps.shared?.putArtifact(known, bytes)
+      return known
+    }
     const { format } = await this.deps.classify(bytes)
+    if (this.deps.shared) {
+      const digest = digestOf(bytes)
+      await this.deps.shared.putArtifact({ digest, size: bytes.length, format, createdAt: new Date().toISOString() }, bytes)
+    }
     return this.deps.artifacts.put(bytes, format)
   }
 
@@ -271,20 +287,92 @@ export class Registry {
   }
 
   /** false when it exists already */
-  createSecret(namespace: string, name: string, value: Buffer): boolean {
-    return this.secrets.create(namespace, name, value)
+  async createSecret(namespace: string, name: string, value: Buffer): Promise<boolean> {
+    if (this.deps.shared && !(await this.deps.shared.putSecret(namespace, name, value, 'create'))) return false
+    // a cluster node may have it from an earlier life: the cluster's answer is the one that counts
+    return this.secrets.create(namespace, name, value) || (this.deps.shared !== undefined && this.secrets.update(namespace, name, value))
   }
 
   /** false when it does not exist; else the functions that mount it have the new value when this resolves */
   async updateSecret(namespace: string, name: string, value: Buffer): Promise<boolean> {
+    // in a cluster, this node's copy says what exists (the watch keeps it current)
+    if (this.deps.shared && (!this.secrets.exists(namespace, name) || !(await this.deps.shared.putSecret(namespace, name, value, 'update')))) return false
     if (!this.secrets.update(namespace, name, value)) return false
     await this.refreshSecret(namespace, name)
     return true
   }
 
   /** false when it does not exist */
-  deleteSecret(namespace: string, name: string): boolean {
+  async deleteSecret(namespace: string, name: string): Promise<boolean> {
+    if (this.deps.shared && (!this.secrets.exists(namespace, name) || !(await this.deps.shared.removeSecret(namespace, name)))) return false
     return this.secrets.delete(namespace, name)
+  }
+
+  /**
+   * In a cluster: a module this node lacks comes from the cluster first (another node uploaded it);
+   * a container image goes into the cluster with a deploy, and comes from it when a change is applied.
+   */
+  private async clusterCopy(image: string, when: 'deploy' | 'apply'): Promise<void> {
+    const shared = this.deps.shared
+    if (!shared) return
+    if (!isWasmImage(image)) return void (when === 'deploy' ? await shared.shareImage(image) : await shared.fetchImage(image))
+    const digest = WASM_IMAGE.exec(image)?.[1]
+    if (digest !== undefined && !this.deps.artifacts.get(digest)) await shared.fetchArtifact(digest)
+  }
+
+  /**
+   * A deployment another node stored in the cluster (undefined: removed there), applied here as a
+   * deploy, update, scale or removal would be, so that the dispatcher starts or stops its pool. It
+   * is never refused: a version that cannot run here is left out with a message (placement does
+   * not choose a node without its tier), and a change this node made itself is recognised by its
+   * version id and skipped.
+   */
+  applyShared(key: string, stored: StoredFunction | undefined): Promise<void> {
+    return this.withLock(key, async () => {
+      const existing = this.current.get(key)
+      if (!stored) {
+        if (!existing) return
+        const dep = existing.stored.deployment
+        this.deps.storage.deployments.delete(dep.namespace, dep.service)
+        this.current.delete(key)
+        await this.emit('retired', { version: existing, reason: 'removed on another node', removed: true })
+        return
+      }
+      if (existing?.stored.version === stored.version) {
+        const n = stored.replicas
+        if (n === null || n === existing.stored.replicas) return
+        this.recordReplicas(existing, Math.min(n, existing.settings.scale.max))
+        await this.emit('changed', { version: existing, replicas: existing.stored.replicas! })
+        return
+      }
+      const dep = stored.deployment
+      try {
+        await this.clusterCopy(dep.image, 'apply')
+        const settings = settingsOf(dep, this.deps.defaults, { clampReplicas: true })
+        const version: DeploymentVersion = { key, stored, settings, module: this.moduleOf(dep.image) }
+        // as at start-up: a failure to prepare is kept and shown with the function
+        await this.prepareHook(version, 'load')
+        await this.store(version)
+        this.current.set(key, version)
+        void this.emit('activated', { version, cause: existing ? 'update' : 'deploy', previous: existing })
+        if (existing) void this.emit('retired', { version: existing, reason: 'updated on another node', removed: false })
+      } catch (e) {
+        this.deps.log(key, `the cluster's version ${stored.version} of ${key} cannot run on this node: ${asKindlingError(e).message}`)
+      }
+    })
+  }
+
+  /** A secret another node stored in the cluster (undefined: removed there); the functions that mount it are prepared again. */
+  async applySharedSecret(namespace: string, name: string, value: Buffer | undefined): Promise<void> {
+    if (value === undefined) {
+      this.secrets.delete(namespace, name)
+      return
+    }
+    if (this.secrets.exists(namespace, name)) {
+      if (this.secrets.read(namespace, name)?.equals(value)) return
+      this.secrets.update(namespace, name, value)
+    } else this.secrets.create(namespace, name, value)
+    await this.refreshSecret(namespace, name)
   }
 }
 

@@ -75,7 +75,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     try {
       const { b, name, value } = parse(req.body, true)
       const ns = nsOf(b, req.query)
-      if (!registry.createSecret(ns, name, value)) throw new KindlingError('KINDLING_ERR_SECRET_EXISTS', `secret ${name} already exists in ${ns}`)
+      if (!(await registry.createSecret(ns, name, value))) throw new KindlingError('KINDLING_ERR_SECRET_EXISTS', `secret ${name} already exists in ${ns}`)
       return reply.code(201).send()
     } catch (e) {
       return sendError(reply, e)
@@ -97,7 +97,7 @@ export function registerSecretRoutes(app: FastifyInstance, opts: SecretRouteOpti
     try {
       const { b, name } = parse(req.body, false)
       const ns = nsOf(b, req.query)
-      if (!registry.deleteSecret(ns, name)) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
+      if (!(await registry.deleteSecret(ns, name))) throw new KindlingError('KINDLING_ERR_SECRET_NOT_FOUND', `secret ${name} does not exist in ${ns}`)
       return reply.code(202).send()
     } catch (e) {
       return sendError(reply, e)

@@ -53,8 +53,16 @@ before(async () => {
   ])
   // a call takes 300 ms: calls pile up on the workers, so a kill catches some in flight
   const module = (await sleeperModule(300)) as Uint8Array<ArrayBuffer>
-  // until deployments replicate (issue 12 item 2), every node gets them
-  for (const n of started) await deploy(n.srv.url, n.dataDir, module)
+  // deployed through one gateway: the cluster's state takes it to every worker
+  const gw = started[3]!
+  await deploy(gw.srv.url, gw.dataDir, module)
+  // bounded: until every worker has a warm sandbox of it (the gateway lists the nodes' records)
+  for (let i = 0; i < 600; i++) {
+    const info = (await (await fetch(`${gw.srv.url}/system/info`, { headers: { authorization: authOf(gw.dataDir) } })).json()) as { cluster?: { nodes?: { role: string; warm: Record<string, number> }[] } }
+    const ready = (info.cluster?.nodes ?? []).filter((n) => n.role === 'worker' && (n.warm['sleeper.openfaas-fn'] ?? 0) > 0)
+    if (ready.length === 3) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
 })
 after(async () => {
   for (const n of [...gateways, ...workers]) await n.srv.stop().catch(() => {})

@@ -45,13 +45,13 @@ before(async () => {
   viaNats = await node('gn', { role: 'gateway', clusterTransport: 'nats' })
   // a loop the tier's interrupt stops (a sleeping import is not interruptible)
   const spin = await wat(wasiCommand('(loop $l (br $l))'))
-  // until deployments replicate (issue 12 item 2), every node gets them
-  for (const k of [...workers, viaHttp, viaNats]) {
-    await k.listen()
-    await k.deploy('echo', exampleModule('echo'))
-    await k.deploy('cat', exampleModule('cat'))
-    await k.deploy('spin', spin, { labels: { 'com.kindling.timeout': '120s' } })
-  }
+  for (const k of [...workers, viaHttp, viaNats]) await k.listen()
+  // deployed through one gateway: the cluster's state takes them to every node
+  await viaHttp.deploy('echo', exampleModule('echo'))
+  await viaHttp.deploy('cat', exampleModule('cat'))
+  await viaHttp.deploy('spin', spin, { labels: { 'com.kindling.timeout': '120s' } })
+  const everywhere = (name: string) => workers.every((w) => w.dispatcher.get(name, 'openfaas-fn')?.pool) && !!viaNats.registry.get(name, 'openfaas-fn')
+  await until(() => ['echo', 'cat', 'spin'].every(everywhere), 60_000)
   await until(() => viaHttp.cluster!.membership.workers().length === 2 && viaNats.cluster!.membership.workers().length === 2)
 })
 after(async () => {

@@ -45,7 +45,7 @@ describe('registry', () => {
 
   it('deploys, updates, scales, refreshes a secret and removes, with one event each', async () => {
     const { registry, seen } = r
-    assert.equal(registry.createSecret('openfaas-fn', 'token', Buffer.from('a')), true)
+    assert.equal(await registry.createSecret('openfaas-fn', 'token', Buffer.from('a')), true)
     const v1 = await registry.deploy({ service: 'svc', image: 'alpine:latest', secrets: ['token'] }, 'create')
     assert.deepEqual(seen.splice(0), [{ event: 'activated', version: v1.stored.version, detail: 'deploy previous=-' }])
     await assert.rejects(registry.deploy({ service: 'svc', image: 'alpine:latest' }, 'create'), { code: 'KINDLING_ERR_FUNCTION_EXISTS' })

@@ -115,6 +115,36 @@ test('the internal call route answers 404 without a valid cluster token, and exi
   assert.equal((await post({ 'x-kindling-call-auth': good }, viaHttp.url)).status, 404)
 })
 
+test('scale to zero and back, cluster-wide: scaled through a gateway, a call wakes a worker', { skip }, async () => {
+  const res = await fetch(`${viaHttp.url}/system/scale-function/echo`, { method: 'POST', headers: { ...viaHttp.auth, 'content-type': 'application/json' }, body: JSON.stringify({ serviceName: 'echo', replicas: 0 }) })
+  assert.ok(res.status < 300, await res.text())
+  const pools = () => workers.map((w) => w.dispatcher.get('echo', 'openfaas-fn')!.pool!.stats)
+  await until(() => pools().every((s) => s.desired === 0 && s.available === 0))
+  for (const gw of [viaHttp, viaNats]) {
+    const r = await fetch(`${gw.url}/function/echo`, { method: 'POST', body: 'awake' })
+    assert.equal(r.status, 200)
+    assert.equal(await r.text(), 'awake')
+  }
+  assert.ok(pools().some((s) => s.desired >= 1))
+})
+
+test('a node with role all serves calls itself (no hop) when it is a good place', { skip }, async () => {
+  const both = await node('a1', { role: 'all' })
+  try {
+    await both.listen()
+    await until(() => !!both.dispatcher.get('echo', 'openfaas-fn')?.pool && both.cluster!.membership.workers().length === 3)
+    const seen = new Set<string>()
+    for (let i = 0; i < 60 && !seen.has(both.cluster!.id); i++) {
+      const r = await fetch(`${both.url}/function/echo`, { method: 'POST', body: 'x' })
+      assert.equal(r.status, 200)
+      seen.add(r.headers.get(NODE_HEADER)!)
+    }
+    assert.ok(seen.has(both.cluster!.id), [...seen].join())
+  } finally {
+    await both.cleanup()
+  }
+})
+
 test('with no worker left, a call fails with KINDLING_ERR_NO_WORKER (503)', { skip }, async () => {
   for (const w of workers.splice(0)) await w.cleanup()
   await until(() => viaHttp.cluster!.membership.workers().length === 0)

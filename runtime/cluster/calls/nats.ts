@@ -105,6 +105,13 @@ export class NatsTransport implements Transport {
         if (err) return
         const w = this.waiting.get(msg.subject)
         if (!w) return
+        if (msg.headers?.hasError) {
+          // the server's "no responders" (503): no worker listens on that subject (it died, or just
+          // left), so the call reached nobody and may go to another worker
+          this.waiting.delete(msg.subject)
+          this.answers.drop(msg.subject)
+          return w.reject(new CallNotSent(`no worker took the call (NATS ${msg.headers.code} ${msg.headers.description})`))
+        }
         try {
           const frame = this.answers.add(msg.subject, msg.data)
           if (!frame) return

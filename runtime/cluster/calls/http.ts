@@ -10,10 +10,8 @@ import type { CallAuth } from './auth.js'
 import { type AnswerHead, type CallHead, decodeFrame, encodeFrame } from './frame.js'
 import { AUTH_HEADER, CALL_ROUTE, FRAME_TYPE } from './names.js'
 import { CallNotSent, type Transport } from './transport.js'
-import { checkHead, runPlacedCall, type WorkerDeps } from './worker.js'
+import { checkHead, HEAD_ROOM, runPlacedCall, type WorkerDeps } from './worker.js'
 
-/** room for the frame's head beside the largest body */
-const HEAD_ROOM = 256 * 1024
 
 export function registerCallRoute(app: FastifyInstance, deps: WorkerDeps & { auth: CallAuth; inflight: InflightBytes }): void {
   app.register(async (scope) => {

@@ -11,7 +11,7 @@ import type { CallAuth } from './auth.js'
 import { type AnswerHead, type CallHead, decodeFrame, encodeFrame } from './frame.js'
 import { callSubject, cancelSubject } from './names.js'
 import { CallNotSent, type Transport } from './transport.js'
-import { checkHead, runPlacedCall, type WorkerDeps } from './worker.js'
+import { checkHead, HEAD_ROOM, runPlacedCall, type WorkerDeps } from './worker.js'
 
 const CHUNK_HEAD = 8
 /** most chunks one frame may have (a frame is at most the body limit plus its head) */
@@ -183,6 +183,12 @@ export function serveNatsCalls(link: ClusterLink, deps: WorkerDeps & { auth: Cal
     callback: (err, msg) => {
       const reply = msg?.reply
       if (err || !reply) return
+      // a frame is at most the body limit plus its head, as over HTTP
+      if ((held.get(reply) ?? 0) + msg.data.length > deps.maxBodyBytes + HEAD_ROOM) {
+        frames.drop(reply)
+        release(reply)
+        return refuse(reply, new KindlingError('KINDLING_ERR_PAYLOAD_TOO_LARGE', `the body is more than ${deps.maxBodyBytes} bytes`))
+      }
       // request bytes count against this worker's bound from their first chunk, as over HTTP
       if (!deps.inflight.tryReserve(msg.data.length)) {
         frames.drop(reply)

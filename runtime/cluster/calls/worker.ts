@@ -14,6 +14,9 @@ export interface WorkerDeps {
 
 const METHODS = new Set<string>(FUNCTION_METHODS)
 
+/** room for a frame's head beside the largest body (both transports) */
+export const HEAD_ROOM = 256 * 1024
+
 /** A head from the wire, checked field by field (the frame came from a node with the key, still). */
 export function checkHead(h: unknown): CallHead {
   const o = h as Partial<CallHead> | null

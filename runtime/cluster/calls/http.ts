@@ -48,15 +48,25 @@ export function registerCallRoute(app: FastifyInstance, deps: WorkerDeps & { aut
 
 export class HttpTransport implements Transport {
   readonly name = 'http'
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' })
+  private readonly agent: http.Agent
 
-  constructor(private readonly auth: CallAuth) {}
-
-  call(url: string, _nodeId: string, head: CallHead, body: Buffer, signal: AbortSignal): Promise<{ head: AnswerHead; body: Buffer }> {
-    return this.send(url, encodeFrame(head, body), signal, true)
+  /**
+   * `idleMs`: an idle kept-alive connection is closed after this, well before the worker closes it
+   * (its KINDLING_KEEP_ALIVE_TIMEOUT_MS), so that no call is written into a connection the worker
+   * is closing: such a call could not be told from one the worker died running, and is never sent twice.
+   */
+  constructor(
+    private readonly auth: CallAuth,
+    idleMs: number,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo', timeout: idleMs })
   }
 
-  private send(url: string, frame: Buffer, signal: AbortSignal, mayRetry: boolean): Promise<{ head: AnswerHead; body: Buffer }> {
+  call(url: string, _nodeId: string, head: CallHead, body: Buffer, signal: AbortSignal): Promise<{ head: AnswerHead; body: Buffer }> {
+    return this.send(url, encodeFrame(head, body), signal)
+  }
+
+  private send(url: string, frame: Buffer, signal: AbortSignal): Promise<{ head: AnswerHead; body: Buffer }> {
     return new Promise((resolve, reject) => {
       let answered = false
       const req = http.request(`${url}${CALL_ROUTE}`, {
@@ -101,8 +111,7 @@ export class HttpTransport implements Transport {
         done()
         if (answered) return
         if (signal.aborted) return reject(cancelled())
-        // a kept-alive connection the worker had just closed: the call never reached it
-        if (mayRetry && req.reusedSocket && e.code === 'ECONNRESET') return resolve(this.send(url, frame, signal, false))
+        // a reset may come from a worker that died running the call: it fails, it is not sent again
         if (e.code === 'ECONNREFUSED') return reject(new CallNotSent(`worker ${url} refused the connection`))
         reject(lost(url, e.message))
       })

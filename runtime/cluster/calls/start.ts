@@ -30,7 +30,7 @@ export function startClusterCalls(o: { cluster: ClusterNode; config: Config; reg
         membership: cluster.membership,
         selfId: cluster.id,
         local: cluster.runsCalls ? o.dispatcher : undefined,
-        transport: config.clusterTransport === 'nats' ? new NatsTransport(cluster.link, auth, cluster.id) : new HttpTransport(auth),
+        transport: config.clusterTransport === 'nats' ? new NatsTransport(cluster.link, auth, cluster.id) : new HttpTransport(auth, Math.max(500, Math.floor(config.keepAliveTimeoutMs / 2))),
         queueWaitMs: config.queueWaitMs,
       })
     : undefined

@@ -131,6 +131,10 @@ test('kill -9 of a worker under load: its calls fail with KINDLING_ERR_WORKER_LO
   await run.stop()
   const failed = run.out.filter((o) => o.status !== 200)
   t.diagnostic(`calls: ${run.out.length}, failed: ${failed.length} (${['http', 'nats'].map((tr) => `${tr} ${failed.filter((o) => o.transport === tr).length}`).join(', ')})`)
+  for (const tr of ['http', 'nats']) {
+    const before = run.out.filter((o) => o.transport === tr && o.at < killedAt && o.node)
+    t.diagnostic(`${tr}: calls per worker before the kill: ${ids.map((id) => `${id === victim.id ? 'victim' : id.slice(-4)} ${before.filter((o) => o.node === id).length}`).join(', ')}`)
+  }
   for (const o of failed) assert.deepEqual({ status: o.status, code: o.code }, { status: 502, code: 'KINDLING_ERR_WORKER_LOST' })
   // the calls running on the victim fail (test/runtime/cluster/http-transport.test.ts: never sent again elsewhere)
   assert.ok(failed.length >= 1, 'calls in flight on the killed worker failed')

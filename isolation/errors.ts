@@ -79,6 +79,9 @@ export const ERRORS = {
   KINDLING_ERR_IMAGE_CORRUPT: { status: 400, hint: 'A blob did not match its digest or could not be unpacked; the registry or the archive is damaged or was tampered with. Push the image again.' },
   KINDLING_ERR_IMAGE_UNSAFE_LAYER: { status: 400, hint: 'A layer tries to write outside its root filesystem (.. in a name, or a hard link to a file not in the image); kindling refuses such images.' },
   KINDLING_ERR_IMAGE_TOO_LARGE: { status: 413, hint: 'The image is larger than KINDLING_IMAGE_MAX_MANIFEST_BYTES, KINDLING_IMAGE_MAX_LAYER_BYTES or KINDLING_IMAGE_MAX_UNPACKED_BYTES allow; raise them or use a smaller image.' },
+  // cluster calls (issue 12, item 3)
+  KINDLING_ERR_NO_WORKER: { status: 503, hint: 'No live worker in the cluster can run this function\'s tier now; start a worker with that tier (GET /system/info lists each node\'s tiers) or retry when one has joined.' },
+  KINDLING_ERR_WORKER_LOST: { status: 502, hint: 'The worker running the call died or left the cluster before it answered; the call may or may not have run. Retry it: later calls go to the live workers.' },
   // cluster state (issue 12)
   KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   // async dead letters and async calls in a cluster (issue 12)

@@ -86,6 +86,8 @@ export const CONFIG_TABLE = {
   // CLI build (issue 16)
   rustcPath: { env: 'KINDLING_RUSTC', kind: 'string', default: '/usr/bin/rustc', doc: 'the rustc that `kindling build` runs for Rust functions (needs the wasm32-wasi target: Debian\'s libstd-rust-dev-wasm32)' },
   clangPath: { env: 'KINDLING_CLANG', kind: 'string', default: 'clang', doc: 'the clang that `kindling build` runs for C functions (needs wasi-libc)' },
+  // cluster calls (issue 12, item 3)
+  clusterTransport: { env: 'KINDLING_CLUSTER_TRANSPORT', kind: 'string', default: 'nats', doc: 'how a gateway passes a sync call to a worker: nats (request/reply on the worker\'s subject, the faster under load in bench/scopes/cluster.ts) or http (direct, keep-alive, to the worker\'s URL)' },
   // cluster roles and state (issue 12, items 1 and 2)
   advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
@@ -171,6 +173,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (!['gateway', 'worker', 'all'].includes(out.role as string)) {
     throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: must be gateway, worker or all`)
+  }
+  if (!['http', 'nats'].includes(out.clusterTransport as string)) {
+    throw new ConfigError(`KINDLING_CLUSTER_TRANSPORT=${String(out.clusterTransport)}: must be http or nats`)
   }
   if (out.natsUrl === '' && out.role !== 'all') {
     throw new ConfigError(`KINDLING_ROLE=${String(out.role)}: a gateway-only or worker-only node needs a cluster (KINDLING_NATS_URL or --nats)`)

@@ -32,6 +32,7 @@ import { classifyArtifact } from '../isolation/wasm/classify.js'
 import { applyWasmV8Flags } from '../isolation/wasm/v8-flags.js'
 import { type ClusterNode, joinCluster } from './cluster/node.js'
 import { type ClusterAsync, startClusterAsync } from './cluster/async/index.js'
+import { type ClusterCalls, startClusterCalls } from './cluster/calls/start.js'
 import { clusterStatus, gatewayPrepareHook, workerGuard } from './cluster/roles.js'
 import { ClusterState } from './cluster/state.js'
 import { type StateSync, startStateSync } from './cluster/state-sync.js'
@@ -166,6 +167,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   if (cluster && !cluster.runsCalls) registry.setPrepareHook(gatewayPrepareHook(artifacts))
   await registry.load()
   dispatcher.start()
+  // cluster: calls (a gateway places /function calls on workers; a worker takes them over HTTP and NATS)
+  const inflight = new InflightBytes(config.maxInflightBytes)
+  const calls: ClusterCalls | undefined = cluster ? startClusterCalls({ cluster, config, registry, dispatcher, inflight }) : undefined
   // cluster: state (A) — catch up from the cluster's current state, then follow it
   let stateSync: StateSync | undefined
   if (cluster && clusterState) stateSync = await startStateSync(clusterState, registry, cluster.key, say)
@@ -173,6 +177,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     db,
     registry,
     dispatcher,
+    invoker: calls?.router,
     metrics,
     logs,
     settings: {
@@ -216,7 +221,6 @@ export async function createKindling(config: Config): Promise<Kindling> {
   }
   const asyncCalls = clusterAsync?.queue ?? asyncQueue
 
-  const inflight = new InflightBytes(config.maxInflightBytes)
   // the open-file limit bounds how many clients can be connected at once
   const fdLimit = openFileLimit()
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
@@ -224,6 +228,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const app = buildGateway({
     registry,
     dispatcher,
+    invoker: calls?.router,
     logs,
     metrics,
     tiers: [...tiers.values()],
@@ -241,7 +246,10 @@ export async function createKindling(config: Config): Promise<Kindling> {
     dashboardDir: config.dashboard ? path.resolve(config.dashboardDir || path.join(REPO_ROOT, 'dist', 'ui')) : undefined,
     benchResultsDir: path.resolve(config.benchResultsDir || path.join(REPO_ROOT, 'bench', 'results')),
     extraRoutes: {
-      public: (a) => registerAsyncInvokeRoutes(a, { queue: asyncCalls, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` }),
+      public: (a) => {
+        registerAsyncInvokeRoutes(a, { queue: asyncCalls, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` })
+        calls?.registerRoutes(a) // cluster: calls
+      },
       system: (a) => registerAsyncCallRoutes(a, { queue: asyncCalls }),
     },
   })
@@ -285,6 +293,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
       await app.close()
       clearTimeout(force)
+      await calls?.close() // cluster: calls (NATS calls under way finish first)
       // state changes waiting for space give up: their calls run again at the next start
       storage.close()
       // calls under way finish (their results are stored) before the pools go away

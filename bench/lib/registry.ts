@@ -19,6 +19,7 @@ export const SCOPES: readonly ScopeInfo[] = [
   { name: 'density', about: 'idle sandboxes held at once per tier, RSS and PSS per sandbox', owner: 'runner' },
   { name: 'churn', about: 'open-loop arrival-rate sweep where every request needs a new sandbox (Faasm Fig. 10)', owner: 'runner' },
   { name: 'peers', about: 'workerd and a bare node:http server beside every kindling tier: echo and a sha256 wasm kernel, 1 and 50 connections (autocannon in its own process)', owner: 'runner' },
+  { name: 'cluster', about: 'sync calls through a cluster gateway to 1, 2 and 3 workers on NATS, over direct HTTP and NATS request/reply, beside the embedded single node (the hop)', owner: 'runner' },
   { name: 'chain', about: 'one function calling another function of the same application', owner: 'runner' },
   { name: 'tiers', about: 'thread and process tiers: spawn and interruption cost (bench/tiers/)', owner: 'folder' },
   { name: 'container', about: 'crun / runc / podman / docker / runsc comparisons (bench/container/)', owner: 'folder' },

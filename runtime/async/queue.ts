@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { Dispatcher } from '../pool/dispatcher.js'
+import type { Dispatcher, Invoker } from '../pool/dispatcher.js'
 import type { Db } from '../registry/db.js'
 import type { Registry } from '../registry/registry.js'
 import { CallbackPolicy } from './callback-policy.js'
@@ -114,13 +114,13 @@ export class AsyncQueue implements AsyncCalls {
   /** accepted calls whose insert is not committed yet (they count against the bound) */
   private accepting = 0
 
-  constructor(private readonly deps: { db: Db; registry: Registry; dispatcher: Dispatcher; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
+  constructor(private readonly deps: { db: Db; registry: Registry; dispatcher: Dispatcher; invoker?: Invoker; metrics: Metrics; logs: LogHub; settings: AsyncQueueSettings }) {
     this.settings = deps.settings
     this.store = new AsyncStore(deps.db)
     this.commit = new GroupCommit(deps.db)
     this.callbackPolicy = new CallbackPolicy(deps.settings.callbackAllow)
     const leases = new DeliveryLeases(deps.db)
-    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, leases, policy: this.callbackPolicy, counts: this.counts, registry: deps.registry, dispatcher: deps.dispatcher, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
+    this.worker = new AsyncWorker({ store: this.store, commit: this.commit, leases, policy: this.callbackPolicy, counts: this.counts, registry: deps.registry, dispatcher: deps.invoker ?? deps.dispatcher, metrics: deps.metrics, logs: deps.logs, settings: deps.settings })
   }
 
   /** Picks up what a previous run left: running calls run again, deliveries are tried again. */

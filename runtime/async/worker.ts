@@ -5,7 +5,7 @@
 import { asKindlingError, ERROR_CONTENT_TYPE, type ErrorCode, errorBody, KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { CallRequest, Dispatcher, ResponseHeaders } from '../pool/dispatcher.js'
+import type { CallRequest, Invoker, ResponseHeaders } from '../pool/dispatcher.js'
 import type { Registry } from '../registry/registry.js'
 import { CallbackSender } from './callback.js'
 import type { CallbackPolicy } from './callback-policy.js'
@@ -37,8 +37,8 @@ export interface WorkerDeps {
   counts: PendingCounts
   /** what is deployed (a call's retry policy) */
   registry: Registry
-  /** runs the calls */
-  dispatcher: Dispatcher
+  /** runs the calls: the dispatcher, or the cluster router on a gateway in a cluster */
+  dispatcher: Invoker
   metrics: Metrics
   logs: LogHub
   settings: WorkerSettings

@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type onRequestHookHan
 import { KindlingError } from '../errors.js'
 import type { LogHub } from '../logs.js'
 import type { Metrics } from '../metrics.js'
-import type { Dispatcher } from '../pool/dispatcher.js'
+import type { Dispatcher, Invoker } from '../pool/dispatcher.js'
 import type { Registry } from '../registry/registry.js'
 import { checkBasicAuth, type Credentials } from './auth.js'
 import { type ConnectionSettings, guardConnections, httpServerOptions } from './connections.js'
@@ -25,6 +25,8 @@ export interface GatewayDeps {
   registry: Registry
   /** runs calls and says what runs */
   dispatcher: Dispatcher
+  /** where /function calls go: the dispatcher, or the cluster router (default: the dispatcher) */
+  invoker?: Invoker
   logs: LogHub
   metrics: Metrics
   /** what /system/info says of each tier */
@@ -89,7 +91,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, new KindlingError('KINDLING_ERR_ROUTE_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`)))
 
-  registerInvokeRoutes(app, { dispatcher: deps.dispatcher, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
+  registerInvokeRoutes(app, { invoker: deps.invoker ?? deps.dispatcher, defaultNamespace: deps.defaultNamespace, maxBodyBytes: deps.maxBodyBytes, servedBy: `kindling/${deps.version.release}`, inflight: deps.inflight, responseTimeoutMs: deps.connections.requestTimeoutMs })
   registerPublicInfoRoutes(app, { metrics: deps.metrics })
   if (deps.dashboardDir !== undefined) registerDashboardRoutes(app, { dir: deps.dashboardDir })
   deps.extraRoutes?.public?.(app)

@@ -17,6 +17,15 @@ import { Scaler } from './scaler.js'
 /** The call's shapes, for the gateway and the async worker (which do not reach into isolation/). */
 export type { CallRequest, CancelSignal, InvokeResult, ResponseHeaders } from '../../isolation/tier.js'
 
+/**
+ * The one seam the gateway and the async worker call: the local dispatcher on the single node, the
+ * cluster router (runtime/cluster/calls/router.ts) on a gateway in a cluster.
+ */
+export interface Invoker {
+  invoke(name: string, namespace: string, req: CallRequest, signal: CancelSignal): Promise<InvokeResult>
+  invokeKey(key: string, req: CallRequest, signal: CancelSignal): Promise<InvokeResult>
+}
+
 /** A version the dispatcher runs: prepared on its tier, with its pool. */
 export interface ActiveFunction {
   readonly key: string
@@ -43,7 +52,7 @@ export interface DispatcherDeps {
   autoscale: { windowMs: number; fireAfterMs: number }
 }
 
-export class Dispatcher {
+export class Dispatcher implements Invoker {
   private readonly live = new Map<string, ActiveFunction>()
   /** every version prepared and not retired yet: current, about to be (a deploy being stored), or replaced */
   private readonly versions = new Map<DeploymentVersion, ActiveFunction>()

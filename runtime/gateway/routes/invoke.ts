@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
-import type { CallRequest, Dispatcher, InvokeResult } from '../../pool/dispatcher.js'
+import type { CallRequest, InvokeResult, Invoker } from '../../pool/dispatcher.js'
 import { isHopByHop } from '../../http-headers.js'
 import { CallCancel } from '../cancel.js'
 import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
@@ -17,7 +17,8 @@ const EMPTY = Buffer.alloc(0)
 const GATEWAY_SET = new Set(['x-call-id', 'x-start-time', 'x-served-by', 'x-duration-seconds', 'content-length'])
 
 export interface InvokeRouteOptions {
-  dispatcher: Dispatcher
+  /** the local dispatcher, or the cluster router on a gateway in a cluster */
+  invoker: Invoker
   defaultNamespace: string
   maxBodyBytes: number
   servedBy: string
@@ -53,7 +54,7 @@ export function toInvokeRequest(req: FastifyRequest, callId: string, subPath: st
 }
 
 export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOptions): void {
-  const { dispatcher, defaultNamespace } = opts
+  const { invoker, defaultNamespace } = opts
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const started = performance.now()
@@ -75,7 +76,7 @@ export function registerInvokeRoutes(app: FastifyInstance, opts: InvokeRouteOpti
     })
     let result: InvokeResult
     try {
-      result = await dispatcher.invoke(name, namespace, invokeReq, cancel)
+      result = await invoker.invoke(name, namespace, invokeReq, cancel)
     } catch (e) {
       return sendError(reply, e)
     } finally {

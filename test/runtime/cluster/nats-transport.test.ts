@@ -1,0 +1,41 @@
+// The NATS call transport on a real nats-server: a call published on the subject of a worker that
+// is not there (it died, or just left) is refused by the server ("no responders"), so the router
+// can place it on another worker instead of waiting for the dead one's heartbeat to expire.
+import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import { after, before, test } from 'node:test'
+import { CallAuth } from '../../../runtime/cluster/calls/auth.js'
+import { callHead } from '../../../runtime/cluster/calls/frame.js'
+import { NatsTransport } from '../../../runtime/cluster/calls/nats.js'
+import { CallNotSent } from '../../../runtime/cluster/calls/transport.js'
+import { type ClusterLink, connectCluster } from '../../../runtime/cluster/connect.js'
+import { type NatsServer, natsServerUnavailable, startNatsServer } from '../../helpers/nats-server.js'
+
+const skip = natsServerUnavailable()
+let nats: NatsServer
+let link: ClusterLink
+before(async () => {
+  if (skip) return
+  nats = await startNatsServer()
+  link = await connectCluster(nats.url, { name: 'test', timeoutMs: 5000 })
+})
+after(async () => {
+  await link?.close()
+  await nats?.stop()
+})
+
+test('a call to a worker nobody listens for is refused as not sent (no responders), one chunk or many', { skip }, async () => {
+  const t = new NatsTransport(link, new CallAuth(crypto.randomBytes(32)), 'gw')
+  try {
+    for (const size of [10, 3 * 1024 * 1024]) {
+      const req = { callId: 'c1', method: 'POST', path: '/', query: '', headers: {}, body: Buffer.alloc(size) }
+      let timer: NodeJS.Timeout | undefined
+      const bound = new Promise<string>((r) => (timer = setTimeout(() => r('no answer within 10 s'), 10_000)))
+      const got = await Promise.race([t.call('', 'gone-node', callHead('echo.openfaas-fn', req, 1000), req.body, new AbortController().signal).then(() => 'answered', (e: unknown) => e), bound])
+      clearTimeout(timer)
+      assert.ok(got instanceof CallNotSent, String(got))
+    }
+  } finally {
+    t.close()
+  }
+})

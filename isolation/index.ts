@@ -16,7 +16,7 @@ export type { ContainerPrepared } from './container/plan.js'
 
 // container tooling: OCI runtimes, cgroups, test images (bench/container, paper/ containers, mechanisms, r9)
 export { runCommand, which } from './container/runtime.js'
-export { allHierarchies, removeCgroupTree } from './container/cgroups.js'
+export { allHierarchies, cgroupLayout, removeCgroupTree } from './container/cgroups.js'
 export { buildBusyboxImage, buildNodeImage, findStaticBusybox, openImageStore, pullImage, type RegistrySettings } from './container/images/index.js'
 
 // the app host program and its frame protocol, driven directly (bench/lib/apphost-client, floors, bench/scopes/density)

@@ -14,3 +14,6 @@ export { settingsOf } from './spec.js'
 
 // cold-start phases a call reports (bench/lib/gateway, gateway-main)
 export type { ColdStart } from './pool/pool.js'
+
+// the gateway's per-call cancel signal, timed against AbortController (bench/profiles/micro-ab)
+export { CallCancel } from './gateway/cancel.js'

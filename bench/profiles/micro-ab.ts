@@ -7,8 +7,8 @@
 //   node dist/bench/profiles/micro-ab.js --a tmp/ab-A [--b .] [--rounds 15]
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import type * as Protocol from '../../isolation/apphost/protocol.js'
-import { CallCancel } from '../../runtime/gateway/cancel.js'
+import type * as Protocol from '../../isolation/index.js'
+import { CallCancel } from '../../runtime/index.js'
 import { median } from '../lib/stats.js'
 
 const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string', default: '.' }, rounds: { type: 'string', default: '15' } } })

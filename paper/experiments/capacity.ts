@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { memAvailableBytes } from '../../bench/lib/env.js'
-import { cgroupLayout } from '../../isolation/container/cgroups.js'
+import { cgroupLayout } from '../../isolation/index.js'
 
 export type StopReason = 'memory' | 'tasks' | 'time' | 'budget' | 'error'
 

@@ -1,6 +1,7 @@
 // What an app host can run. Each sandbox kind (wasm instances, worker threads, ...) registers a
 // loader here; host-main.ts dispatches frames to the function objects it returns.
 import type { InvokeRequest, InvokeResult } from '../tier.js'
+import { FLAG_CANCELLED } from '../wasm/cancel-flag.js'
 
 /** One function loaded in this app host. */
 export interface HostFunction {
@@ -79,7 +80,7 @@ export function instanceHostFunction(key: string, create: (cancelFlag: Int32Arra
     invoke: (id, req) => get(id).run(req),
     cancel(id) {
       const flag = flags.get(id)
-      if (flag) flag[0] = 1
+      if (flag) flag[0] = FLAG_CANCELLED
     },
     cleanup: (id) => sandboxes.get(id)?.cleanup(),
     dispose(id) {

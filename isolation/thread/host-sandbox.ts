@@ -7,6 +7,7 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { performance } from 'node:perf_hooks'
 import { type ErrorCode, failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
+import { FLAG_CANCELLED, FLAG_DEADLINE } from '../wasm/cancel-flag.js'
 import type { WasmPlan } from '../wasm/plan.js'
 import type { PortCall, PortResult } from './worker.js'
 import type { WorkerHandle, WorkerSpares } from './worker-pools.js'
@@ -112,7 +113,7 @@ export class ThreadSandboxHost {
 
   /** The caller hung up: the worker's interrupt checks see the flag, as at the deadline. */
   cancel(): void {
-    if (this.inCall) Atomics.store(this.cancelFlag, 0, 1)
+    if (this.inCall) Atomics.store(this.cancelFlag, 0, FLAG_CANCELLED)
   }
 
   async invoke(req: InvokeRequest): Promise<InvokeResult> {
@@ -131,7 +132,7 @@ export class ThreadSandboxHost {
     let timedOut = false
     // one timer: raise the cancel flag at the deadline, terminate the worker grace ms later
     let timer = setTimeout(() => {
-      Atomics.store(this.cancelFlag, 0, 1)
+      Atomics.store(this.cancelFlag, 0, FLAG_DEADLINE)
       timer = setTimeout(() => {
         timedOut = true
         void w.thread.terminate()

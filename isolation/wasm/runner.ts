@@ -8,6 +8,7 @@
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
+import { FLAG_DEADLINE } from './cancel-flag.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
@@ -56,7 +57,8 @@ export function checkCancel(flag: Int32Array, poll: (() => void) | undefined, no
     nextPoll = now + CANCEL_POLL_MS
     poll()
   }
-  if (Atomics.load(flag, 0) !== 0) throw new InterruptedError('cancelled')
+  const raised = Atomics.load(flag, 0)
+  if (raised !== 0) throw new InterruptedError(raised === FLAG_DEADLINE ? 'deadline' : 'cancelled')
   return nextPoll
 }
 

@@ -3,7 +3,7 @@
 // drift. Each tick fires at most once: after tick T the next one is searched strictly after
 // max(now, T), so a clock stepped back does not fire T again, and a timer woken early (the clock
 // moved, or a long wait was capped) only sets itself again. Ticks missed while kindling was stopped
-// are not replayed; after a forward clock step the one tick that was due fires once, late.
+// are not replayed; after a forward clock step the one tick that was due fires once, within a minute.
 import type { CronSchedule } from './cron.js'
 
 export interface Clock {
@@ -22,8 +22,11 @@ export const realClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 }
 
-/** Longest single wait: a schedule a year away wakes hourly to look at the clock again (and Node's timers cap at 24.8 days). */
-const MAX_WAIT_MS = 3_600_000
+/**
+ * Longest single wait. Timers run on the monotonic clock, so a wall clock stepped forward is noticed
+ * at the next wake: at most a minute late. (Node's timers also cap at 24.8 days.)
+ */
+const MAX_WAIT_MS = 60_000
 
 interface Entry {
   schedule: CronSchedule

@@ -165,4 +165,11 @@ describe('cron trigger end to end (kindling on loopback, real timers)', () => {
     assert.equal(r.status, 202)
     assert.deepEqual(k.triggers!.scheduler.keys(), [])
   })
+
+  it('says in the function\'s logs that a topic has no NATS server to subscribe on (single node)', async () => {
+    await k.deploy('orders', exampleModule('cat'), { annotations: { topic: 'orders.created' } })
+    const logs = await (await fetch(`${k.url}/system/logs?name=orders&tail=100`, { headers: k.auth })).text()
+    assert.match(logs, /topic orders\.created: no NATS server is configured \(KINDLING_NATS_URL\)/)
+    assert.equal(k.triggers!.subjects, undefined)
+  })
 })

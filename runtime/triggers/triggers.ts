@@ -46,7 +46,11 @@ export class Triggers {
       const type = msg.headers?.get('Content-Type')
       if (type) headers['content-type'] = type
       void this.delivery.deliver({ fnKey, trigger: 'nats', body: Buffer.from(msg.data), headers, what: `subject ${subject}` }).then((id) => {
-        if (msg.reply) msg.respond(id ?? '')
+        try {
+          if (msg.reply) msg.respond(id ?? '')
+        } catch {
+          /* the connection closed meanwhile: the requester times out */
+        }
       })
     })
   }
@@ -54,12 +58,20 @@ export class Triggers {
   static async start(deps: TriggerDeps): Promise<Triggers> {
     const claims = deps.link ? await TickClaims.open(deps.link, deps.nodeId ?? 'node') : undefined
     const t = new Triggers(deps, claims)
-    deps.registry.on('activated', (e) => t.apply(e.version))
-    deps.registry.on('retired', (e) => {
+    // a listener that throws would fail the deploy that emitted the event: failures are logged instead
+    const guarded = (key: string, fn: () => void) => {
+      try {
+        fn()
+      } catch (e) {
+        t.delivery.log(key, `triggers could not be changed: ${(e as Error).message}`)
+      }
+    }
+    deps.registry.on('activated', (e) => guarded(e.version.key, () => t.apply(e.version)))
+    deps.registry.on('retired', (e) => guarded(e.version.key, () => {
       // an update activates the new version first: only the version the triggers came from drops them
       if (t.current.get(e.version.key) === e.version) t.drop(e.version.key)
-    })
-    for (const v of deps.registry.list()) t.apply(v)
+    }))
+    for (const v of deps.registry.list()) guarded(v.key, () => t.apply(v))
     return t
   }
 

@@ -86,6 +86,9 @@ export const ERRORS = {
   KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   // async dead letters and async calls in a cluster (issue 12)
   KINDLING_ERR_CALL_NOT_REPLAYABLE: { status: 409, hint: 'Only a dead call (one whose retries ran out: GET /system/async-calls?state=dead) can be replayed, and only once; GET /system/async-calls/{id} shows its state and the call that replayed it.' },
+  // triggers (issue 13, item 4)
+  KINDLING_ERR_INVALID_SCHEDULE: { status: 400, hint: 'Fix the schedule annotation: a cron expression of 5 fields (minute hour day-of-month month day-of-week, e.g. "*/5 * * * *") or 6 with seconds first, evaluated in UTC; topic cron-function needs one.' },
+  KINDLING_ERR_INVALID_TOPIC: { status: 400, hint: 'Fix the topic annotation: comma-separated NATS subjects (e.g. orders.created), not starting with kindling., $, _INBOX or a wildcard; cron-function asks for a schedule instead.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

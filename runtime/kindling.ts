@@ -38,6 +38,7 @@ import { ClusterState } from './cluster/state.js'
 import { type StateSync, startStateSync } from './cluster/state-sync.js'
 import { CLUSTER_DECORATOR } from './gateway/routes/info.js'
 import type { IsolationTier, TierName } from '../isolation/tier.js'
+import { Triggers } from './triggers/triggers.js'
 
 export interface Kindling {
   config: Config
@@ -61,6 +62,8 @@ export interface Kindling {
   connectionLimit: { max: number; fdSoftLimit: number | undefined }
   /** this node's cluster membership when KINDLING_NATS_URL is set; undefined on the embedded single node */
   cluster: ClusterNode | undefined
+  /** cron schedules and NATS subjects (issue 13, item 4); undefined with KINDLING_TRIGGERS=false */
+  triggers: Triggers | undefined
   /** the gateway's base URL once listening */
   url: string | undefined
   listen(): Promise<string>
@@ -260,6 +263,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
   if (cluster) app.decorate(CLUSTER_DECORATOR, { status: () => clusterStatus(cluster, () => describeNode(k.url ?? '', k), startedAt) })
   // after the examples: calls left by a previous run find their functions deployed
   asyncQueue.start()
+  // triggers (issue 13, item 4): cron ticks and NATS messages become async calls, through the cluster's queue in a cluster
+  let triggers: Triggers | undefined
+  try {
+    triggers = config.triggers ? await Triggers.start({ registry, queue: asyncCalls, metrics, logs, link: cluster?.link, nodeId: cluster?.id, maxBodyBytes: config.maxBodyBytes }) : undefined
+  } catch (e) {
+    say(`triggers could not be started (cron schedules and NATS subjects will not fire on this node): ${(e as Error).message}`)
+  }
 
   const k: Kindling = {
     config,
@@ -277,6 +287,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     inflight,
     connectionLimit: { max: connectionLimit.max, fdSoftLimit: fdLimit?.soft },
     cluster,
+    triggers,
     url: undefined,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port })
@@ -288,6 +299,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     async close() {
       // cluster: state (A) — no more changes from the others while this node shuts down
       stateSync?.stop()
+      triggers?.close() // triggers (issue 13, item 4): no new deliveries
       // calls in flight get a grace period; a connection that never sends a request does not
       // hold the shutdown past it
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)

@@ -5,6 +5,7 @@ import { validateName, validateNamespace } from './names.js'
 import { parseCpuQuantity, parseDurationMs, parseMemoryQuantity } from './quantities.js'
 import { type RetryPolicy, retryOverrides } from './async/retry.js'
 import { TIER_NAMES, type ResetMode, type StateMode, type TierName } from '../isolation/tier.js'
+import { triggersOf } from './triggers/spec.js' // triggers (issue 13, item 4)
 
 /** A deployment as stored: what the user sent, validated, with the namespace filled in. */
 export interface Deployment {
@@ -135,6 +136,7 @@ export function parseDeployment(body: unknown, d: SpecDefaults): Deployment {
   if (requests && Object.values(requests).some((v) => v !== '')) dep.requests = requests
   if (typeof b.readOnlyRootFilesystem === 'boolean') dep.readOnlyRootFilesystem = b.readOnlyRootFilesystem
   settingsOf(dep, d) // validates labels and limits now, so a bad one is a 400 at deploy
+  triggersOf(dep.annotations) // triggers (issue 13, item 4): a bad schedule or topic is a 400 at deploy
   return dep
 }
 

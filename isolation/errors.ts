@@ -86,6 +86,13 @@ export const ERRORS = {
   KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   // async dead letters and async calls in a cluster (issue 12)
   KINDLING_ERR_CALL_NOT_REPLAYABLE: { status: 409, hint: 'Only a dead call (one whose retries ran out: GET /system/async-calls?state=dead) can be replayed, and only once; GET /system/async-calls/{id} shows its state and the call that replayed it.' },
+  // key-value state and variables (issue 13, items 2-3): codes a function gets back from its kindling.kv_* / var_get imports
+  KINDLING_ERR_KV_NOT_GRANTED: { status: 403, hint: 'Guest code -1: grant the store with annotation com.kindling.kv (store names, comma separated; stores belong to the function\'s com.kindling.app).' },
+  KINDLING_ERR_KV_NOT_FOUND: { status: 404, hint: 'Guest code -2: the key is not in the store (or its TTL passed), or the variable has no value in envVars, secrets or KINDLING_VARIABLES_FROM_ENV.' },
+  KINDLING_ERR_KV_KEY_TOO_LARGE: { status: 413, hint: 'Guest code -4: keys are 1 to KINDLING_KV_MAX_KEY_BYTES bytes; use a shorter key (or a hash of it).' },
+  KINDLING_ERR_KV_VALUE_TOO_LARGE: { status: 413, hint: 'Guest code -5: values are at most KINDLING_KV_MAX_VALUE_BYTES bytes; split the value or store less.' },
+  KINDLING_ERR_KV_STORE_FULL: { status: 507, hint: 'Guest code -6: the store holds KINDLING_KV_MAX_STORE_BYTES; delete keys, set TTLs, or ask the operator to raise the limit.' },
+  KINDLING_ERR_VARIABLE_NOT_GRANTED: { status: 403, hint: 'Guest code -1 from var_get: name the variable in annotation com.kindling.variables.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

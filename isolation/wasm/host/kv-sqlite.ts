@@ -50,6 +50,7 @@ class SqliteKvStore implements KvStore {
       listTo: db.prepare('SELECT k FROM kv WHERE k >= ? AND k < ? AND k > ? AND (expires IS NULL OR expires > ?) ORDER BY k LIMIT ?').pluck(),
       listOpen: db.prepare('SELECT k FROM kv WHERE k >= ? AND k > ? AND (expires IS NULL OR expires > ?) ORDER BY k LIMIT ?').pluck(),
     }
+    this.tx = this.makeTx()
   }
 
   private live(key: Buffer, now: number): Buffer | undefined {
@@ -76,18 +77,48 @@ class SqliteKvStore implements KvStore {
     return this.live(key, Date.now())
   }
 
+  // each write is one IMMEDIATE transaction (other processes may write the same file); the
+  // transaction functions are made once: making one per call costs as much as the write
+  private makeTx() {
+    return {
+      set: this.db.transaction((key: Buffer, value: Buffer, ttlMs: number, now: number) => this.put(key, value, ttlMs > 0 ? now + ttlMs : null, now)),
+      delete: this.db.transaction((key: Buffer, now: number) => {
+        const was = this.live(key, now) !== undefined
+        this.q.del.run(key)
+        return was
+      }),
+      increment: this.db.transaction((key: Buffer, delta: bigint, now: number): bigint | number => {
+        const row = this.q.get.get(key) as { v: Buffer; expires: number | null } | undefined
+        const live = row && (row.expires === null || row.expires > now) ? row : undefined
+        let n = 0n
+        if (live) {
+          const text = live.v.toString('latin1')
+          if (!/^-?\d{1,19}$/.test(text)) return KV_ERROR.NOT_A_NUMBER
+          n = BigInt(text)
+        }
+        const next = n + delta
+        if (next < INT64_MIN || next > INT64_MAX) return KV_ERROR.NOT_A_NUMBER
+        const status = this.put(key, Buffer.from(next.toString(), 'latin1'), live?.expires ?? null, now)
+        return status < 0 ? status : next
+      }),
+      cas: this.db.transaction((key: Buffer, expected: Buffer | undefined, value: Buffer, ttlMs: number, now: number) => {
+        const current = this.live(key, now)
+        const same = expected === undefined ? current === undefined : current !== undefined && current.equals(expected)
+        if (!same) return 0
+        const status = this.put(key, value, ttlMs > 0 ? now + ttlMs : null, now)
+        return status < 0 ? status : 1
+      }),
+    }
+  }
+
+  private readonly tx: ReturnType<SqliteKvStore['makeTx']>
+
   set(key: Buffer, value: Buffer, ttlMs: number): number {
-    const now = Date.now()
-    return this.db.transaction(() => this.put(key, value, ttlMs > 0 ? now + ttlMs : null, now)).immediate()
+    return this.tx.set.immediate(key, value, ttlMs, Date.now())
   }
 
   delete(key: Buffer): boolean {
-    const now = Date.now()
-    return this.db.transaction(() => {
-      const was = this.live(key, now) !== undefined
-      this.q.del.run(key)
-      return was
-    }).immediate()
+    return this.tx.delete.immediate(key, Date.now())
   }
 
   listKeys(prefix: Buffer, after: Buffer | undefined, limit: number): Buffer[] {
@@ -99,32 +130,11 @@ class SqliteKvStore implements KvStore {
   }
 
   increment(key: Buffer, delta: bigint): bigint | number {
-    const now = Date.now()
-    return this.db.transaction(() => {
-      const row = this.q.get.get(key) as { v: Buffer; expires: number | null } | undefined
-      const live = row && (row.expires === null || row.expires > now) ? row : undefined
-      let n = 0n
-      if (live) {
-        const text = live.v.toString('latin1')
-        if (!/^-?\d{1,19}$/.test(text)) return KV_ERROR.NOT_A_NUMBER
-        n = BigInt(text)
-      }
-      const next = n + delta
-      if (next < INT64_MIN || next > INT64_MAX) return KV_ERROR.NOT_A_NUMBER
-      const status = this.put(key, Buffer.from(next.toString(), 'latin1'), live?.expires ?? null, now)
-      return status < 0 ? status : next
-    }).immediate()
+    return this.tx.increment.immediate(key, delta, Date.now())
   }
 
   compareAndSwap(key: Buffer, expected: Buffer | undefined, value: Buffer, ttlMs: number): number {
-    const now = Date.now()
-    return this.db.transaction(() => {
-      const current = this.live(key, now)
-      const same = expected === undefined ? current === undefined : current !== undefined && current.equals(expected)
-      if (!same) return 0
-      const status = this.put(key, value, ttlMs > 0 ? now + ttlMs : null, now)
-      return status < 0 ? status : 1
-    }).immediate()
+    return this.tx.cas.immediate(key, expected, value, ttlMs, Date.now())
   }
 }
 

@@ -1,5 +1,5 @@
 // Key-value state and variables through a real guest (functions/dist/kv-counter.wasm) on the wasm
-// tier (app host process), the thread tier and inline (gateway process): grants, limits with their
+// tier (app host process), the thread and process tiers and inline (gateway process): grants, limits with their
 // codes, TTL, compare-and-swap, increment, two applications apart, variables resolution and denial.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -15,6 +15,7 @@ describe('key-value state and variables in wasm functions', () => {
     await k.deploy('kvc', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'shop' }, annotations: kv })
     await k.deploy('kvc-inline', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'shop', 'com.kindling.isolation': 'inline' }, annotations: kv })
     await k.deploy('kvc-thread', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'shop', 'com.kindling.isolation': 'thread' }, annotations: kv })
+    await k.deploy('kvc-process', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'shop', 'com.kindling.isolation': 'process' }, annotations: kv })
     await k.deploy('kvc-other-app', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'blog' }, annotations: kv })
     await k.deploy('kvc-none', exampleModule('kv-counter'), { labels: { 'com.kindling.app': 'shop' } })
     await k.deploy('vars', exampleModule('kv-counter'), {
@@ -35,8 +36,9 @@ describe('key-value state and variables in wasm functions', () => {
     assert.equal(await call('kvc', ''), '2\n')
     assert.equal(await call('kvc-inline', ''), '3\n', 'the gateway process opens the same store file')
     assert.equal(await call('kvc-thread', ''), '4\n')
-    assert.equal(await call('kvc', 'incr counter count 10'), '14\n')
-    assert.equal(await call('kvc', 'get counter count'), '14\n')
+    assert.equal(await call('kvc-process', ''), '5\n')
+    assert.equal(await call('kvc', 'incr counter count 10'), '15\n')
+    assert.equal(await call('kvc', 'get counter count'), '15\n')
     assert.equal(await call('kvc', 'set counter word abc'), 'ok\n')
     assert.equal(await call('kvc', 'incr counter word'), 'error not a number (-7)\n')
   })

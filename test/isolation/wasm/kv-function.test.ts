@@ -43,6 +43,13 @@ describe('key-value state and variables in wasm functions', () => {
     assert.equal(await call('kvc', 'incr counter word'), 'error not a number (-7)\n')
   })
 
+  it('loses no increment when processes write the same store at once', async () => {
+    const fns = ['kvc', 'kvc-inline', 'kvc-thread', 'kvc-process']
+    await Promise.all(Array.from({ length: 40 }, (_, i) => call(fns[i % fns.length]!, 'incr scratch hits 1')))
+    assert.equal(await call('kvc', 'get scratch hits'), '40\n')
+    assert.equal(await call('kvc', 'del scratch hits'), '1\n')
+  })
+
   it('keeps two applications\' stores of the same name apart', async () => {
     assert.equal(await call('kvc-other-app', ''), '1\n')
     assert.equal(await call('kvc-other-app', 'get counter word'), 'error KINDLING_ERR_KV_NOT_FOUND (-2)\n')

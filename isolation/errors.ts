@@ -89,6 +89,13 @@ export const ERRORS = {
   // triggers (issue 13, item 4)
   KINDLING_ERR_INVALID_SCHEDULE: { status: 400, hint: 'Fix the schedule annotation: a cron expression of 5 fields (minute hour day-of-month month day-of-week, e.g. "*/5 * * * *") or 6 with seconds first, evaluated in UTC; topic cron-function needs one.' },
   KINDLING_ERR_INVALID_TOPIC: { status: 400, hint: 'Fix the topic annotation: comma-separated NATS subjects (e.g. orders.created), not starting with kindling., $, _INBOX or a wildcard; cron-function asks for a schedule instead.' },
+  // key-value state and variables (issue 13, items 2-3): codes a function gets back from its kindling.kv_* / var_get imports
+  KINDLING_ERR_KV_NOT_GRANTED: { status: 403, hint: 'Guest code -1: grant the store with annotation com.kindling.kv (store names, comma separated; stores belong to the function\'s com.kindling.app).' },
+  KINDLING_ERR_KV_NOT_FOUND: { status: 404, hint: 'Guest code -2: the key is not in the store (or its TTL passed), or the variable has no value in envVars, secrets or KINDLING_VARIABLES_FROM_ENV.' },
+  KINDLING_ERR_KV_KEY_TOO_LARGE: { status: 413, hint: 'Guest code -4: keys are 1 to KINDLING_KV_MAX_KEY_BYTES bytes; use a shorter key (or a hash of it).' },
+  KINDLING_ERR_KV_VALUE_TOO_LARGE: { status: 413, hint: 'Guest code -5: values are at most KINDLING_KV_MAX_VALUE_BYTES bytes; split the value or store less.' },
+  KINDLING_ERR_KV_STORE_FULL: { status: 507, hint: 'Guest code -6: the store holds KINDLING_KV_MAX_STORE_BYTES; delete keys, set TTLs, or ask the operator to raise the limit.' },
+  KINDLING_ERR_VARIABLE_NOT_GRANTED: { status: 403, hint: 'Guest code -1 from var_get: name the variable in annotation com.kindling.variables.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -31,6 +31,10 @@ export { prepareWasm } from './wasm/prepare.js'
 export { INTERRUPT_IMPORT, instrument } from './wasm/binary/instrument.js'
 export { standaloneWasmFunction } from './wasm/standalone.js'
 
+// key-value state (issue 13, item 2): the SQLite backend and the guest imports (bench/ops/kv)
+export { SqliteKvBackend } from './wasm/host/kv-sqlite.js'
+export { kvImports } from './wasm/host/kv-imports.js'
+
 // the component toolchain (bench/component)
 export { TRANSPILE_OPTIONS } from './component/prepare.js'
 export { runJco } from './component/toolchain/jco.js'

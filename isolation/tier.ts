@@ -264,6 +264,10 @@ export interface TierSettings {
   imageMaxManifestBytes: number
   imageMaxLayerBytes: number
   imageMaxUnpackedBytes: number
+  // key-value state (issue 13, item 2)
+  kvMaxKeyBytes: number
+  kvMaxValueBytes: number
+  kvMaxStoreBytes: number
 }
 
 /** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */
@@ -278,4 +282,6 @@ export interface TierContext {
   readSecret(namespace: string, name: string): Buffer | undefined
   /** function logs and kindling's messages about functions */
   log(entry: FunctionLogEntry): void
+  /** variables (issue 13, item 3): the gateway's environment values KINDLING_VARIABLES_FROM_ENV allows */
+  envVariables?: Readonly<Record<string, string>>
 }

@@ -92,6 +92,11 @@ export const CONFIG_TABLE = {
   advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   // triggers (issue 13, item 4)
   triggers: { env: 'KINDLING_TRIGGERS', kind: 'bool', default: true, doc: 'cron schedules (annotations topic: cron-function, schedule) and NATS subjects (annotation topic, with KINDLING_NATS_URL) start asynchronous calls on this node; false: this node fires none (in a cluster the others still do)' },
+  // key-value state and variables (issue 13, items 2-3)
+  kvMaxKeyBytes: { env: 'KINDLING_KV_MAX_KEY_BYTES', kind: 'int', default: 1024, min: 1, max: 65_536, doc: 'longest key a function may use in a key-value store; longer: KV_ERROR -4 (KINDLING_ERR_KV_KEY_TOO_LARGE)' },
+  kvMaxValueBytes: { env: 'KINDLING_KV_MAX_VALUE_BYTES', kind: 'int', default: 1 * MiB, min: 1, doc: 'largest value a function may store; larger: KV_ERROR -5 (KINDLING_ERR_KV_VALUE_TOO_LARGE)' },
+  kvMaxStoreBytes: { env: 'KINDLING_KV_MAX_STORE_BYTES', kind: 'int', default: 64 * MiB, min: 1024, doc: 'most bytes (keys plus values) one application store holds; a write past it: KV_ERROR -6 (KINDLING_ERR_KV_STORE_FULL)' },
+  variablesFromEnv: { env: 'KINDLING_VARIABLES_FROM_ENV', kind: 'list', default: [] as string[], doc: 'names of gateway environment variables that functions may read as variables (com.kindling.variables), after envVars and secrets; no other environment variable is ever given to a function' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },
@@ -117,6 +122,8 @@ type Table = typeof CONFIG_TABLE
 export type Config = { readonly [K in keyof Table]: Table[K]['default'] } & {
   /** absolute form of dataDir */
   readonly dataDirAbs: string
+  /** the values of the KINDLING_VARIABLES_FROM_ENV names that are set (issue 13, item 3) */
+  readonly variablesEnv: Readonly<Record<string, string>>
 }
 
 export class ConfigError extends Error {}
@@ -186,6 +193,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`KINDLING_ADVERTISE_URL=${String(out.advertiseUrl)}: must be http://HOST:PORT (the address other nodes reach this one at)`)
   }
   out.dataDirAbs = path.resolve(out.dataDir as string)
+  // variables (issue 13, item 3): only the names the operator allows are read from the environment
+  out.variablesEnv = overrides.variablesEnv ?? Object.freeze(Object.fromEntries((out.variablesFromEnv as string[]).filter((n) => env[n] !== undefined).map((n) => [n, env[n]!])))
   return Object.freeze(out) as Config
 }
 

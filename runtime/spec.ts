@@ -6,6 +6,7 @@ import { parseCpuQuantity, parseDurationMs, parseMemoryQuantity } from './quanti
 import { type RetryPolicy, retryOverrides } from './async/retry.js'
 import { TIER_NAMES, type ResetMode, type StateMode, type TierName } from '../isolation/tier.js'
 import { triggersOf } from './triggers/spec.js' // triggers (issue 13, item 4)
+import { kvStoresOf, variableNamesOf } from '../isolation/wasm/host/kv-plan.js'
 
 /** A deployment as stored: what the user sent, validated, with the namespace filled in. */
 export interface Deployment {
@@ -238,6 +239,9 @@ export function settingsOf(dep: Deployment, d: SpecDefaults, opts: { clampReplic
   if (scale.downWindowMs > 5 * 60_000) fail('KINDLING_ERR_INVALID_LABEL', `${LABEL.scaleDownWindow} must be at most 5m`)
   const app = labels[LABEL.app] || dep.service
   if (labels[LABEL.app]) validateName(app, 'application name')
+  // key-value state and variables (issue 13, items 2-3): a bad store or variable name is a 400 at deploy
+  kvStoresOf(dep.annotations)
+  variableNamesOf(dep.annotations)
   return {
     tier,
     app,

@@ -20,6 +20,7 @@ export function tierContext(config: Config, services: TierServices, name: TierNa
     ...services,
     stateDir,
     settings: tierSettings(config),
+    envVariables: config.variablesEnv,
   }
 }
 
@@ -51,6 +52,10 @@ export function tierSettings(config: Config): TierSettings {
     imageMaxManifestBytes: config.imageMaxManifestBytes,
     imageMaxLayerBytes: config.imageMaxLayerBytes,
     imageMaxUnpackedBytes: config.imageMaxUnpackedBytes,
+    // key-value state (issue 13, item 2)
+    kvMaxKeyBytes: config.kvMaxKeyBytes,
+    kvMaxValueBytes: config.kvMaxValueBytes,
+    kvMaxStoreBytes: config.kvMaxStoreBytes,
   }
 }
 

@@ -2,6 +2,7 @@
 // the plan travels by message to app hosts and worker threads beside the instrumented bytes.
 import type { ResetMode, StateMode, WasmFormat } from '../tier.js'
 import type { PlannedPreopen } from './wasi-fs.js'
+import type { KvPlan } from './host/kv-imports.js'
 
 export interface WasmPlan {
   key: string
@@ -29,6 +30,11 @@ export interface WasmPlan {
   instantiateTimeoutMs?: number
   /** read-only directories the function sees through WASI (secrets) */
   preopens: PlannedPreopen[]
+  // key-value state and variables (issue 13, items 2-3)
+  /** stores granted by com.kindling.kv; none: kv_open answers NOT_GRANTED */
+  kv?: KvPlan
+  /** variables granted by com.kindling.variables, resolved (null: no value); never logged */
+  variables?: Record<string, string | null>
 }
 
 /** Where the instrumented module of a plan lives, and its plan. */

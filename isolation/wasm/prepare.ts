@@ -17,6 +17,7 @@ import { compileModule } from './compile.js'
 import { detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 import type { PlannedPreopen } from './wasi-fs.js'
+import { kvPlanFor, variablesFor } from './host/kv-plan.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
 
@@ -89,6 +90,9 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     maxOutputBytes: ctx.settings.maxBodyBytes,
     instantiateTimeoutMs: artifact.timeoutMs,
     preopens: secretPreopens(artifact, ctx),
+    // key-value state and variables (issue 13, items 2-3)
+    kv: kvPlanFor(artifact, ctx),
+    variables: variablesFor(artifact, ctx),
   }
   return { plan, modulePath, prepareUs: (performance.now() - t0) * 1000, cached }
 }

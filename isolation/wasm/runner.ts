@@ -17,6 +17,7 @@ import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
 import { MemorySnapshot } from './snapshot.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
+import { kvImports } from './host/kv-imports.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -216,6 +217,8 @@ export class WasmSandboxCore {
     const plan = this.plan
     const imports: WebAssembly.Imports = {}
     imports[CHAIN_MODULE] = { call: this.chainCall, result_read: this.chainResultRead }
+    // key-value state and variables (issue 13, items 2-3): kindling.kv_* and kindling.var_get
+    Object.assign(imports[CHAIN_MODULE], kvImports(plan.kv, plan.variables, () => this.live?.memory))
     if (plan.interruptible) (imports[INTERRUPT_IMPORT.module] as Record<string, unknown>)[INTERRUPT_IMPORT.field] = this.interrupt
     if (plan.format === 'wasi-command') {
       this.wasi = new WasiPreview1()

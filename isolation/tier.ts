@@ -160,6 +160,11 @@ export interface InvokeResult {
   stderr?: string
   timings?: InvokeTimings
   /**
+   * usage (issue 13): CPU time of the call in microseconds, where the tier can tell it apart from
+   * other calls' (the app host's process CPU while it ran no other call); absent elsewhere
+   */
+  cpuUs?: number
+  /**
    * set when the call failed inside the sandbox (trap, exit, timeout): then status, headers and body
    * are the error's, made by failedResult (isolation/errors.ts); never set on the function's own answer
    */

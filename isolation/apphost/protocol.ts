@@ -133,6 +133,8 @@ export interface ResultMeta {
   stderr?: string
   errorCode?: ErrorCode
   timings?: { instantiateUs: number; runUs: number; totalUs: number }
+  /** usage: the host process's CPU during the call, when no other call ran in it meanwhile */
+  cpuUs?: number
 }
 
 export interface ErrorMeta {

@@ -92,7 +92,7 @@ export const CONFIG_TABLE = {
   advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
   // usage (issue 13, item 5)
   usageFlushMs: { env: 'KINDLING_USAGE_FLUSH_MS', kind: 'int', default: 10_000, min: 0, doc: 'how often per-function usage (per minute) is written to SQLite in one batch; 0: only at shutdown' },
-  usageRetentionDays: { env: 'KINDLING_USAGE_RETENTION_DAYS', kind: 'int', default: 90, min: 0, doc: 'usage history older than this is deleted (kindling usage --since reaches this far back); 0: kept for ever' },
+  usageRetentionMs: { env: 'KINDLING_USAGE_RETENTION_MS', kind: 'int', default: 90 * 86_400_000, min: 0, doc: 'usage history older than this is deleted (kindling usage --since reaches this far back); 0: kept for ever' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },

@@ -148,7 +148,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     },
   })
   // usage (issue 13): per-function usage, written to SQLite in batches
-  const usage = new UsageMeter(new UsageStore(db), { flushMs: config.usageFlushMs, retentionMs: config.usageRetentionDays * 86_400_000 })
+  const usage = new UsageMeter(new UsageStore(db), { flushMs: config.usageFlushMs, retentionMs: config.usageRetentionMs })
   const metrics = new Metrics({
     usage: () => usage.totals(),
     functions: () => (dispatcher?.list() ?? []).map((f) => {

@@ -122,6 +122,15 @@ export interface CallRequest {
   /** lower-case header names */
   headers: Record<string, string>
   body: Buffer
+  /** tracing (issue 13): set when the call is traced; the pool notes which sandbox ran it */
+  span?: CallSpanNotes
+}
+
+/** What the pool tells a traced call about where it ran. */
+export interface CallSpanNotes {
+  sandboxId?: string
+  /** the call waited for a sandbox (none was idle): these are the start phases of the one it got */
+  waitedFor?: StartupTimings
 }
 
 /**

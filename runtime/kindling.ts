@@ -18,6 +18,8 @@ import { Metrics } from './metrics.js'
 import { UsageMeter } from './usage/meter.js'
 import { registerUsageRoutes } from './usage/routes.js'
 import { UsageStore } from './usage/store.js'
+import { OtlpExporter } from './tracing/otlp.js'
+import { Tracer } from './tracing/tracer.js'
 import { Dispatcher } from './pool/dispatcher.js'
 import { FileArtifactStore } from './registry/artifacts.js'
 import { type Db, openDatabase } from './registry/db.js'
@@ -149,8 +151,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
   })
   // usage (issue 13): per-function usage, written to SQLite in batches
   const usage = new UsageMeter(new UsageStore(db), { flushMs: config.usageFlushMs, retentionMs: config.usageRetentionMs })
+  // tracing (issue 13): spans go out only when a collector is configured
+  const otlp = config.otlpEndpoint
+    ? new OtlpExporter({ endpoint: config.otlpEndpoint, maxQueue: 4096, batchSize: 512, flushMs: config.otlpFlushMs, timeoutMs: config.otlpTimeoutMs, serviceName: 'kindling' })
+    : undefined
   const metrics = new Metrics({
     usage: () => usage.totals(),
+    tracing: otlp && (() => otlp),
     functions: () => (dispatcher?.list() ?? []).map((f) => {
       const s = f.pool?.stats
       return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, available: s?.available ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
@@ -171,6 +178,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
     usage,
+    tracer: new Tracer(otlp),
   })
   // cluster: roles (A) — a gateway-only node checks deploys but prepares nothing
   if (cluster && !cluster.runsCalls) registry.setPrepareHook(gatewayPrepareHook(artifacts))
@@ -319,6 +327,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       } catch (e) {
         say(`usage of the last seconds could not be written: ${(e as Error).message}`)
       }
+      await otlp?.close() // tracing (issue 13): the spans still queued
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()

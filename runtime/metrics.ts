@@ -15,6 +15,8 @@ export interface GaugeSource {
   asyncDepth?(): Record<string, number>
   /** usage (issue 13): per function, totals since history began (read at scrape time, not per call) */
   usage?(): Iterable<{ key: string; total: UsageTotals }>
+  /** tracing (issue 13): spans sent to the OTLP collector and dropped */
+  tracing?(): { exported: number; dropped: number }
 }
 
 /** Why replicas changed, for kindling_scale_events_total. */
@@ -108,6 +110,20 @@ export class Metrics {
         }
       },
     })
+    // tracing (issue 13)
+    for (const [name, help, pick] of [
+      ['kindling_trace_spans_exported_total', 'Spans the OTLP collector took', (t: { exported: number }) => t.exported],
+      ['kindling_trace_spans_dropped_total', 'Spans dropped: the queue was full or the collector failed or was too slow', (t: { dropped: number }) => t.dropped],
+    ] as const) {
+      new client.Counter({
+        name, help, registers,
+        collect() {
+          const t = source.tracing?.()
+          this.reset()
+          if (t) this.inc(pick(t as { exported: number; dropped: number }))
+        },
+      })
+    }
     new client.Gauge({
       name: 'kindling_app_host_restarts_total', help: 'App host processes that died and were replaced', registers,
       collect() {

@@ -6,6 +6,7 @@
 // the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
+import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
 import type { InvokeRequest, InvokeResult } from '../tier.js'
@@ -16,6 +17,9 @@ import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
 import { MemorySnapshot } from './snapshot.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
+
+/** a traceparent as the gateway passes it on (runtime/tracing/traceparent.ts) */
+const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -152,6 +156,9 @@ export class WasmSandboxCore {
     return (performance.now() - t0) * 1000
   }
 
+  /** tracing: the call's traceparent (checked by the gateway), continued into kindling.call */
+  private traceparent: string | undefined
+
   /** response body of the last kindling.call, for kindling.result_read */
   private lastChainResult: Buffer | undefined
 
@@ -172,7 +179,11 @@ export class WasmSandboxCore {
     directory.depth++
     let result: InvokeResult
     try {
-      result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers: { 'content-type': 'application/octet-stream' }, body, deadline: this.deadline })
+      const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+      // the callee is a hop of the caller's trace, with a span id of its own
+      const tp = this.traceparent
+      if (tp !== undefined && TRACEPARENT_00.test(tp)) headers.traceparent = `${tp.slice(0, 36)}${randomBytes(8).toString('hex')}${tp.slice(52, 55)}`
+      result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
     } finally {
       directory.depth--
       callee.chainReturn(sb)
@@ -270,6 +281,7 @@ export class WasmSandboxCore {
     }
     const live = this.live!
     this.deadline = req.deadline
+    this.traceparent = req.headers.traceparent
     // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
     this.lastChainResult = undefined
     // the flag is not cleared here: a cancel may be raised before the guest starts (thread tier)

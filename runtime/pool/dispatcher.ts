@@ -14,6 +14,7 @@ import { type ArtifactKind, type CancelSignal, type CallRequest, type FunctionAr
 import { type ColdStart, FunctionPool } from './pool.js'
 import { Scaler } from './scaler.js'
 import type { FunctionUsage, UsageMeter } from '../usage/meter.js'
+import type { Tracer } from '../tracing/tracer.js'
 
 /** The call's shapes, for the gateway and the async worker (which do not reach into isolation/). */
 export type { CallRequest, CancelSignal, InvokeResult, ResponseHeaders } from '../../isolation/tier.js'
@@ -55,6 +56,8 @@ export interface DispatcherDeps {
   autoscale: { windowMs: number; fireAfterMs: number }
   /** usage (issue 13): where each call's usage goes */
   usage?: UsageMeter
+  /** tracing (issue 13): traceparent checked and continued; spans when exported */
+  tracer?: Tracer
 }
 
 export class Dispatcher implements Invoker {
@@ -217,6 +220,7 @@ export class Dispatcher implements Invoker {
   private async run(fn: ActiveFunction, req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     fn.metrics.callStarted()
+    const span = this.deps.tracer?.start(req)
     try {
       if (!fn.pool) throw fn.error ?? new KindlingError('KINDLING_ERR_SANDBOX_FAILED', `${fn.key} is not running`)
       if (fn.pool.desired === 0) this.scaleFromZero(fn, fn.pool)
@@ -224,6 +228,7 @@ export class Dispatcher implements Invoker {
       const ms = performance.now() - t0
       fn.metrics.callEnded(r.status, ms / 1000)
       fn.usage?.record(ms * 1000, r.cpuUs, fn.settings.memoryBytes, req.body.length, r.body.length)
+      if (span) this.deps.tracer!.end(span, fn.key, fn.tier.name, req.callId, r.status, r, r.errorCode)
       if (r.stderr) this.deps.logs.write({ key: fn.key, instance: req.callId, stream: 'stderr', text: r.stderr })
       if (r.errorCode) this.log(fn.key, r.errorCode === 'KINDLING_ERR_TIMEOUT' ? `call ${req.callId} ran past its timeout of ${fn.settings.timeoutMs} ms and was stopped` : `call ${req.callId} failed with ${r.status} ${r.errorCode}`)
       return r
@@ -232,6 +237,7 @@ export class Dispatcher implements Invoker {
       const ms = performance.now() - t0
       fn.metrics.callEnded(k.status, ms / 1000)
       fn.usage?.record(ms * 1000, undefined, fn.settings.memoryBytes, req.body.length, 0)
+      if (span) this.deps.tracer!.end(span, fn.key, fn.tier.name, req.callId, k.status, undefined, k.code)
       if (k.code !== 'KINDLING_ERR_OVERLOADED') this.log(fn.key, `call ${req.callId} failed with ${k.status} ${k.code}`)
       throw k
     }

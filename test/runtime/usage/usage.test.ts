@@ -10,6 +10,8 @@ import { parseSince } from '../../../runtime/usage/routes.js'
 import { UsageStore } from '../../../runtime/usage/store.js'
 import { usageTable } from '../../../runtime/cli/usage.js'
 import { exampleModule, startKindling, tempDataDir, waitWarm } from '../../helpers/kindling.js'
+import { containerSkipReason } from '../../isolation/container/helpers.js'
+import { spawnCli } from '../../helpers/cli.js'
 
 const GIB = 1024 ** 3
 
@@ -138,8 +140,34 @@ test('calls show in usage of GET /system/function/{name}, /metrics and /system/u
     assert.deepEqual(fns.map((f) => [f.name, f.invocations, f.cpuMeasuredInvocations]), [['echo', 3, 3], ['echo-proc', 3, 3], ['echo-thread', 3, 3]])
     const st = (await k.app.inject({ method: 'GET', url: '/system/function/echo', headers: k.auth })).json() as { usage: Record<string, number> }
     assert.equal(st.usage.invocations, 3)
+    // the CLI's table, from a real process
+    const url = await k.listen()
+    const cli = spawnCli(['usage', '--since', '7d', '--gateway', url, '--data-dir', dir])
+    const code = await new Promise<number | null>((r) => cli.on('exit', r))
+    assert.equal(code, 0, cli.errors())
+    assert.match(cli.output(), /^FUNCTION\s+CALLS/)
+    assert.match(cli.output(), /^echo-proc\s+3\s+\d+\.\d{3}\s+\d+\.\d{3}\s+3\s/m)
   } finally {
     await k.cleanup()
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a container function reports its cgroup CPU', { skip: containerSkipReason() ?? false }, async () => {
+  const k = await startKindling()
+  try {
+    const dep = await k.app.inject({ method: 'POST', url: '/system/functions', headers: k.auth, payload: { service: 'ctr', image: 'functions/alpine:latest', envProcess: 'sha512sum' } })
+    assert.equal(dep.statusCode, 202, dep.body)
+    for (let i = 0; i < 2; i++) {
+      const r = await k.app.inject({ method: 'POST', url: '/function/ctr', payload: Buffer.alloc(1 << 20, 7) })
+      assert.equal(r.statusCode, 200, r.body)
+    }
+    const u = ((await k.app.inject({ method: 'GET', url: '/system/function/ctr', headers: k.auth })).json() as { usage: Record<string, number> }).usage
+    assert.equal(u.invocations, 2)
+    assert.equal(u.cpuMeasuredInvocations, 2)
+    assert.ok(u.cpuSeconds! > 0, `cpuSeconds ${u.cpuSeconds}`)
+    assert.equal(u.bytesIn, 2 << 20)
+  } finally {
+    await k.cleanup()
   }
 })

@@ -32,6 +32,8 @@ export interface OtlpExporterOptions {
 export class OtlpExporter {
   private queue: FinishedSpan[] = []
   private sending = false
+  /** a send of a full batch is already scheduled */
+  private soon = false
   private readonly url: string
   private readonly timer: NodeJS.Timeout
   exported = 0
@@ -50,7 +52,16 @@ export class OtlpExporter {
       return
     }
     this.queue.push(span)
-    if (this.queue.length >= this.opts.batchSize && !this.sending) setImmediate(() => void this.send())
+    if (this.queue.length >= this.opts.batchSize) this.sendSoon()
+  }
+
+  private sendSoon(): void {
+    if (this.soon || this.sending) return
+    this.soon = true
+    setImmediate(() => {
+      this.soon = false
+      void this.send()
+    })
   }
 
   /** Sends one batch (one request at a time); failures drop the batch. */
@@ -73,7 +84,7 @@ export class OtlpExporter {
     } finally {
       this.sending = false
     }
-    if (this.queue.length >= this.opts.batchSize) setImmediate(() => void this.send())
+    if (this.queue.length >= this.opts.batchSize) this.sendSoon()
   }
 
   private body(batch: FinishedSpan[]) {

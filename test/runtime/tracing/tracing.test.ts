@@ -7,6 +7,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { continueTrace, parseTraceparent } from '../../../runtime/tracing/traceparent.js'
+import { OtlpExporter } from '../../../runtime/tracing/otlp.js'
 import { exampleModule, startKindling, waitWarm } from '../../helpers/kindling.js'
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
@@ -163,5 +164,22 @@ test('a collector that is down costs dropped spans, never a failed call', async 
     assert.match(text, /kindling_trace_spans_exported_total 0\b/)
   } finally {
     await k.cleanup()
+  }
+})
+
+test('the export queue is bounded: spans past it are dropped and counted at once, batches go in order', async () => {
+  const otlp = await otlpReceiver()
+  const e = new OtlpExporter({ endpoint: otlp.url, maxQueue: 3, batchSize: 2, flushMs: 60_000, timeoutMs: 2000, serviceName: 't' })
+  try {
+    for (let i = 0; i < 5; i++) {
+      e.push({ trace: continueTrace({}), name: `s${i}`, startNs: '1', endNs: '2', attributes: { n: i, ok: true, x: 0.5, none: undefined }, error: false })
+    }
+    assert.equal(e.dropped, 2)
+    await e.close()
+    assert.equal(e.exported, 3)
+    assert.deepEqual(otlp.spans.map((s) => s.name), ['s0', 's1', 's2'])
+    assert.deepEqual(otlp.spans[1]!.attributes, [{ key: 'n', value: { intValue: '1' } }, { key: 'ok', value: { boolValue: true } }, { key: 'x', value: { doubleValue: 0.5 } }])
+  } finally {
+    await otlp.close()
   }
 })

@@ -156,7 +156,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     ? new OtlpExporter({ endpoint: config.otlpEndpoint, maxQueue: 4096, batchSize: 512, flushMs: config.otlpFlushMs, timeoutMs: config.otlpTimeoutMs, serviceName: 'kindling' })
     : undefined
   const metrics = new Metrics({
-    usage: () => usage.totals(),
+    // deployed functions only, as the other per-function series (a removed one keeps its history)
+    usage: () => [...usage.totals()].filter((u) => dispatcher?.getByKey(u.key)),
     tracing: otlp && (() => otlp),
     functions: () => (dispatcher?.list() ?? []).map((f) => {
       const s = f.pool?.stats

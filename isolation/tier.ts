@@ -126,6 +126,18 @@ export interface CallRequest {
   span?: CallSpanNotes
 }
 
+/** One kindling.call of a traced call: a span of the call's trace. */
+export interface ChainHop {
+  /** the callee, name.namespace */
+  name: string
+  spanId: string
+  parentSpanId: string
+  /** Date.now() based, in ms */
+  startMs: number
+  durUs: number
+  status: number
+}
+
 /** What the pool tells a traced call about where it ran. */
 export interface CallSpanNotes {
   sandboxId?: string
@@ -173,6 +185,8 @@ export interface InvokeResult {
    * other calls' (the app host's process CPU while it ran no other call); absent elsewhere
    */
   cpuUs?: number
+  /** tracing (issue 13): the kindling.call hops this call made (nested ones too), when it was traced */
+  hops?: ChainHop[]
   /**
    * set when the call failed inside the sandbox (trap, exit, timeout): then status, headers and body
    * are the error's, made by failedResult (isolation/errors.ts); never set on the function's own answer

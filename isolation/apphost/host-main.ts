@@ -97,7 +97,7 @@ async function handle(f: Frame): Promise<void> {
       } finally {
         inflight.delete(f.id)
       }
-      const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings, cpuUs }
+      const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings, cpuUs, hops: r.hops }
       send(FRAME.RESULT, f.id, meta, r.body)
       if (fn.cleanup) scheduleCleanup(m.sb)
       return

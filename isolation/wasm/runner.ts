@@ -9,7 +9,7 @@ import { type Imports as AsImports, instantiateSync } from '@assemblyscript/load
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
-import type { InvokeRequest, InvokeResult } from '../tier.js'
+import type { ChainHop, InvokeRequest, InvokeResult } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
@@ -158,6 +158,8 @@ export class WasmSandboxCore {
 
   /** tracing: the call's traceparent (checked by the gateway), continued into kindling.call */
   private traceparent: string | undefined
+  /** tracing: the kindling.call hops of the call under way */
+  private hops: ChainHop[] | undefined
 
   /** response body of the last kindling.call, for kindling.result_read */
   private lastChainResult: Buffer | undefined
@@ -182,8 +184,18 @@ export class WasmSandboxCore {
       const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
       // the callee is a hop of the caller's trace, with a span id of its own
       const tp = this.traceparent
-      if (tp !== undefined && TRACEPARENT_00.test(tp)) headers.traceparent = `${tp.slice(0, 36)}${randomBytes(8).toString('hex')}${tp.slice(52, 55)}`
-      result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
+      if (tp === undefined || !TRACEPARENT_00.test(tp)) {
+        result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
+      } else {
+        const spanId = randomBytes(8).toString('hex')
+        headers.traceparent = `${tp.slice(0, 36)}${spanId}${tp.slice(52, 55)}`
+        const startMs = Date.now()
+        const t = performance.now()
+        result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
+        const hops = (this.hops ??= [])
+        hops.push({ name: callee.plan.key, spanId, parentSpanId: tp.slice(36, 52), startMs, durUs: (performance.now() - t) * 1000, status: result.status })
+        if (result.hops) hops.push(...result.hops)
+      }
     } finally {
       directory.depth--
       callee.chainReturn(sb)
@@ -282,6 +294,7 @@ export class WasmSandboxCore {
     const live = this.live!
     this.deadline = req.deadline
     this.traceparent = req.headers.traceparent
+    this.hops = undefined
     // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
     this.lastChainResult = undefined
     // the flag is not cleared here: a cancel may be raised before the guest starts (thread tier)
@@ -308,6 +321,7 @@ export class WasmSandboxCore {
     }
     const end = performance.now()
     result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
+    if (this.hops) result.hops = this.hops
     return result
   }
 

@@ -53,5 +53,17 @@ export class Tracer {
         'kindling.call.run_us': r?.timings?.runUs,
       },
     })
+    // the kindling.call hops it made, run inside its sandbox
+    for (const h of r?.hops ?? []) {
+      const startNs = BigInt(Math.round(h.startMs * 1000)) * 1000n
+      this.exporter!.push({
+        trace: { traceId: span.trace.traceId, parentSpanId: h.parentSpanId, spanId: h.spanId, flags: span.trace.flags },
+        name: h.name,
+        startNs: String(startNs),
+        endNs: String(startNs + BigInt(Math.round(h.durUs)) * 1000n),
+        error: h.status >= 500 || h.status < 0,
+        attributes: { 'faas.name': h.name.slice(0, h.name.lastIndexOf('.')), 'kindling.tier': tier, 'kindling.chained': true, 'http.response.status_code': h.status },
+      })
+    }
   }
 }

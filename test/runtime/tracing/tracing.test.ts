@@ -119,6 +119,12 @@ test('spans of calls, chained calls, async runs and callbacks reach an OTLP rece
     assert.notEqual(chained.spanId, PARENT)
     const chainSpan = await until('the span of the chain call', () => otlp.spans.find((s) => s.name === 'chain.openfaas-fn'))
     assert.notEqual(chained.spanId, chainSpan.spanId)
+    // the hop ran inside the app host; it comes back with the call and is a span of its own
+    const hop = await until('the span of the chained hop', () => otlp.spans.find((s) => s.spanId === chained.spanId))
+    assert.equal(hop.traceId, TRACE)
+    assert.equal(hop.parentSpanId, chainSpan.spanId)
+    assert.equal(hop.name, 'env.openfaas-fn')
+    assert.equal(attr(hop, 'kindling.chained'), true)
 
     // an async call: its run is a span of the caller's trace, and its callback carries the trace
     const a = await k.app.inject({ method: 'POST', url: '/async-function/env', headers: { traceparent: GOOD, 'x-callback-url': `http://127.0.0.1:${(hook.address() as AddressInfo).port}/done` }, payload: 'x' })

@@ -122,6 +122,27 @@ export interface CallRequest {
   /** lower-case header names */
   headers: Record<string, string>
   body: Buffer
+  /** tracing (issue 13): set when the call is traced; the pool notes which sandbox ran it */
+  span?: CallSpanNotes
+}
+
+/** One kindling.call of a traced call: a span of the call's trace. */
+export interface ChainHop {
+  /** the callee, name.namespace */
+  name: string
+  spanId: string
+  parentSpanId: string
+  /** Date.now() based, in ms */
+  startMs: number
+  durUs: number
+  status: number
+}
+
+/** What the pool tells a traced call about where it ran. */
+export interface CallSpanNotes {
+  sandboxId?: string
+  /** the call waited for a sandbox (none was idle): these are the start phases of the one it got */
+  waitedFor?: StartupTimings
 }
 
 /**
@@ -159,6 +180,13 @@ export interface InvokeResult {
   /** what the function wrote to stderr (logs) */
   stderr?: string
   timings?: InvokeTimings
+  /**
+   * usage (issue 13): CPU time of the call in microseconds, where the tier can tell it apart from
+   * other calls' (the app host's process CPU while it ran no other call); absent elsewhere
+   */
+  cpuUs?: number
+  /** tracing (issue 13): the kindling.call hops this call made (nested ones too), when it was traced */
+  hops?: ChainHop[]
   /**
    * set when the call failed inside the sandbox (trap, exit, timeout): then status, headers and body
    * are the error's, made by failedResult (isolation/errors.ts); never set on the function's own answer

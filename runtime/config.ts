@@ -97,6 +97,13 @@ export const CONFIG_TABLE = {
   kvMaxValueBytes: { env: 'KINDLING_KV_MAX_VALUE_BYTES', kind: 'int', default: 1 * MiB, min: 1, doc: 'largest value a function may store; larger: KV_ERROR -5 (KINDLING_ERR_KV_VALUE_TOO_LARGE)' },
   kvMaxStoreBytes: { env: 'KINDLING_KV_MAX_STORE_BYTES', kind: 'int', default: 64 * MiB, min: 1024, doc: 'most bytes (keys plus values) one application store holds; a write past it: KV_ERROR -6 (KINDLING_ERR_KV_STORE_FULL)' },
   variablesFromEnv: { env: 'KINDLING_VARIABLES_FROM_ENV', kind: 'list', default: [] as string[], doc: 'names of gateway environment variables that functions may read as variables (com.kindling.variables), after envVars and secrets; no other environment variable is ever given to a function' },
+  // usage (issue 13, item 5)
+  usageFlushMs: { env: 'KINDLING_USAGE_FLUSH_MS', kind: 'int', default: 10_000, min: 0, doc: 'how often per-function usage (per minute) is written to SQLite in one batch; 0: only at shutdown' },
+  usageRetentionMs: { env: 'KINDLING_USAGE_RETENTION_MS', kind: 'int', default: 90 * 86_400_000, min: 0, doc: 'usage history older than this is deleted (kindling usage --since reaches this far back); 0: kept for ever' },
+  // tracing (issue 13, item 6)
+  otlpEndpoint: { env: 'KINDLING_OTLP_ENDPOINT', kind: 'string', default: '', doc: 'OTLP/HTTP collector (http://HOST:4318) that gets a span per call as JSON on /v1/traces; empty: no spans (a caller\'s traceparent is still checked and passed on)' },
+  otlpFlushMs: { env: 'KINDLING_OTLP_FLUSH_MS', kind: 'int', default: 1000, min: 10, doc: 'spans are sent at least this often (and whenever 512 are waiting); at most 4096 wait, more are dropped and counted' },
+  otlpTimeoutMs: { env: 'KINDLING_OTLP_TIMEOUT_MS', kind: 'int', default: 5000, min: 10, doc: 'a batch the collector has not taken within this is dropped (kindling_trace_spans_dropped_total)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },

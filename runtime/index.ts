@@ -17,3 +17,8 @@ export type { ColdStart } from './pool/pool.js'
 
 // the gateway's per-call cancel signal, timed against AbortController (bench/profiles/micro-ab)
 export { CallCancel } from './gateway/cancel.js'
+
+// usage and tracing (issue 13): their per-call pieces, timed in bench/profiles/usage-tracing-ab
+export { UsageMeter } from './usage/meter.js'
+export { OtlpExporter } from './tracing/otlp.js'
+export { Tracer } from './tracing/tracer.js'

@@ -15,6 +15,11 @@ import { buildGateway } from './gateway/server.js'
 import { LogJournal } from './log-journal.js'
 import { LogHub } from './logs.js'
 import { Metrics } from './metrics.js'
+import { UsageMeter } from './usage/meter.js'
+import { registerUsageRoutes } from './usage/routes.js'
+import { UsageStore } from './usage/store.js'
+import { OtlpExporter } from './tracing/otlp.js'
+import { Tracer } from './tracing/tracer.js'
 import { Dispatcher } from './pool/dispatcher.js'
 import { FileArtifactStore } from './registry/artifacts.js'
 import { type Db, openDatabase } from './registry/db.js'
@@ -53,6 +58,8 @@ export interface Kindling {
   secrets: SecretValueStore
   logs: LogHub
   asyncQueue: AsyncQueue
+  /** usage per function (issue 13) */
+  usage: UsageMeter
   db: Db
   /** the data dir's free space and degraded mode */
   storage: Storage
@@ -145,7 +152,16 @@ export async function createKindling(config: Config): Promise<Kindling> {
       for (const v of registry.list()) if (v.settings.app === app) logs.write({ ...e, key: v.key })
     },
   })
+  // usage (issue 13): per-function usage, written to SQLite in batches
+  const usage = new UsageMeter(new UsageStore(db), { flushMs: config.usageFlushMs, retentionMs: config.usageRetentionMs })
+  // tracing (issue 13): spans go out only when a collector is configured
+  const otlp = config.otlpEndpoint
+    ? new OtlpExporter({ endpoint: config.otlpEndpoint, maxQueue: 4096, batchSize: 512, flushMs: config.otlpFlushMs, timeoutMs: config.otlpTimeoutMs, serviceName: 'kindling' })
+    : undefined
   const metrics = new Metrics({
+    // deployed functions only, as the other per-function series (a removed one keeps its history)
+    usage: () => [...usage.totals()].filter((u) => dispatcher?.getByKey(u.key)),
+    tracing: otlp && (() => otlp),
     functions: () => (dispatcher?.list() ?? []).map((f) => {
       const s = f.pool?.stats
       return { functionName: f.key, tier: f.tier.name, desired: s?.desired ?? 0, available: s?.available ?? 0, idle: s?.idle ?? 0, busy: s?.busy ?? 0, starting: s?.starting ?? 0, queued: s?.queued ?? 0 }
@@ -165,6 +181,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
     queueWaitMs: config.queueWaitMs,
     sandboxStartConcurrency: config.sandboxStartConcurrency,
     autoscale: { windowMs: config.autoscaleWindowMs, fireAfterMs: config.autoscaleFireAfterMs },
+    usage,
+    tracer: new Tracer(otlp),
   })
   // cluster: roles (A) — a gateway-only node checks deploys but prepares nothing
   if (cluster && !cluster.runsCalls) registry.setPrepareHook(gatewayPrepareHook(artifacts))
@@ -253,7 +271,10 @@ export async function createKindling(config: Config): Promise<Kindling> {
         registerAsyncInvokeRoutes(a, { queue: asyncCalls, registry, defaultNamespace: config.defaultNamespace, maxBodyBytes: config.maxBodyBytes, inflight, servedBy: `kindling/${readVersion().release}` })
         calls?.registerRoutes(a) // cluster: calls
       },
-      system: (a) => registerAsyncCallRoutes(a, { queue: asyncCalls }),
+      system: (a) => {
+        registerAsyncCallRoutes(a, { queue: asyncCalls })
+        registerUsageRoutes(a, { usage, namespaces }) // usage (issue 13)
+      },
     },
   })
   // /healthz and /system/info report degraded mode
@@ -282,6 +303,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
     secrets,
     logs,
     asyncQueue,
+    usage,
     db,
     storage,
     inflight,
@@ -312,6 +334,13 @@ export async function createKindling(config: Config): Promise<Kindling> {
       await asyncQueue!.close()
       await clusterAsync?.close() // cluster: async (helper C)
       await dispatcher.close()
+      // usage (issue 13): the minutes not written yet (storage is closed: a full disk loses them)
+      try {
+        usage.close()
+      } catch (e) {
+        say(`usage of the last seconds could not be written: ${(e as Error).message}`)
+      }
+      await otlp?.close() // tracing (issue 13): the spans still queued
       await Promise.all([...tiers.values()].map((t) => t.close()))
       await closeSharedHosts(tiers)
       await logs.close()

@@ -3,6 +3,7 @@
 // does no label hashing.
 import client from 'prom-client'
 import { RecentLatency } from './recent-latency.js'
+import type { UsageTotals } from './usage/store.js'
 
 const COLD_START_BUCKETS = [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5]
 
@@ -12,6 +13,10 @@ export interface GaugeSource {
   appHostRestarts(): number
   /** asynchronous calls by state (queued, running, delivering) */
   asyncDepth?(): Record<string, number>
+  /** usage (issue 13): per function, totals since history began (read at scrape time, not per call) */
+  usage?(): Iterable<{ key: string; total: UsageTotals }>
+  /** tracing (issue 13): spans sent to the OTLP collector and dropped */
+  tracing?(): { exported: number; dropped: number }
 }
 
 /** Why replicas changed, for kindling_scale_events_total. */
@@ -82,6 +87,43 @@ export class Metrics {
         for (const state of ['queued', 'running', 'delivering']) this.set({ state }, depth[state] ?? 0)
       },
     })
+    // usage (issue 13): counters filled from the usage meter when scraped, so a call pays nothing here
+    const usageCounter = (name: string, help: string, value: (t: UsageTotals) => number, labelNames: string[] = ['function_name']) =>
+      new client.Counter({
+        name, help, labelNames, registers,
+        collect() {
+          this.reset()
+          for (const u of source.usage?.() ?? []) this.inc({ function_name: u.key }, value(u.total))
+        },
+      })
+    usageCounter('kindling_function_cpu_seconds_total', 'CPU time of calls, where the tier measures it (wasm, thread, process: see README, Usage)', (t) => t.cpuUs / 1e6)
+    usageCounter('kindling_function_cpu_measured_calls_total', 'Calls whose CPU time was measured (kindling_function_cpu_seconds_total covers these)', (t) => t.cpuCalls)
+    usageCounter('kindling_function_wall_seconds_total', 'Wall time of calls as the gateway saw them', (t) => t.wallUs / 1e6)
+    usageCounter('kindling_function_gb_seconds_total', 'Memory limit (GiB) times wall time of calls, as clouds bill', (t) => t.gibUs / 1e6)
+    new client.Counter({
+      name: 'kindling_function_bytes_total', help: 'Request bytes into and response bytes out of functions', labelNames: ['function_name', 'direction'], registers,
+      collect() {
+        this.reset()
+        for (const u of source.usage?.() ?? []) {
+          this.inc({ function_name: u.key, direction: 'in' }, u.total.bytesIn)
+          this.inc({ function_name: u.key, direction: 'out' }, u.total.bytesOut)
+        }
+      },
+    })
+    // tracing (issue 13)
+    for (const [name, help, pick] of [
+      ['kindling_trace_spans_exported_total', 'Spans the OTLP collector took', (t: { exported: number }) => t.exported],
+      ['kindling_trace_spans_dropped_total', 'Spans dropped: the queue was full or the collector failed or was too slow', (t: { dropped: number }) => t.dropped],
+    ] as const) {
+      new client.Counter({
+        name, help, registers,
+        collect() {
+          const t = source.tracing?.()
+          this.reset()
+          if (t) this.inc(pick(t as { exported: number; dropped: number }))
+        },
+      })
+    }
     new client.Gauge({
       name: 'kindling_app_host_restarts_total', help: 'App host processes that died and were replaced', registers,
       collect() {

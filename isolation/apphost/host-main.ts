@@ -63,6 +63,9 @@ function scheduleCleanup(sb: string): void {
   })
 }
 
+/** INVOKE frames taken so far (usage: tells whether another call started during one) */
+let invokesStarted = 0
+
 async function handle(f: Frame): Promise<void> {
   switch (f.type) {
     case FRAME.INVOKE: {
@@ -71,7 +74,13 @@ async function handle(f: Frame): Promise<void> {
       if (!fn) return fail(f.id, new Error(`sandbox ${m.sb} is not in this host`))
       const req: InvokeRequest = { callId: m.callId, method: m.method, path: m.path, query: m.query, headers: m.headers, body: f.payload, deadline: m.deadline }
       inflight.set(f.id, m.sb)
+      // usage: this process's CPU during the call is the call's when no other call ran here
+      // meanwhile (always so in a process-tier sandbox; in a shared app host, most of the time)
+      const alone = inflight.size === 1
+      const seq = ++invokesStarted
+      const cpu0 = process.cpuUsage()
       let r
+      let cpuUs: number | undefined
       try {
         syncCall = f.id
         let out
@@ -81,10 +90,14 @@ async function handle(f: Frame): Promise<void> {
           syncCall = 0
         }
         r = out instanceof Promise ? await out : out
+        if (alone && invokesStarted === seq) {
+          const d = process.cpuUsage(cpu0)
+          cpuUs = d.user + d.system
+        }
       } finally {
         inflight.delete(f.id)
       }
-      const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings }
+      const meta: ResultMeta = { status: r.status, headers: r.headers, stderr: r.stderr, errorCode: r.errorCode, timings: r.timings, cpuUs, hops: r.hops }
       send(FRAME.RESULT, f.id, meta, r.body)
       if (fn.cleanup) scheduleCleanup(m.sb)
       return

@@ -4,7 +4,7 @@
 //
 //   u32 length of the rest | u8 type | u32 id | u32 meta length | meta (JSON) | payload (bytes)
 import type { ErrorCode } from '../errors.js'
-import type { ResponseHeaders } from '../tier.js'
+import type { ChainHop, ResponseHeaders } from '../tier.js'
 
 export const FRAME = {
   // gateway -> host
@@ -133,6 +133,10 @@ export interface ResultMeta {
   stderr?: string
   errorCode?: ErrorCode
   timings?: { instantiateUs: number; runUs: number; totalUs: number }
+  /** usage: the host process's CPU during the call, when no other call ran in it meanwhile */
+  cpuUs?: number
+  /** tracing: the kindling.call hops of a traced call */
+  hops?: ChainHop[]
 }
 
 export interface ErrorMeta {

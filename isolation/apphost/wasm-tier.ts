@@ -111,7 +111,7 @@ export class HostSandbox implements Sandbox {
     const meta: InvokeMeta = { sb: this.id, callId: req.callId, method: req.method, path: req.path, query: req.query, headers: req.headers, deadline: req.deadline }
     const f = await this.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.graceMs }, signal)
     const m = f.meta as ResultMeta
-    return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
+    return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings, cpuUs: m.cpuUs, hops: m.hops }
   }
 
   async dispose(_reason: DisposeReason): Promise<void> {

@@ -68,6 +68,26 @@ function readNumber(file: string, key?: string): number {
   }
 }
 
+/**
+ * usage (issue 13): CPU time the container's processes used so far, in microseconds (v2 cpu.stat
+ * usage_usec, v1 cpuacct.usage); undefined where it cannot be read.
+ */
+export function cpuUsageUs(cgroupsPath: string): number | undefined {
+  const v2 = cgroupLayout().pureV2
+  const dir = controllerDir(v2 ? 'cpu' : 'cpuacct', cgroupsPath)
+  if (!dir) return undefined
+  try {
+    if (v2) {
+      const m = /^usage_usec (\d+)$/m.exec(fs.readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))
+      return m ? Number(m[1]) : undefined
+    }
+    const ns = Number(fs.readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8').trim())
+    return Number.isFinite(ns) ? ns / 1000 : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export interface MemoryEvents {
   /** processes the kernel OOM killer killed in this cgroup */
   oomKills: number

@@ -19,6 +19,7 @@ import { RuntimeError } from './runtime.js'
 import { ContainerSandboxBase } from './sandbox-base.js'
 import type { BindMount } from './spec.js'
 import { errorResult, responseContentType } from './results.js'
+import { cpuUsageUs } from './cgroups.js'
 
 export const IO_IN_CONTAINER = '/run/kindling'
 
@@ -199,6 +200,8 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     this.stopHook = undefined
     this.live = false
     const result = this.result(req, stopped, t0, instantiateUs)
+    // usage: the container ran this call only, so its cgroup's CPU is the call's
+    result.cpuUs = cpuUsageUs(this.cgroupsPath)
     // delete after the answer has gone: spawning `crun delete` costs ~2 ms of synchronous fork/exec
     setImmediate(() => void this.destroy()) // dispose() waits for it
     return result

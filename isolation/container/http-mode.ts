@@ -15,7 +15,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { ChildLike } from '../spawner/launcher.js'
 import type { CancelSignal, InvokeRequest, InvokeResult, ResponseHeaders, Sandbox } from '../tier.js'
-import { freeze, hasFreezer, thaw } from './cgroups.js'
+import { cpuUsageUs, freeze, hasFreezer, thaw } from './cgroups.js'
 import { CappedBuffer, LineSplitter } from './lines.js'
 import type { FunctionPlan, TierServices } from './plan.js'
 import { errorResult } from './results.js'
@@ -27,6 +27,8 @@ import { isHopByHop, stripHopByHop } from '../http-headers.js'
 export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
   private live = false
   private inflight = 0
+  /** calls taken so far (usage: tells whether another started during one) */
+  private callsTaken = 0
   private paused = false
   private pausing: Promise<void> | undefined
   private idleTimer: NodeJS.Timeout | undefined
@@ -220,9 +222,17 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     }
     this.inflight++
     clearTimeout(this.idleTimer)
+    // usage: the server's cgroup CPU during the call is the call's when it served no other meanwhile
+    const seq = ++this.callsTaken
+    const alone = this.inflight === 1
     try {
       this.lastResumeUs = await this.resume()
+      const cpu0 = alone ? cpuUsageUs(this.cgroupsPath) : undefined
       const result = await this.proxy(req, signal, t0)
+      if (cpu0 !== undefined && this.callsTaken === seq) {
+        const cpu1 = cpuUsageUs(this.cgroupsPath)
+        if (cpu1 !== undefined) result.cpuUs = cpu1 - cpu0
+      }
       result.timings = { instantiateUs: this.lastResumeUs, runUs: result.timings!.totalUs - this.lastResumeUs, totalUs: result.timings!.totalUs }
       if (this.plan.artifact.stateMode === 'fresh') this.live = false // a fresh server per call
       return result

@@ -230,7 +230,7 @@ class ProcessSandbox implements Sandbox {
     try {
       const f = await proc.host.request(FRAME.INVOKE, meta, req.body, { at: req.deadline, graceMs: this.ctx.settings.timeoutGraceMs }, signal)
       const m = f.meta as ResultMeta
-      return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings }
+      return { status: m.status, headers: m.headers, body: f.payload, stderr: m.stderr, errorCode: m.errorCode, timings: m.timings, cpuUs: m.cpuUs, hops: m.hops }
     } catch (e) {
       throw this.explain(e, proc)
     }

@@ -6,10 +6,11 @@
 // the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
+import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
 import { FLAG_DEADLINE } from './cancel-flag.js'
-import type { InvokeRequest, InvokeResult } from '../tier.js'
+import type { ChainHop, InvokeRequest, InvokeResult } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
@@ -18,6 +19,9 @@ import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 }
 import { MemorySnapshot } from './snapshot.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
+
+/** a traceparent as the gateway passes it on (runtime/tracing/traceparent.ts) */
+const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -155,6 +159,11 @@ export class WasmSandboxCore {
     return (performance.now() - t0) * 1000
   }
 
+  /** tracing: the call's traceparent (checked by the gateway), continued into kindling.call */
+  private traceparent: string | undefined
+  /** tracing: the kindling.call hops of the call under way */
+  private hops: ChainHop[] | undefined
+
   /** response body of the last kindling.call, for kindling.result_read */
   private lastChainResult: Buffer | undefined
 
@@ -175,7 +184,21 @@ export class WasmSandboxCore {
     directory.depth++
     let result: InvokeResult
     try {
-      result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers: { 'content-type': 'application/octet-stream' }, body, deadline: this.deadline })
+      const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+      // the callee is a hop of the caller's trace, with a span id of its own
+      const tp = this.traceparent
+      if (tp === undefined || !TRACEPARENT_00.test(tp)) {
+        result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
+      } else {
+        const spanId = randomBytes(8).toString('hex')
+        headers.traceparent = `${tp.slice(0, 36)}${spanId}${tp.slice(52, 55)}`
+        const startMs = Date.now()
+        const t = performance.now()
+        result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
+        const hops = (this.hops ??= [])
+        hops.push({ name: callee.plan.key, spanId, parentSpanId: tp.slice(36, 52), startMs, durUs: (performance.now() - t) * 1000, status: result.status })
+        if (result.hops) hops.push(...result.hops)
+      }
     } finally {
       directory.depth--
       callee.chainReturn(sb)
@@ -275,6 +298,8 @@ export class WasmSandboxCore {
     }
     const live = this.live!
     this.deadline = req.deadline
+    this.traceparent = req.headers.traceparent
+    this.hops = undefined
     // nothing host-side outlives a call, in reuse mode too (only the instance's memory does)
     this.lastChainResult = undefined
     // the flag is not cleared here: a cancel may be raised before the guest starts (thread tier)
@@ -301,6 +326,7 @@ export class WasmSandboxCore {
     }
     const end = performance.now()
     result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
+    if (this.hops) result.hops = this.hops
     return result
   }
 

@@ -10,6 +10,7 @@ import type { ResponseHeaders } from '../pool/dispatcher.js'
 import { ERROR_HEADER } from '../errors.js'
 import { CallbackDenied, type CallbackPolicy, portOf } from './callback-policy.js'
 import type { CallRow } from './store.js'
+import { formatTraceparent, newSpanId, parseTraceparent } from '../tracing/traceparent.js'
 
 /**
  * The only headers of a function's response that go into its callback: what a receiver needs to read
@@ -58,6 +59,9 @@ export function callbackHeaders(row: CallRow): Record<string, string | string[]>
   out['x-retry'] = String(Math.max(0, row.attempts - 1))
   out['x-retry-max'] = String(row.retry_max ?? 0)
   out['user-agent'] = 'kindling-async'
+  // tracing (issue 13): the callback is a hop of the caller's trace (a malformed traceparent is left out)
+  const tp = parseTraceparent(requestHeader(row, 'traceparent'))
+  if (tp) out.traceparent = formatTraceparent({ traceId: tp.traceId, parentSpanId: tp.spanId, spanId: newSpanId(), flags: tp.flags })
   return out
 }
 

@@ -18,6 +18,7 @@ export const COMMAND_FLAGS: Record<string, string[]> = {
   remove: ['--file', '--filter', '--namespace', '--gateway'],
   logs: ['--follow', '--tail', '--since', '--namespace', '--gateway'],
   top: ['--interval', '--once', '--gateway'],
+  usage: ['--since', '--namespace', '--json', '--gateway'],
   completion: [],
   image: [],
   help: [],

@@ -13,6 +13,8 @@ import { type FunctionSettings, functionStatus, isWasmImage } from '../spec.js'
 import { type ArtifactKind, type CancelSignal, type CallRequest, type FunctionArtifact, type InvokeResult, type IsolationTier, type Prepared, type TierName, WASM_FORMATS, type WasmFormat } from '../../isolation/tier.js'
 import { type ColdStart, FunctionPool } from './pool.js'
 import { Scaler } from './scaler.js'
+import type { FunctionUsage, UsageMeter } from '../usage/meter.js'
+import type { Tracer } from '../tracing/tracer.js'
 
 /** The call's shapes, for the gateway and the async worker (which do not reach into isolation/). */
 export type { CallRequest, CancelSignal, InvokeResult, ResponseHeaders } from '../../isolation/tier.js'
@@ -38,6 +40,8 @@ export interface ActiveFunction {
   /** why the function cannot run right now (prepare failed at start-up) */
   error: KindlingError | undefined
   metrics: FunctionMetrics
+  /** usage (issue 13): invocations, time, CPU, GB-seconds, bytes */
+  usage: FunctionUsage | undefined
 }
 
 export interface DispatcherDeps {
@@ -50,6 +54,10 @@ export interface DispatcherDeps {
   /** sandboxes one pool starts at once */
   sandboxStartConcurrency: number
   autoscale: { windowMs: number; fireAfterMs: number }
+  /** usage (issue 13): where each call's usage goes */
+  usage?: UsageMeter
+  /** tracing (issue 13): traceparent checked and continued; spans when exported */
+  tracer?: Tracer
 }
 
 export class Dispatcher implements Invoker {
@@ -107,7 +115,7 @@ export class Dispatcher implements Invoker {
    */
   private async prepare(v: DeploymentVersion, keep: boolean): Promise<void> {
     const tier = this.tierFor(v)
-    const fn: ActiveFunction = { key: v.key, version: v, stored: v.stored, settings: v.settings, tier, prepared: undefined, pool: undefined, error: undefined, metrics: this.deps.metrics.forFunction(v.key) }
+    const fn: ActiveFunction = { key: v.key, version: v, stored: v.stored, settings: v.settings, tier, prepared: undefined, pool: undefined, error: undefined, metrics: this.deps.metrics.forFunction(v.key), usage: this.deps.usage?.forFunction(v.key) }
     try {
       const prepared = await tier.prepare(artifactOf(v))
       fn.metrics.prepared(tier.name, prepared.prepareUs)
@@ -212,17 +220,24 @@ export class Dispatcher implements Invoker {
   private async run(fn: ActiveFunction, req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     const t0 = performance.now()
     fn.metrics.callStarted()
+    const span = this.deps.tracer?.start(req)
     try {
       if (!fn.pool) throw fn.error ?? new KindlingError('KINDLING_ERR_SANDBOX_FAILED', `${fn.key} is not running`)
       if (fn.pool.desired === 0) this.scaleFromZero(fn, fn.pool)
       const r = await fn.pool.invoke(req, signal)
-      fn.metrics.callEnded(r.status, (performance.now() - t0) / 1000)
+      const ms = performance.now() - t0
+      fn.metrics.callEnded(r.status, ms / 1000)
+      fn.usage?.record(ms * 1000, r.cpuUs, fn.settings.memoryBytes, req.body.length, r.body.length)
+      if (span) this.deps.tracer!.end(span, fn.key, fn.tier.name, req.callId, r.status, r, r.errorCode)
       if (r.stderr) this.deps.logs.write({ key: fn.key, instance: req.callId, stream: 'stderr', text: r.stderr })
       if (r.errorCode) this.log(fn.key, r.errorCode === 'KINDLING_ERR_TIMEOUT' ? `call ${req.callId} ran past its timeout of ${fn.settings.timeoutMs} ms and was stopped` : `call ${req.callId} failed with ${r.status} ${r.errorCode}`)
       return r
     } catch (e) {
       const k = asKindlingError(e)
-      fn.metrics.callEnded(k.status, (performance.now() - t0) / 1000)
+      const ms = performance.now() - t0
+      fn.metrics.callEnded(k.status, ms / 1000)
+      fn.usage?.record(ms * 1000, undefined, fn.settings.memoryBytes, req.body.length, 0)
+      if (span) this.deps.tracer!.end(span, fn.key, fn.tier.name, req.callId, k.status, undefined, k.code)
       if (k.code !== 'KINDLING_ERR_OVERLOADED') this.log(fn.key, `call ${req.callId} failed with ${k.status} ${k.code}`)
       throw k
     }
@@ -240,10 +255,10 @@ export class Dispatcher implements Invoker {
   }
 
   /** A function's entry in GET /system/functions: its deployment and what runs of it now. */
-  describe(version: DeploymentVersion): Record<string, unknown> {
+  describe(version: DeploymentVersion, withUsage = false): Record<string, unknown> {
     const fn = this.live.get(version.key)
     const stats = fn?.version === version ? fn.pool?.stats : undefined
-    return functionStatus(version.stored.deployment, {
+    const status = functionStatus(version.stored.deployment, {
       replicas: stats?.desired ?? 0,
       availableReplicas: stats?.available ?? 0,
       invocationCount: fn?.metrics.invocations ?? 0,
@@ -259,6 +274,9 @@ export class Dispatcher implements Invoker {
         ...(fn?.error ? { 'com.kindling.error': fn.error.message } : {}),
       },
     })
+    // usage (issue 13): OpenFaaS's two fields, then kindling's own
+    if (withUsage && fn?.usage) status.usage = usageOf(fn.usage, (stats?.available ?? 0) * fn.settings.memoryBytes)
+    return status
   }
 
   async close(): Promise<void> {
@@ -314,4 +332,24 @@ function artifactOf(v: DeploymentVersion): FunctionArtifact {
 /** A stored format kindling knows (records written before formats were kept may hold anything else). */
 function wasmFormatOf(format: string): WasmFormat | undefined {
   return (WASM_FORMATS as readonly string[]).includes(format) ? (format as WasmFormat) : undefined
+}
+
+/**
+ * The `usage` of GET /system/function/{name}: OpenFaaS's cpu (millicores over the last minute)
+ * and totalMemoryBytes (here the memory limits its warm sandboxes hold), then kindling's totals
+ * since history began.
+ */
+function usageOf(u: FunctionUsage, reservedBytes: number): Record<string, number> {
+  const t = u.total
+  return {
+    cpu: Math.round(u.cpuMillicores() * 1000) / 1000,
+    totalMemoryBytes: reservedBytes,
+    invocations: t.invocations,
+    wallSeconds: t.wallUs / 1e6,
+    cpuSeconds: t.cpuUs / 1e6,
+    cpuMeasuredInvocations: t.cpuCalls,
+    gbSeconds: t.gibUs / 1e6,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+  }
 }

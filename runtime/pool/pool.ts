@@ -101,7 +101,12 @@ export class FunctionPool extends EventEmitter {
   async invoke(req: CallRequest, signal: CancelSignal): Promise<InvokeResult> {
     this.lastCallAt = Date.now()
     this.callsStarted++
-    const sandbox = this.takeIdle() ?? (await this.acquireSlow(signal))
+    let sandbox = this.takeIdle()
+    if (sandbox === undefined) {
+      sandbox = await this.acquireSlow(signal)
+      if (req.span) req.span.waitedFor = sandbox.startup
+    }
+    if (req.span) req.span.sandboxId = sandbox.id
     // the deadline is computed once, here: the timeout counts from the moment the call runs, not
     // while it waited for a sandbox; the sandbox gets its own request, the caller's stays as it was
     // (a literal of fixed shape: a spread costs ~0.8 us a call)

@@ -63,7 +63,7 @@ export function registerSystemFunctionRoutes(app: FastifyInstance, opts: SystemF
       const namespace = ns(split.namespace)
       const version = registry.get(name, namespace)
       if (!version) throw new KindlingError('KINDLING_ERR_FUNCTION_NOT_FOUND', `function ${name} is not deployed in namespace ${namespace}`)
-      return reply.send(dispatcher.describe(version))
+      return reply.send(dispatcher.describe(version, true))
     } catch (e) {
       return sendError(reply, e)
     }

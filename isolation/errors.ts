@@ -86,6 +86,11 @@ export const ERRORS = {
   KINDLING_ERR_CLUSTER_CONFLICT: { status: 409, hint: 'Another gateway changed the same function or secret at the same moment and its change was stored first; read it again (GET /system/function/NAME) and retry yours if it is still wanted.' },
   // async dead letters and async calls in a cluster (issue 12)
   KINDLING_ERR_CALL_NOT_REPLAYABLE: { status: 409, hint: 'Only a dead call (one whose retries ran out: GET /system/async-calls?state=dead) can be replayed, and only once; GET /system/async-calls/{id} shows its state and the call that replayed it.' },
+  // outbound HTTP (issue 13 item 1)
+  KINDLING_ERR_INVALID_OUTBOUND: { status: 400, hint: 'com.kindling.outbound is a comma-separated list of scheme://host[:port] patterns (http or https; host a name, an address, * or *.domain; port a number or *), e.g. https://api.example.com,http://127.0.0.1:8099.' },
+  KINDLING_ERR_OUTBOUND_DENIED: { status: 403, hint: 'The function asked for a URL its com.kindling.outbound annotation does not grant (or a redirect left the list, or the host resolved to a non-public address a pattern does not name literally); add a pattern for it to the annotation and redeploy.' },
+  KINDLING_ERR_OUTBOUND_TOO_LARGE: { status: 502, hint: 'The response of an outbound request was larger than KINDLING_OUTBOUND_MAX_RESPONSE_BYTES; ask for less (a range, a page) or raise the setting.' },
+  KINDLING_ERR_OUTBOUND_FAILED: { status: 502, hint: 'An outbound request failed: the name did not resolve, the connection or TLS failed, there were more than 5 redirects, or the URL was not an absolute http(s) URL. The message says which.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -90,6 +90,8 @@ export const CONFIG_TABLE = {
   clusterTransport: { env: 'KINDLING_CLUSTER_TRANSPORT', kind: 'string', default: 'nats', doc: 'how a gateway passes a sync call to a worker: nats (request/reply on the worker\'s subject, the faster under load in bench/scopes/cluster.ts) or http (direct, keep-alive, to the worker\'s URL)' },
   // cluster roles and state (issue 12, items 1 and 2)
   advertiseUrl: { env: 'KINDLING_ADVERTISE_URL', kind: 'string', default: '', doc: 'the URL other cluster nodes reach this node at (http://HOST:PORT); empty: the address it listens on, which is loopback when KINDLING_HOST is 0.0.0.0' },
+  // outbound HTTP (issue 13 item 1)
+  outboundMaxResponseBytes: { env: 'KINDLING_OUTBOUND_MAX_RESPONSE_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest response body a function\'s outbound HTTP request (kindling.http_request) may read; a larger one fails with KINDLING_ERR_OUTBOUND_TOO_LARGE' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },

@@ -5,6 +5,7 @@ import { validateName, validateNamespace } from './names.js'
 import { parseCpuQuantity, parseDurationMs, parseMemoryQuantity } from './quantities.js'
 import { type RetryPolicy, retryOverrides } from './async/retry.js'
 import { TIER_NAMES, type ResetMode, type StateMode, type TierName } from '../isolation/tier.js'
+import { OUTBOUND_ANNOTATION, OutboundPatternError, parseOutbound } from '../isolation/wasm/host/outbound-grants.js'
 
 /** A deployment as stored: what the user sent, validated, with the namespace filled in. */
 export interface Deployment {
@@ -51,6 +52,8 @@ export interface FunctionSettings {
   scale: ScaleSettings
   /** async retry settings from com.openfaas.retry.* annotations (the rest from the config) */
   retry: Partial<RetryPolicy>
+  /** outbound HTTP grants, normalised (com.kindling.outbound; empty: none) */
+  outbound: string[]
 }
 
 export const LABEL = {
@@ -248,6 +251,17 @@ export function settingsOf(dep: Deployment, d: SpecDefaults, opts: { clampReplic
     queueDepth: intLabel(labels, LABEL.queueDepth, d.queueDepth, 0),
     scale,
     retry: retryOverrides(dep.annotations ?? {}),
+    outbound: outboundOf(dep.annotations ?? {}),
+  }
+}
+
+/** outbound HTTP (issue 13 item 1): the allow-list of com.kindling.outbound, a 400 when a pattern is bad. */
+function outboundOf(annotations: Record<string, string>): string[] {
+  try {
+    return parseOutbound(annotations[OUTBOUND_ANNOTATION]).map((p) => `${p.scheme}://${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port ?? '*'}`)
+  } catch (e) {
+    if (e instanceof OutboundPatternError) throw new KindlingError('KINDLING_ERR_INVALID_OUTBOUND', e.message)
+    throw e
   }
 }
 

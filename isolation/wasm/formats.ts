@@ -4,6 +4,7 @@ import { KindlingError } from '../errors.js'
 import type { WasmFormat } from '../tier.js'
 import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
 import { WASI_FUNCTIONS } from './wasi.js'
+import { OUTBOUND_IMPORT_NAMES } from './host/outbound.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
 
@@ -23,7 +24,9 @@ export function detectCoreFormat(module: WebAssembly.Module): Exclude<WasmFormat
     .filter((i) => !(
       (i.module === 'wasi_snapshot_preview1' && i.kind === 'function' && WASI_FUNCTIONS.has(i.name)) ||
       (i.module === 'env' && i.kind === 'function' && AS_ENV_IMPORTS.has(i.name)) ||
-      (i.module === CHAIN_MODULE && i.kind === 'function' && CHAIN_IMPORT_NAMES.has(i.name))
+      (i.module === CHAIN_MODULE && i.kind === 'function' && CHAIN_IMPORT_NAMES.has(i.name)) ||
+      // outbound HTTP (issue 13 item 1)
+      (i.module === CHAIN_MODULE && i.kind === 'function' && OUTBOUND_IMPORT_NAMES.has(i.name))
     ))
     .map((i) => `${i.module}.${i.name} (${i.kind})`)
   if (forbidden.length) {

@@ -2,6 +2,7 @@
 // the plan travels by message to app hosts and worker threads beside the instrumented bytes.
 import type { ResetMode, StateMode, WasmFormat } from '../tier.js'
 import type { PlannedPreopen } from './wasi-fs.js'
+import type { OutboundPlan } from './host/outbound.js'
 
 export interface WasmPlan {
   key: string
@@ -29,6 +30,8 @@ export interface WasmPlan {
   instantiateTimeoutMs?: number
   /** read-only directories the function sees through WASI (secrets) */
   preopens: PlannedPreopen[]
+  /** outbound HTTP grants (com.kindling.outbound); absent or empty: every request refused */
+  outbound?: OutboundPlan
 }
 
 /** Where the instrumented module of a plan lives, and its plan. */

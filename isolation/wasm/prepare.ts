@@ -17,6 +17,8 @@ import { compileModule } from './compile.js'
 import { detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 import type { PlannedPreopen } from './wasi-fs.js'
+import { DEFAULT_MAX_RESPONSE_BYTES } from './host/outbound.js'
+import { OUTBOUND_ANNOTATION, parseOutbound } from './host/outbound-grants.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
 
@@ -89,6 +91,8 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     maxOutputBytes: ctx.settings.maxBodyBytes,
     instantiateTimeoutMs: artifact.timeoutMs,
     preopens: secretPreopens(artifact, ctx),
+    // outbound HTTP (issue 13 item 1): validated at deploy (runtime/spec.ts)
+    outbound: { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES },
   }
   return { plan, modulePath, prepareUs: (performance.now() - t0) * 1000, cached }
 }

@@ -16,6 +16,8 @@
 // A synchronous wasm call cannot await a promise, so the import blocks: a helper thread
 // (outbound-worker.ts) makes the request while this thread waits with Atomics.wait, in slices, so
 // that the call's deadline and a cancel still end the call while it waits.
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
 import { runningFromSource, siblingModule } from '../../entry.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
@@ -47,7 +49,7 @@ class OutboundHelper {
     this.replies = port1
     // a worker's execArgv --import does not load tsx here (Node 20): from source, register it first
     const load = runningFromSource(import.meta.url)
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.url)}) })`
+      ? `import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.url)}) })`
       : `import(${JSON.stringify(entry.url)})`
     this.worker = new Worker(load, { eval: true, workerData: { replies: port2 }, transferList: [port2] })
     // it must never keep a process alive, nor take one down with it
@@ -88,6 +90,11 @@ class OutboundHelper {
 }
 
 let helper: OutboundHelper | undefined
+
+/** tsx's ESM register API (its CommonJS twin, what require finds, cannot register from a worker) */
+function tsxApi(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+}
 
 export interface OutboundImports {
   imports: Record<string, (...args: number[]) => number>

@@ -23,7 +23,7 @@ export const ERRORS = {
   KINDLING_ERR_NOT_WASM: { status: 400, hint: 'Upload a WebAssembly binary (it starts with the bytes \\0asm) with Content-Type application/wasm.' },
   KINDLING_ERR_WASM_INVALID: { status: 400, hint: 'The module failed to validate or compile; rebuild it and upload it again.' },
   KINDLING_ERR_UNSUPPORTED_FORMAT: { status: 400, hint: 'kindling runs: WASI preview1 commands (export _start), AssemblyScript modules (export handle or handleBytes, built with --exportRuntime) and wasi:http components.' },
-  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read are provided.' },
+  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read / kindling.http_request / kindling.http_response_read are provided.' },
   KINDLING_ERR_MEMORY_TOO_SMALL: { status: 400, hint: 'The module needs more initial memory than limits.memory allows; raise the limit.' },
   KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: 'Send the body with the Content-Type this route accepts.' },
   KINDLING_ERR_PAYLOAD_TOO_LARGE: { status: 413, hint: 'The body is larger than the configured limit; see README for the KINDLING_* limits.' },

@@ -25,7 +25,7 @@ describe('outbound HTTP through the gateway', () => {
     assert.equal((res.json() as { code: string }).code, 'KINDLING_ERR_INVALID_OUTBOUND')
   })
 
-  for (const tier of ['inline', 'wasm', 'thread']) {
+  for (const tier of ['inline', 'wasm', 'thread', 'process']) {
     it(`${tier}: fetches a granted URL, refuses others inside the function's result, denies by default`, async () => {
       await k.deploy(`fetch-${tier}`, exampleModule('fetch-url'), { labels: { 'com.kindling.isolation': tier }, annotations: { 'com.kindling.outbound': target.origin } })
       const ok = await call(`fetch-${tier}`, `${target.origin}/hello`)

@@ -7,7 +7,7 @@
 import dns from 'node:dns'
 import net from 'node:net'
 import { KindlingError } from '../errors.js'
-import { AddressRanges, embeddedV4, stripBrackets } from '../../isolation/net/addresses.js'
+import { AddressRanges, embeddedV4, stripBrackets } from '../addresses.js'
 
 /** Resolves a name to all its addresses (dns.lookup, so /etc/hosts counts; a test may pass another). */
 export type Resolve = (host: string, cb: (err: NodeJS.ErrnoException | null, addrs: dns.LookupAddress[]) => void) => void

@@ -51,7 +51,7 @@ class OutboundHelper {
     const load = runningFromSource(import.meta.url)
       ? `import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.url)}) })`
       : `import(${JSON.stringify(entry.url)})`
-    this.worker = new Worker(load, { eval: true, workerData: { replies: port2 }, transferList: [port2] })
+    this.worker = new Worker(`${load}.catch(${LOAD_FAILED})`, { eval: true, workerData: { replies: port2 }, transferList: [port2] })
     // it must never keep a process alive, nor take one down with it
     this.worker.unref()
     this.replies.unref()
@@ -71,12 +71,13 @@ class OutboundHelper {
     for (;;) {
       Atomics.wait(this.flag, 0, 0, WAIT_SLICE_MS)
       if (Atomics.load(this.flag, 0) !== 0) {
+        // cleared before the port is read: a reply posted after the read sets it again
+        Atomics.store(this.flag, 0, 0)
         // replies of requests aborted earlier may still be queued: skip them
         for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
           const reply = m.message as { id: number; res: OutboundResponse }
           if (reply.id === id) return reply.res
         }
-        Atomics.store(this.flag, 0, 0)
         continue
       }
       try {
@@ -90,6 +91,17 @@ class OutboundHelper {
 }
 
 let helper: OutboundHelper | undefined
+
+/** what a helper whose module did not load does: answers every request with FAILED, never leaves a call waiting */
+const LOAD_FAILED = `(e) => {
+  const { parentPort, workerData } = require('node:worker_threads')
+  parentPort.on('message', (t) => {
+    if (t.op !== 'fetch') return
+    workerData.replies.postMessage({ id: t.id, res: { ok: false, error: 'FAILED', message: 'KINDLING_ERR_OUTBOUND_FAILED: the outbound helper thread did not start: ' + e.message } })
+    Atomics.store(t.flag, 0, 1)
+    Atomics.notify(t.flag, 0)
+  })
+}`
 
 /** tsx's ESM register API (its CommonJS twin, what require finds, cannot register from a worker) */
 function tsxApi(): string {

@@ -17,7 +17,7 @@ import { compileModule } from './compile.js'
 import { detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 import type { PlannedPreopen } from './wasi-fs.js'
-import { DEFAULT_MAX_RESPONSE_BYTES } from './host/outbound.js'
+import { DEFAULT_MAX_RESPONSE_BYTES, type OutboundPlan } from './host/outbound.js'
 import { OUTBOUND_ANNOTATION, parseOutbound } from './host/outbound-grants.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
@@ -92,7 +92,7 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     instantiateTimeoutMs: artifact.timeoutMs,
     preopens: secretPreopens(artifact, ctx),
     // outbound HTTP (issue 13 item 1): validated at deploy (runtime/spec.ts)
-    outbound: { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES },
+    outbound: outboundPlanOf(artifact, ctx),
   }
   return { plan, modulePath, prepareUs: (performance.now() - t0) * 1000, cached }
 }
@@ -114,6 +114,11 @@ function readFacts(factsPath: string, modulePath: string): InstrumentFacts | und
     // missing or torn (an older kindling, a crash between the two writes): instrument again
     return undefined
   }
+}
+
+/** outbound HTTP (issue 13 item 1): the grants of com.kindling.outbound and the response cap. */
+export function outboundPlanOf(artifact: FunctionArtifact, ctx: TierContext): OutboundPlan {
+  return { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES }
 }
 
 /** The deployment's secrets as a read-only directory at /var/openfaas/secrets (none: no preopen). */

@@ -114,6 +114,12 @@ export interface OutboundImports {
   endCall(): void
 }
 
+/** One request made while this thread waits (modules' import and components' outgoing-handler). */
+export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, check: () => void): OutboundResponse {
+  helper ??= new OutboundHelper()
+  return helper.request(req, policy, check)
+}
+
 /**
  * The imports of one sandbox. `memory` and `deadline` give the current call's; `check` throws when
  * the call must end (deadline, cancel).
@@ -143,8 +149,7 @@ export function outboundImports(plan: OutboundPlan | undefined, env: { memory():
       headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()])
     }
     const req: OutboundRequest = { method: text(bytes, mPtr, mLen), url, headers, body: bytes.slice(bPtr, bPtr + bLen) }
-    helper ??= new OutboundHelper()
-    const res = helper.request(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check)
+    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check)
     // the guest cannot have grown its memory while it waited, but take the buffer afresh anyway
     bytes = new Uint8Array(memory.buffer)
     if (!res.ok) {

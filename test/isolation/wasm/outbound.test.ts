@@ -2,6 +2,7 @@
 // against a real server on loopback, granted or not by com.kindling.outbound patterns.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import { parseOutbound } from '../../../isolation/wasm/host/outbound-grants.js'
 import { startTargetServer, type TargetServer } from '../../helpers/target-server.js'
 import { request, wasmFunction } from './runner-helpers.js'
@@ -68,4 +69,14 @@ test('a request that outlives the call ends the call with KINDLING_ERR_TIMEOUT',
   assert.equal(slow.errorCode, 'KINDLING_ERR_TIMEOUT')
   // the sandbox's thread is usable again right after
   assert.equal(fetchUrl(target.origin, `${target.origin}/hello`).status, 200)
+})
+
+test('a cancel raised while the call waits on its request ends the call', () => {
+  const flag = new Int32Array(new SharedArrayBuffer(4))
+  // another thread raises the flag, as the thread tier does when the client hangs up
+  const raiser = new Worker('const { workerData } = require("node:worker_threads"); setTimeout(() => Atomics.store(workerData, 0, 1), 200)', { eval: true, workerData: flag })
+  const fn = wasmFunction('fetch-url', { outbound: { patterns: parseOutbound(target.origin), maxResponseBytes: 1 << 20 } })
+  const res = fn.createSandbox(flag).run(request(`${target.origin}/slow`, { deadline: Date.now() + 20_000 }))
+  void raiser.terminate()
+  assert.equal(res.errorCode, 'KINDLING_ERR_CALL_CANCELLED')
 })

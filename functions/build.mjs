@@ -21,6 +21,8 @@ const C = [
   { out: 'noop', src: ['noop.c'], opt: '-Os' },
   { out: 'hello-cgi', src: ['hello-cgi.c'], opt: '-Os' },
   { out: 'read-secret', src: ['read-secret.c'], opt: '-Os' },
+  // outbound HTTP through the kindling import (issue 13 item 1)
+  { out: 'fetch-url', src: ['fetch-url.c'], opt: '-Os' },
   { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
   { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
   // the image pipeline of the paper's R9 (SAND's four stages), and its kindling.call driver

@@ -23,7 +23,7 @@ export const ERRORS = {
   KINDLING_ERR_NOT_WASM: { status: 400, hint: 'Upload a WebAssembly binary (it starts with the bytes \\0asm) with Content-Type application/wasm.' },
   KINDLING_ERR_WASM_INVALID: { status: 400, hint: 'The module failed to validate or compile; rebuild it and upload it again.' },
   KINDLING_ERR_UNSUPPORTED_FORMAT: { status: 400, hint: 'kindling runs: WASI preview1 commands (export _start), AssemblyScript modules (export handle or handleBytes, built with --exportRuntime) and wasi:http components.' },
-  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read are provided.' },
+  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read / kindling.http_request / kindling.http_response_read / kindling.kv_* / kindling.var_get are provided.' },
   KINDLING_ERR_MEMORY_TOO_SMALL: { status: 400, hint: 'The module needs more initial memory than limits.memory allows; raise the limit.' },
   KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: 'Send the body with the Content-Type this route accepts.' },
   KINDLING_ERR_PAYLOAD_TOO_LARGE: { status: 413, hint: 'The body is larger than the configured limit; see README for the KINDLING_* limits.' },
@@ -96,6 +96,11 @@ export const ERRORS = {
   KINDLING_ERR_KV_VALUE_TOO_LARGE: { status: 413, hint: 'Guest code -5: values are at most KINDLING_KV_MAX_VALUE_BYTES bytes; split the value or store less.' },
   KINDLING_ERR_KV_STORE_FULL: { status: 507, hint: 'Guest code -6: the store holds KINDLING_KV_MAX_STORE_BYTES; delete keys, set TTLs, or ask the operator to raise the limit.' },
   KINDLING_ERR_VARIABLE_NOT_GRANTED: { status: 403, hint: 'Guest code -1 from var_get: name the variable in annotation com.kindling.variables.' },
+  // outbound HTTP (issue 13 item 1)
+  KINDLING_ERR_INVALID_OUTBOUND: { status: 400, hint: 'com.kindling.outbound is a comma-separated list of scheme://host[:port] patterns (http or https; host a name, an address, * or *.domain; port a number or *), e.g. https://api.example.com,http://127.0.0.1:8099.' },
+  KINDLING_ERR_OUTBOUND_DENIED: { status: 403, hint: 'The function asked for a URL its com.kindling.outbound annotation does not grant (or a redirect left the list, or the host resolved to a non-public address a pattern does not name literally); add a pattern for it to the annotation and redeploy.' },
+  KINDLING_ERR_OUTBOUND_TOO_LARGE: { status: 502, hint: 'The response of an outbound request was larger than KINDLING_OUTBOUND_MAX_RESPONSE_BYTES; ask for less (a range, a page) or raise the setting.' },
+  KINDLING_ERR_OUTBOUND_FAILED: { status: 502, hint: 'An outbound request failed: the name did not resolve, the connection or TLS failed, there were more than 5 redirects, or the URL was not an absolute http(s) URL. The message says which.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

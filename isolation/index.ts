@@ -38,3 +38,6 @@ export { kvImports } from './wasm/host/kv-imports.js'
 // the component toolchain (bench/component)
 export { TRANSPILE_OPTIONS } from './component/prepare.js'
 export { runJco } from './component/toolchain/jco.js'
+
+// outbound HTTP of wasm modules (issue 13 item 1; bench/ops/outbound.ts)
+export { parseOutbound } from './wasm/host/outbound-grants.js'

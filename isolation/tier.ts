@@ -284,6 +284,8 @@ export interface TierSettings {
   containerReadyTimeoutMs: number
   /** container: an idle connection to an HTTP-mode server is closed after this long */
   containerKeepAliveMs: number
+  /** outbound HTTP (issue 13 item 1): largest response body a function's request may read (undefined: 4 MiB) */
+  outboundMaxResponseBytes?: number
   /** container: registry pulls (mirrors, insecure registries, credentials file, timeout, size caps) */
   registryMirrors: string[]
   insecureRegistries: string[]

@@ -7,6 +7,7 @@ import { type RetryPolicy, retryOverrides } from './async/retry.js'
 import { TIER_NAMES, type ResetMode, type StateMode, type TierName } from '../isolation/tier.js'
 import { triggersOf } from './triggers/spec.js' // triggers (issue 13, item 4)
 import { kvStoresOf, variableNamesOf } from '../isolation/wasm/host/kv-plan.js'
+import { OUTBOUND_ANNOTATION, OutboundPatternError, parseOutbound } from '../isolation/wasm/host/outbound-grants.js'
 
 /** A deployment as stored: what the user sent, validated, with the namespace filled in. */
 export interface Deployment {
@@ -53,6 +54,8 @@ export interface FunctionSettings {
   scale: ScaleSettings
   /** async retry settings from com.openfaas.retry.* annotations (the rest from the config) */
   retry: Partial<RetryPolicy>
+  /** outbound HTTP grants, normalised (com.kindling.outbound; empty: none) */
+  outbound: string[]
 }
 
 export const LABEL = {
@@ -254,6 +257,17 @@ export function settingsOf(dep: Deployment, d: SpecDefaults, opts: { clampReplic
     queueDepth: intLabel(labels, LABEL.queueDepth, d.queueDepth, 0),
     scale,
     retry: retryOverrides(dep.annotations ?? {}),
+    outbound: outboundOf(dep.annotations ?? {}),
+  }
+}
+
+/** outbound HTTP (issue 13 item 1): the allow-list of com.kindling.outbound, a 400 when a pattern is bad. */
+function outboundOf(annotations: Record<string, string>): string[] {
+  try {
+    return parseOutbound(annotations[OUTBOUND_ANNOTATION]).map((p) => `${p.scheme}://${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port ?? '*'}`)
+  } catch (e) {
+    if (e instanceof OutboundPatternError) throw new KindlingError('KINDLING_ERR_INVALID_OUTBOUND', e.message)
+    throw e
   }
 }
 

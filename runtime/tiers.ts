@@ -45,6 +45,7 @@ export function tierSettings(config: Config): TierSettings {
     containerWritableLayerMiB: config.containerWritableLayerMiB,
     containerReadyTimeoutMs: config.containerReadyTimeoutMs,
     containerKeepAliveMs: config.containerKeepAliveMs,
+    outboundMaxResponseBytes: config.outboundMaxResponseBytes, // outbound HTTP (issue 13 item 1)
     registryMirrors: config.registryMirrors,
     insecureRegistries: config.insecureRegistries,
     registryAuthFile: config.registryAuthFile,

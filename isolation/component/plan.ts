@@ -2,6 +2,7 @@
 // hosts. The files live in the transpile cache of the data dir.
 import type { StateMode } from '../tier.js'
 import type { PlannedPreopen } from '../wasm/wasi-fs.js'
+import type { OutboundPlan } from '../wasm/host/outbound.js'
 
 export interface ComponentPlan {
   key: string
@@ -25,4 +26,6 @@ export interface ComponentPlan {
   instantiateTimeoutMs?: number
   /** read-only directories the component sees through wasi:filesystem (secrets) */
   preopens: PlannedPreopen[]
+  /** outbound HTTP grants (com.kindling.outbound) for wasi:http/outgoing-handler; absent or empty: none */
+  outbound?: OutboundPlan
 }

@@ -16,6 +16,7 @@ import { toolchainFailure } from './classify.js'
 import { HANDLER_EXPORT, HANDLER_INTERFACE } from './interfaces.js'
 import type { ComponentPlan } from './plan.js'
 import { runJco, ToolchainError, transpilerVersion, TRANSPILER_PACKAGE } from './toolchain/jco.js'
+import { outboundPlanOf } from '../wasm/prepare.js'
 
 /** Bump when the folder layout or the host contract changes. */
 const CACHE_FORMAT = 1
@@ -140,6 +141,8 @@ export async function prepareComponent(artifact: FunctionArtifact, ctx: TierCont
     maxOutputBytes: ctx.settings.maxBodyBytes,
     instantiateTimeoutMs: artifact.timeoutMs,
     preopens: secretPreopens(artifact, ctx),
+    // outbound HTTP (issue 13 item 1): wasi:http/outgoing-handler, validated at deploy (runtime/spec.ts)
+    outbound: outboundPlanOf(artifact, ctx),
   }
   return { plan, prepareUs: (performance.now() - t0) * 1000, cached, notInterruptibleBecause }
 }

@@ -93,6 +93,9 @@ export class ComponentSandboxCore {
     return {
       deadline,
       maxBodyBytes: this.plan.maxOutputBytes,
+      // outbound HTTP (issue 13 item 1)
+      outbound: this.plan.outbound,
+      check: () => void this.interrupt(),
       env: Object.entries(this.plan.envVars),
       args: [this.plan.functionName],
       logs: new OutputBuffer(this.plan.maxOutputBytes),

@@ -5,6 +5,7 @@ import type { WasmFormat } from '../tier.js'
 import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
 import { WASI_FUNCTIONS } from './wasi.js'
 import { KV_IMPORT_NAMES } from './host/kv-imports.js'
+import { OUTBOUND_IMPORT_NAMES } from './host/outbound.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
 
@@ -26,7 +27,9 @@ export function detectCoreFormat(module: WebAssembly.Module): Exclude<WasmFormat
       (i.module === 'env' && i.kind === 'function' && AS_ENV_IMPORTS.has(i.name)) ||
       (i.module === CHAIN_MODULE && i.kind === 'function' && CHAIN_IMPORT_NAMES.has(i.name)) ||
       // key-value state and variables (issue 13, items 2-3)
-      (i.module === CHAIN_MODULE && i.kind === 'function' && KV_IMPORT_NAMES.has(i.name))
+      (i.module === CHAIN_MODULE && i.kind === 'function' && KV_IMPORT_NAMES.has(i.name)) ||
+      // outbound HTTP (issue 13 item 1)
+      (i.module === CHAIN_MODULE && i.kind === 'function' && OUTBOUND_IMPORT_NAMES.has(i.name))
     ))
     .map((i) => `${i.module}.${i.name} (${i.kind})`)
   if (forbidden.length) {

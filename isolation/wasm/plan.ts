@@ -3,6 +3,7 @@
 import type { ResetMode, StateMode, WasmFormat } from '../tier.js'
 import type { PlannedPreopen } from './wasi-fs.js'
 import type { KvPlan } from './host/kv-imports.js'
+import type { OutboundPlan } from './host/outbound.js'
 
 export interface WasmPlan {
   key: string
@@ -35,6 +36,8 @@ export interface WasmPlan {
   kv?: KvPlan
   /** variables granted by com.kindling.variables, resolved (null: no value); never logged */
   variables?: Record<string, string | null>
+  /** outbound HTTP grants (com.kindling.outbound); absent or empty: every request refused */
+  outbound?: OutboundPlan
 }
 
 /** Where the instrumented module of a plan lives, and its plan. */

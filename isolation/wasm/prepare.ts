@@ -18,6 +18,8 @@ import { detectCoreFormat } from './formats.js'
 import type { WasmPlan } from './plan.js'
 import type { PlannedPreopen } from './wasi-fs.js'
 import { kvPlanFor, variablesFor } from './host/kv-plan.js'
+import { DEFAULT_MAX_RESPONSE_BYTES, type OutboundPlan } from './host/outbound.js'
+import { OUTBOUND_ANNOTATION, parseOutbound } from './host/outbound-grants.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
 
@@ -93,6 +95,8 @@ export function prepareWasm(artifact: FunctionArtifact, ctx: TierContext): Prepa
     // key-value state and variables (issue 13, items 2-3)
     kv: kvPlanFor(artifact, ctx),
     variables: variablesFor(artifact, ctx),
+    // outbound HTTP (issue 13 item 1): validated at deploy (runtime/spec.ts)
+    outbound: outboundPlanOf(artifact, ctx),
   }
   return { plan, modulePath, prepareUs: (performance.now() - t0) * 1000, cached }
 }
@@ -114,6 +118,11 @@ function readFacts(factsPath: string, modulePath: string): InstrumentFacts | und
     // missing or torn (an older kindling, a crash between the two writes): instrument again
     return undefined
   }
+}
+
+/** outbound HTTP (issue 13 item 1): the grants of com.kindling.outbound and the response cap. */
+export function outboundPlanOf(artifact: FunctionArtifact, ctx: TierContext): OutboundPlan {
+  return { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES }
 }
 
 /** The deployment's secrets as a read-only directory at /var/openfaas/secrets (none: no preopen). */

@@ -17,6 +17,7 @@ import { cgiEnvironment, parseCgiOutput } from './cgi.js'
 import type { WasmPlan } from './plan.js'
 import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
 import { MemorySnapshot } from './snapshot.js'
+import { type OutboundImports, outboundImports } from './host/outbound.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
 
@@ -140,6 +141,7 @@ export class WasmSandboxCore {
     private readonly pollCancel?: () => void,
   ) {
     this.plan = fn.plan
+    this.outbound = outboundImports(fn.plan.outbound, { memory: () => this.live?.memory, deadline: () => this.deadline, check: () => void this.interrupt() })
   }
 
   get hasInstance(): boolean {
@@ -229,6 +231,9 @@ export class WasmSandboxCore {
     return this.plan.fuel
   }
 
+  /** outbound HTTP imports (issue 13 item 1) */
+  private readonly outbound: OutboundImports
+
   /** what instances of this sandbox import: built once, reused by every instance it makes */
   private imports: WebAssembly.Imports | undefined
   private wasi: WasiPreview1 | undefined
@@ -242,6 +247,8 @@ export class WasmSandboxCore {
     imports[CHAIN_MODULE] = { call: this.chainCall, result_read: this.chainResultRead }
     // key-value state and variables (issue 13, items 2-3): kindling.kv_* and kindling.var_get
     Object.assign(imports[CHAIN_MODULE], kvImports(plan.kv, plan.variables, () => this.live?.memory))
+    // outbound HTTP (issue 13 item 1): kindling.http_request / http_response_read, see host/outbound.ts
+    Object.assign(imports[CHAIN_MODULE] as object, this.outbound.imports)
     if (plan.interruptible) (imports[INTERRUPT_IMPORT.module] as Record<string, unknown>)[INTERRUPT_IMPORT.field] = this.interrupt
     if (plan.format === 'wasi-command') {
       this.wasi = new WasiPreview1()
@@ -320,6 +327,7 @@ export class WasmSandboxCore {
       live.wasi?.end()
       live.stderr = undefined
       this.lastChainResult = undefined
+      this.outbound.endCall() // outbound HTTP (issue 13 item 1)
       this.deadline = Infinity
       this.calling = false
       if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)

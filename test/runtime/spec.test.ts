@@ -86,3 +86,18 @@ describe('quantities and durations', () => {
     assert.equal(parseDurationMs('soon'), undefined)
   })
 })
+
+// outbound HTTP (issue 13 item 1)
+describe('com.kindling.outbound', () => {
+  const dep = (value: string) => ({ service: 'x', image: img, annotations: { 'com.kindling.outbound': value } })
+  it('denies by default and normalises the patterns it grants', () => {
+    assert.deepEqual(settingsOf(parseDeployment({ service: 'x', image: img }, d), d).outbound, [])
+    const s = settingsOf(parseDeployment(dep('https://api.example.com, http://127.0.0.1:8099,https://*.example.com,http://[::1]:80/,https://*:*'), d), d)
+    assert.deepEqual(s.outbound, ['https://api.example.com:443', 'http://127.0.0.1:8099', 'https://*.example.com:443', 'http://[::1]:80', 'https://*:*'])
+  })
+  it('refuses a bad pattern at deploy with KINDLING_ERR_INVALID_OUTBOUND (400)', () => {
+    for (const bad of ['api.example.com', 'ftp://example.com', 'https://example.com/path', 'https://exa mple.com', 'http://example.com:0', 'http://example.com:70000', 'https://a.*.com', 'http://[zz]:80']) {
+      assert.equal(code(() => parseDeployment(dep(bad), d)), 'KINDLING_ERR_INVALID_OUTBOUND', bad)
+    }
+  })
+})

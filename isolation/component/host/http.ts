@@ -1,10 +1,13 @@
 // wasi:http 0.2 types and outgoing-handler for one sandbox. The incoming side is complete (a
 // request built from an InvokeRequest, a response collected into memory); the outgoing side exists
-// so that components which import it instantiate, and every outgoing request is refused with
-// HTTP-request-denied: functions have no network beyond what kindling grants (none).
+// is refused with HTTP-request-denied unless com.kindling.outbound grants the URL (issue 13 item 1:
+// the request is made by the outbound helper thread while this one waits, wasm/host/outbound.ts).
 import { OutputBuffer } from '../../wasm/wasi.js'
 import type { InvokeRequest } from '../../tier.js'
 import { type CallClock, fail, InputStream, ok, OutputStream, Pollable, type Result } from './io.js'
+import { blockingOutbound, type OutboundPlan } from '../../wasm/host/outbound.js'
+import type { OutboundErrorName } from '../../wasm/host/outbound-fetch.js'
+import { DeadlineError } from '../../wasm/wasi.js'
 
 export type ErrorCode = { tag: string; val?: unknown }
 type HeaderError = { tag: 'invalid-syntax' | 'forbidden' | 'immutable' }
@@ -14,6 +17,10 @@ type Scheme = { tag: 'HTTP' | 'HTTPS' } | { tag: 'other'; val: string }
 export interface HttpCall extends CallClock {
   /** bytes a response body (or an outgoing request body) may hold */
   readonly maxBodyBytes: number
+  /** outbound HTTP (issue 13 item 1): what the function may reach (absent: nothing) */
+  readonly outbound?: OutboundPlan
+  /** throws when the call must end (deadline, cancel): checked while an outgoing request waits */
+  readonly check?: () => void
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -235,12 +242,15 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     private sch: Scheme | undefined
     private auth: string | undefined
     private bodyTaken = false
-    constructor(private readonly fields: Fields) {}
+    /** what the guest wrote to the body, sent by outgoing-handler.handle */
+    sink: OutputBuffer | undefined
+    constructor(readonly fields: Fields) {}
 
     body(): OutgoingBody {
       if (this.bodyTaken) fail(undefined)
       this.bodyTaken = true
-      return new OutgoingBody(new OutputBuffer(call().maxBodyBytes))
+      this.sink = new OutputBuffer(call().maxBodyBytes)
+      return new OutgoingBody(this.sink)
     }
     method(): Method {
       return this.m
@@ -293,9 +303,70 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     }
   }
 
-  // never created: outgoing requests are refused before a response could exist
-  class IncomingResponse {}
-  class FutureIncomingResponse {}
+  // outbound HTTP (issue 13 item 1): the response of an outgoing request, read whole already
+  class IncomingResponse {
+    private consumed = false
+    private readonly owner = call()
+    constructor(
+      private readonly code: number,
+      private readonly fields: Fields,
+      private readonly bytes: Uint8Array,
+    ) {
+      fields.owner = this.owner
+    }
+    status(): number {
+      return this.code
+    }
+    headers(): Fields {
+      return this.fields.view()
+    }
+    consume(): IncomingBody {
+      if (this.consumed) fail(undefined)
+      this.consumed = true
+      return new IncomingBody(this.bytes, this.owner)
+    }
+  }
+
+  /** handle() waits for the response itself (a blocking host call), so the future is always ready */
+  class FutureIncomingResponse {
+    private taken = false
+    constructor(private readonly value: Result<IncomingResponse, ErrorCode>) {}
+    subscribe(): Pollable {
+      return new Pollable(call())
+    }
+    get(): Result<Result<IncomingResponse, ErrorCode>, undefined> | undefined {
+      if (this.taken) return { tag: 'err', val: undefined }
+      this.taken = true
+      return ok(this.value)
+    }
+  }
+
+  const ERROR_TAGS: Record<Exclude<OutboundErrorName, 'TIMEOUT'>, string> = {
+    DENIED: 'HTTP-request-denied',
+    BAD_ARGUMENTS: 'HTTP-request-method-invalid',
+    INVALID_URL: 'HTTP-request-URI-invalid',
+    TOO_LARGE: 'HTTP-response-body-size',
+    FAILED: 'internal-error',
+  }
+
+  function handle(request: OutgoingRequest): FutureIncomingResponse {
+    const c = call()
+    if (!c.outbound || c.outbound.patterns.length === 0) fail({ tag: 'HTTP-request-denied' } satisfies ErrorCode)
+    const scheme = request.scheme() ?? { tag: 'HTTPS' }
+    const proto = scheme.tag === 'HTTP' ? 'http' : scheme.tag === 'HTTPS' ? 'https' : (scheme as { val: string }).val
+    const m = request.method()
+    const url = `${proto}://${request.authority() ?? ''}${request.pathWithQuery() ?? '/'}`
+    const headers = request.fields.entries().map(([k, v]) => [k, Buffer.from(v).toString('latin1')] as [string, string])
+    const body = request.sink ? request.sink.toBuffer() : new Uint8Array(0)
+    const res = blockingOutbound({ method: m.tag === 'other' ? m.val! : m.tag.toUpperCase(), url, headers, body }, { patterns: c.outbound.patterns, maxResponseBytes: c.outbound.maxResponseBytes, deadline: c.deadline }, c.check ?? (() => {}))
+    if (!res.ok) {
+      if (res.error === 'TIMEOUT') throw new DeadlineError()
+      return new FutureIncomingResponse({ tag: 'err', val: { tag: ERROR_TAGS[res.error], ...(res.error === 'FAILED' ? { val: res.message } : {}) } })
+    }
+    const fields = new Fields(Object.entries(res.headers).map(([k, v]) => [k, Buffer.from(v, 'latin1')]))
+    fields.immutable = true
+    return new FutureIncomingResponse(ok(new IncomingResponse(res.status, fields, res.body)))
+  }
 
   return {
     imports: {
@@ -305,7 +376,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
         httpErrorCode: (): ErrorCode | undefined => undefined,
       },
       outgoingHandler: {
-        handle: (): never => fail({ tag: 'HTTP-request-denied' } satisfies ErrorCode),
+        handle,
       },
     },
     incomingRequest(req) {

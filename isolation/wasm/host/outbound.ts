@@ -1,0 +1,179 @@
+// Outbound HTTP for WebAssembly modules (WASI commands, C, AssemblyScript): the `kindling` imports
+// below, denied unless the function's com.kindling.outbound annotation grants the URL.
+//
+//   kindling.http_request(method_ptr, method_len, url_ptr, url_len, headers_ptr, headers_len,
+//                         body_ptr, body_len, out_len_ptr) -> status
+//     Makes one request: method ("GET"; empty is GET), absolute http(s) URL, headers as UTF-8
+//     "Name: value" lines separated by \n (may be empty), body bytes (may be empty). Returns the
+//     HTTP status and writes the response body's length (u32) to out_len_ptr; or returns a
+//     negative OUTBOUND_ERROR (-1 denied, -2 bad arguments, -3 invalid URL, -4 response too large,
+//     -5 failed: DNS, connection, TLS, too many redirects; -6 timed out, when the call's deadline
+//     did not end the call first) and writes the length of a message that
+//     starts with the kindling error code (KINDLING_ERR_OUTBOUND_DENIED: ...).
+//   kindling.http_response_read(ptr, offset, len) -> copied
+//     Copies bytes of the last response body (or error message) from `offset` on.
+//
+// A synchronous wasm call cannot await a promise, so the import blocks: a helper thread
+// (outbound-worker.ts) makes the request while this thread waits with Atomics.wait, in slices, so
+// that the call's deadline and a cancel still end the call while it waits.
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
+import { runningFromSource, siblingModule } from '../../entry.js'
+import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
+import { OUTBOUND_ERROR } from './outbound-fetch.js'
+import type { OutboundPattern } from './outbound-grants.js'
+import type { OutboundTask } from './outbound-worker.js'
+
+export const OUTBOUND_IMPORT_NAMES: ReadonlySet<string> = new Set(['http_request', 'http_response_read'])
+export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+/** longest wait between two looks at the deadline and the cancel flag */
+const WAIT_SLICE_MS = 5
+
+/** The outbound part of a plan: what the function may reach and how much it may read back. */
+export interface OutboundPlan {
+  patterns: OutboundPattern[]
+  maxResponseBytes: number
+}
+
+/** The helper thread of this thread, started on the first request (one per thread, never per call). */
+class OutboundHelper {
+  private readonly worker: Worker
+  private readonly replies: MessagePort
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4))
+  private nextId = 1
+
+  constructor() {
+    const entry = siblingModule(import.meta.url, 'outbound-worker')
+    const { port1, port2 } = new MessageChannel()
+    this.replies = port1
+    // a worker's execArgv --import does not load tsx here (Node 20): from source, register it first
+    const load = runningFromSource(import.meta.url)
+      ? `import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.url)}) })`
+      : `import(${JSON.stringify(entry.url)})`
+    this.worker = new Worker(`${load}.catch(${LOAD_FAILED})`, { eval: true, workerData: { replies: port2 }, transferList: [port2] })
+    // it must never keep a process alive, nor take one down with it
+    this.worker.unref()
+    this.replies.unref()
+    this.worker.on('error', () => {
+      if (helper === this) helper = undefined
+    })
+  }
+
+  /**
+   * Blocks until the response is there. `check` runs between slices and throws to end the wait
+   * (deadline, cancel); the request is then aborted in the helper.
+   */
+  request(req: OutboundRequest, policy: OutboundPolicy, check: () => void): OutboundResponse {
+    const id = this.nextId++
+    Atomics.store(this.flag, 0, 0)
+    this.worker.postMessage({ op: 'fetch', id, req, policy, flag: this.flag } satisfies OutboundTask)
+    for (;;) {
+      Atomics.wait(this.flag, 0, 0, WAIT_SLICE_MS)
+      if (Atomics.load(this.flag, 0) !== 0) {
+        // cleared before the port is read: a reply posted after the read sets it again
+        Atomics.store(this.flag, 0, 0)
+        // replies of requests aborted earlier may still be queued: skip them
+        for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
+          const reply = m.message as { id: number; res: OutboundResponse }
+          if (reply.id === id) return reply.res
+        }
+        continue
+      }
+      try {
+        check()
+      } catch (e) {
+        this.worker.postMessage({ op: 'abort', id } satisfies OutboundTask)
+        throw e
+      }
+    }
+  }
+}
+
+let helper: OutboundHelper | undefined
+
+/** what a helper whose module did not load does: answers every request with FAILED, never leaves a call waiting */
+const LOAD_FAILED = `(e) => {
+  const { parentPort, workerData } = require('node:worker_threads')
+  parentPort.on('message', (t) => {
+    if (t.op !== 'fetch') return
+    workerData.replies.postMessage({ id: t.id, res: { ok: false, error: 'FAILED', message: 'KINDLING_ERR_OUTBOUND_FAILED: the outbound helper thread did not start: ' + e.message } })
+    Atomics.store(t.flag, 0, 1)
+    Atomics.notify(t.flag, 0)
+  })
+}`
+
+/** tsx's ESM register API (its CommonJS twin, what require finds, cannot register from a worker) */
+function tsxApi(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+}
+
+export interface OutboundImports {
+  imports: Record<string, (...args: number[]) => number>
+  /** forgets the last response: nothing host-side outlives a call */
+  endCall(): void
+}
+
+/** One request made while this thread waits (modules' import and components' outgoing-handler). */
+export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, check: () => void): OutboundResponse {
+  helper ??= new OutboundHelper()
+  return helper.request(req, policy, check)
+}
+
+/**
+ * The imports of one sandbox. `memory` and `deadline` give the current call's; `check` throws when
+ * the call must end (deadline, cancel).
+ */
+export function outboundImports(plan: OutboundPlan | undefined, env: { memory(): WebAssembly.Memory | undefined; deadline(): number; check(): void }): OutboundImports {
+  let last: Uint8Array | undefined
+  const text = (bytes: Uint8Array, ptr: number, len: number) => Buffer.from(bytes.buffer, ptr, len).toString('utf8')
+  const inBounds = (bytes: Uint8Array, ptr: number, len: number) => ptr >= 0 && len >= 0 && ptr + len <= bytes.length
+  const fail = (bytes: Uint8Array, outLenPtr: number, code: number, message: string) => {
+    last = Buffer.from(message)
+    new DataView(bytes.buffer).setUint32(outLenPtr, last.length, true)
+    return code
+  }
+  const http_request = (mPtr: number, mLen: number, uPtr: number, uLen: number, hPtr: number, hLen: number, bPtr: number, bLen: number, outLenPtr: number): number => {
+    last = undefined
+    const memory = env.memory()
+    if (!memory) return OUTBOUND_ERROR.BAD_ARGUMENTS
+    let bytes = new Uint8Array(memory.buffer)
+    if (![[mPtr, mLen], [uPtr, uLen], [hPtr, hLen], [bPtr, bLen], [outLenPtr, 4]].every(([p, l]) => inBounds(bytes, p!, l!))) return OUTBOUND_ERROR.BAD_ARGUMENTS
+    const url = text(bytes, uPtr, uLen)
+    if (!plan || plan.patterns.length === 0) return fail(bytes, outLenPtr, OUTBOUND_ERROR.DENIED, `KINDLING_ERR_OUTBOUND_DENIED: the function has no outbound grant (annotation com.kindling.outbound), so ${url} is refused`)
+    const headers: [string, string][] = []
+    for (const line of text(bytes, hPtr, hLen).split('\n')) {
+      const i = line.indexOf(':')
+      if (line.trim() === '') continue
+      if (i <= 0) return fail(bytes, outLenPtr, OUTBOUND_ERROR.BAD_ARGUMENTS, `KINDLING_ERR_OUTBOUND_FAILED: header line ${JSON.stringify(line)} has no name`)
+      headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()])
+    }
+    const req: OutboundRequest = { method: text(bytes, mPtr, mLen), url, headers, body: bytes.slice(bPtr, bPtr + bLen) }
+    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check)
+    // the guest cannot have grown its memory while it waited, but take the buffer afresh anyway
+    bytes = new Uint8Array(memory.buffer)
+    if (!res.ok) {
+      // the helper gave up at the deadline: end the call as every other overrun does
+      if (res.error === 'TIMEOUT') env.check()
+      return fail(bytes, outLenPtr, OUTBOUND_ERROR[res.error], res.message)
+    }
+    last = res.body
+    new DataView(bytes.buffer).setUint32(outLenPtr, last.length, true)
+    return res.status
+  }
+  const http_response_read = (ptr: number, offset: number, len: number): number => {
+    const memory = env.memory()
+    if (!memory || !last) return 0
+    const bytes = new Uint8Array(memory.buffer)
+    if (!inBounds(bytes, ptr, len) || offset < 0) return OUTBOUND_ERROR.BAD_ARGUMENTS
+    const chunk = last.subarray(offset, offset + len)
+    bytes.set(chunk, ptr)
+    return chunk.length
+  }
+  return {
+    imports: { http_request, http_response_read } as Record<string, (...args: number[]) => number>,
+    endCall: () => {
+      last = undefined
+    },
+  }
+}

@@ -8,6 +8,7 @@ import dns from 'node:dns'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
+import { isHopByHop } from '../../http-headers.js'
 import { AddressRanges, stripBrackets } from '../../net/addresses.js'
 import { matchOutbound, OUTBOUND_ANNOTATION, type OutboundPattern } from './outbound-grants.js'
 
@@ -60,8 +61,8 @@ class OutboundFailure extends Error {
 }
 
 const ranges = new AddressRanges()
-/** headers the host sets itself: a guest cannot pick the Host (that would dodge the per-host grant) */
-const HOST_OWNED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'proxy-connection', 'te', 'trailer'])
+/** headers the host sets itself: the Host (a guest's would dodge the per-host grant), the framing and the hop-by-hop ones */
+const hostOwned = (name: string) => name === 'host' || isHopByHop(name, { contentLength: true })
 
 /** The addresses of `url`'s host that the policy lets a socket use (throws DENIED when none). */
 async function checkedAddresses(url: URL, literal: boolean): Promise<dns.LookupAddress[]> {
@@ -94,7 +95,7 @@ function oneHop(url: URL, method: string, headers: [string, string][], body: Uin
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http
     const outHeaders: Record<string, string> = {}
-    for (const [k, v] of headers) if (!HOST_OWNED.has(k.toLowerCase())) outHeaders[k] = v
+    for (const [k, v] of headers) if (!hostOwned(k.toLowerCase())) outHeaders[k] = v
     if (body.length) outHeaders['content-length'] = String(body.length)
     const req = mod.request(url, {
       method,

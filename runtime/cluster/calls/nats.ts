@@ -3,13 +3,13 @@
 // worker answers there. Frames larger than the server's max_payload (1 MiB by default) are cut into
 // numbered chunks both ways (NATS keeps one publisher's order on a subject) and put back together.
 import crypto from 'node:crypto'
-import type { Subscription } from '@nats-io/transport-node'
+import { RequestError, type Subscription } from '@nats-io/transport-node'
 import { KindlingError } from '../../errors.js'
 import type { InflightBytes } from '../../gateway/inflight.js'
 import type { ClusterLink } from '../connect.js'
 import type { CallAuth } from './auth.js'
 import { type AnswerHead, type CallHead, decodeFrame, encodeFrame } from './frame.js'
-import { callSubject, cancelSubject } from './names.js'
+import { aliveSubject, callSubject, cancelSubject } from './names.js'
 import { CallNotSent, type Transport } from './transport.js'
 import { checkHead, HEAD_ROOM, runPlacedCall, type WorkerDeps } from './worker.js'
 
@@ -155,6 +155,21 @@ export class NatsTransport implements Transport {
     })
   }
 
+  /**
+   * A kill -9 closes the worker's socket, so the NATS server drops its subscriptions at once and a
+   * probe of its alive subject gets "no responders"; its heartbeat would take up to its TTL (3.5 s).
+   * A probe that times out or cannot be sent says nothing (true).
+   */
+  async reachable(nodeId: string): Promise<boolean> {
+    if (!this.link.connected()) return true
+    try {
+      await this.link.nc.request(aliveSubject(nodeId), undefined, { timeout: 1000 })
+      return true
+    } catch (e) {
+      return !(e instanceof RequestError && e.isNoResponders())
+    }
+  }
+
   close(): void {
     this.sub.unsubscribe()
     this.answers.clear()
@@ -227,6 +242,8 @@ export function serveNatsCalls(link: ClusterLink, deps: WorkerDeps & { auth: Cal
       void p.finally(() => under.delete(p))
     },
   })
+  // answers while this worker's connection lives; unsubscribed last, after the calls under way answered
+  const alive = link.nc.subscribe(aliveSubject(deps.nodeId), { callback: (err, msg) => void (err || msg.respond()) })
   const cancels = link.nc.subscribe(cancelSubject(deps.nodeId), {
     callback: (err, msg) => {
       if (err) return
@@ -242,6 +259,7 @@ export function serveNatsCalls(link: ClusterLink, deps: WorkerDeps & { auth: Cal
       frames.clear()
       await Promise.all(under)
       cancels.unsubscribe()
+      alive.unsubscribe()
     },
   }
 }

@@ -39,6 +39,9 @@ export class ClusterRouter implements Invoker {
   /** calls in flight per worker: how to fail each when the worker is lost */
   private readonly inflight = new Map<string, Set<(e: KindlingError) => void>>()
   private readonly ticker: NodeJS.Timeout
+  /** workers being probed now, and the ones whose last probe found no connection (one more miss: lost) */
+  private readonly probing = new Set<string>()
+  private readonly missed = new Map<string, number>()
 
   constructor(private readonly deps: RouterDeps) {
     this.ticker = setInterval(() => this.checkLiveness(), deps.livenessMs ?? 250)
@@ -128,10 +131,34 @@ export class ClusterRouter implements Invoker {
     const live = new Set(this.deps.membership.workers().map((n) => n.id))
     for (const id of this.suspect.keys()) if (!live.has(id)) this.suspect.delete(id)
     for (const [id, calls] of this.inflight) {
-      if (live.has(id)) continue
-      const e = new KindlingError('KINDLING_ERR_WORKER_LOST', `worker ${id} left the cluster (no heartbeat) while it ran the call`)
-      for (const fail of [...calls]) fail(e)
+      if (!live.has(id)) {
+        const e = new KindlingError('KINDLING_ERR_WORKER_LOST', `worker ${id} left the cluster (no heartbeat) while it ran the call`)
+        for (const fail of [...calls]) fail(e)
+      } else this.probe(id)
     }
+  }
+
+  /**
+   * Asks the transport whether a worker with calls in flight can still answer; misses that go on for
+   * a second (longer than a NATS reconnect) fail its calls then rather than at its heartbeat's expiry.
+   */
+  private probe(id: string): void {
+    const reachable = this.deps.transport.reachable
+    if (!reachable || this.probing.has(id)) return
+    this.probing.add(id)
+    void reachable.call(this.deps.transport, id).then((ok) => {
+      this.probing.delete(id)
+      if (ok) return void this.missed.delete(id)
+      // the first miss of a run starts it; lost once misses went on for a second (a NATS reconnect
+      // of the worker is shorter, and its answers would still come), a run older than 3 s restarts
+      const first = this.missed.get(id)
+      const now = Date.now()
+      if (first === undefined || now - first > 3000) return void this.missed.set(id, now)
+      if (now - first < 1000) return
+      this.missed.delete(id)
+      const e = new KindlingError('KINDLING_ERR_WORKER_LOST', `worker ${id} lost its connection to NATS while it ran the call`)
+      for (const fail of [...(this.inflight.get(id) ?? [])]) fail(e)
+    })
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import crypto from 'node:crypto'
 import { after, before, test } from 'node:test'
 import { CallAuth } from '../../../runtime/cluster/calls/auth.js'
 import { callHead } from '../../../runtime/cluster/calls/frame.js'
+import { aliveSubject } from '../../../runtime/cluster/calls/names.js'
 import { NatsTransport } from '../../../runtime/cluster/calls/nats.js'
 import { CallNotSent } from '../../../runtime/cluster/calls/transport.js'
 import { type ClusterLink, connectCluster } from '../../../runtime/cluster/connect.js'
@@ -37,5 +38,23 @@ test('a call to a worker nobody listens for is refused as not sent (no responder
     }
   } finally {
     t.close()
+  }
+})
+
+test('a worker whose NATS connection is gone is unreachable at once (its calls need not wait for its heartbeat)', { skip }, async () => {
+  const t = new NatsTransport(link, new CallAuth(crypto.randomBytes(32)), 'gw')
+  // the worker's side of the probe, on its own connection as a worker process has
+  const worker = await connectCluster(nats.url, { name: 'worker', timeoutMs: 5000 })
+  try {
+    worker.nc.subscribe(aliveSubject('w1'), { callback: (err, msg) => void (err || msg.respond()) })
+    await worker.nc.flush()
+    assert.equal(await t.reachable('w1'), true)
+    // a kill -9 closes the socket: the server drops the worker's subscriptions with it
+    await worker.nc.close()
+    assert.equal(await t.reachable('w1'), false)
+    assert.equal(await t.reachable('never-was'), false)
+  } finally {
+    t.close()
+    await worker.close()
   }
 })

@@ -253,13 +253,13 @@ export class AsyncWorker {
     }
     const durationS = (performance.now() - t0) / 1000
     const retriesDone = row.attempts - 1
-    if (policy.codes.has(status) && retriesDone < policy.attempts) {
-      const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
-      const delay = after ?? backoffMs(policy, retriesDone + 1)
+    const retry = retryOf(policy, status, headers, retriesDone)
+    if (retry) {
+      const delay = retry.delayMs
       await commit.run(() => store.requeue(row.id, Date.now() + delay, { status, error: error ?? null }, true))
       counts.move(row.fn_key, 'running', 'queued')
       metrics.asyncRetries.labels(row.fn_key).inc()
-      this.log(row.fn_key, `async call ${row.id}: run ${row.attempts} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${after !== undefined ? ' (Retry-After)' : ''}`)
+      this.log(row.fn_key, `async call ${row.id}: run ${row.attempts} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${retry.fromRetryAfter ? ' (Retry-After)' : ''}`)
       return
     }
     const hasCallback = row.callback_url !== null
@@ -326,6 +326,17 @@ export function failedRun(k: KindlingError): { status: number; headers: Response
     body: errorBody(k.code, k.message),
     error: k.code,
   }
+}
+
+/**
+ * Whether a run's answer is retried under the call's com.openfaas.retry.* policy (one rule for the
+ * single node and the cluster): its wait (the answer's Retry-After on a 429 or 503, else the
+ * backoff), or undefined when it is not retried.
+ */
+export function retryOf(policy: RetryPolicy, status: number, headers: ResponseHeaders, retriesDone: number): { delayMs: number; fromRetryAfter: boolean } | undefined {
+  if (!policy.codes.has(status) || retriesDone >= policy.attempts) return undefined
+  const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
+  return { delayMs: after ?? backoffMs(policy, retriesDone + 1), fromRetryAfter: after !== undefined }
 }
 
 /** The first value of a header, whatever the case of its name. */

@@ -3,9 +3,9 @@
 // restart would, so that tests can check what survives it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freePort } from './free-port.js'
 
 export interface NatsServer {
   /** nats://127.0.0.1:PORT */
@@ -27,16 +27,6 @@ export function natsServerUnavailable(): string | undefined {
   return r.error ? `nats-server is not installed (apt-get install nats-server): ${r.error.message}` : undefined
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export async function startNatsServer(): Promise<NatsServer> {
   const port = await freePort()

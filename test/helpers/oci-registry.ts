@@ -9,6 +9,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
+import { freePort } from './free-port.js'
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry'
 
@@ -17,16 +18,6 @@ export function registrySkipReason(): string | undefined {
   return undefined
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-    s.on('error', reject)
-  })
-}
 
 export interface RunningRegistry {
   /** "127.0.0.1:PORT" */

@@ -16,9 +16,9 @@ import type { Dispatcher, ResponseHeaders } from '../../pool/dispatcher.js'
 import type { Registry } from '../../registry/registry.js'
 import { CallbackSender } from '../../async/callback.js'
 import type { CallbackPolicy } from '../../async/callback-policy.js'
-import { backoffMs, retryAfterMs, retryPolicy } from '../../async/retry.js'
+import { retryPolicy } from '../../async/retry.js'
 import { type CallRow, finalState } from '../../async/store.js'
-import { failedRun, headerOf, type WorkerSettings } from '../../async/worker.js'
+import { failedRun, retryOf, type WorkerSettings } from '../../async/worker.js'
 import { type CallEnvelope, decodeCall, encodeCall } from './envelope.js'
 import { ASYNC_STREAM, deadSubject, WORKERS_CONSUMER } from './names.js'
 import { type CallRecord, encodeRecord, FINAL_STATES, newRecord, readRecord } from './record.js'
@@ -209,14 +209,14 @@ export class ClusterAsyncWorker {
     }
     const durationS = (performance.now() - t0) / 1000
     const retriesDone = rec.attempts - 1
-    if (policy.codes.has(status) && retriesDone < policy.attempts) {
-      const after = status === 429 || status === 503 ? retryAfterMs(headerOf(headers, 'retry-after')) : undefined
-      const delay = after ?? backoffMs(policy, retriesDone + 1)
+    const retry = retryOf(policy, status, headers, retriesDone)
+    if (retry) {
+      const delay = retry.delayMs
       await this.persist(() => h.calls.put(id, encodeRecord({ ...rec, state: 'queued', lastStatus: status, lastError: error ?? null, retryMax: policy.attempts, nextAttemptAt: iso(Date.now() + delay), node: null })))
       // the same message comes back after the delay (to any worker)
       m.nak(delay)
       metrics.asyncRetries.labels(envelope.fnKey).inc()
-      this.log(envelope.fnKey, `async call ${id}: run ${rec.attempts} on ${this.deps.nodeId} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${after !== undefined ? ' (Retry-After)' : ''}`)
+      this.log(envelope.fnKey, `async call ${id}: run ${rec.attempts} on ${this.deps.nodeId} answered ${status}; retry ${retriesDone + 1} of ${policy.attempts} in ${(delay / 1000).toFixed(2)} s${retry.fromRetryAfter ? ' (Retry-After)' : ''}`)
       return
     }
     const exhausted = policy.codes.has(status)

@@ -6,7 +6,6 @@
 // the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
-import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
 import { FLAG_DEADLINE } from './cancel-flag.js'
@@ -20,9 +19,7 @@ import { MemorySnapshot } from './snapshot.js'
 import { type OutboundImports, outboundImports } from './host/outbound.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
-
-/** a traceparent as the gateway passes it on (runtime/tracing/traceparent.ts) */
-const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+import { childTrace } from '../trace-child.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -141,7 +138,13 @@ export class WasmSandboxCore {
     private readonly pollCancel?: () => void,
   ) {
     this.plan = fn.plan
-    this.outbound = outboundImports(fn.plan.outbound, { memory: () => this.live?.memory, deadline: () => this.deadline, check: () => void this.interrupt() })
+    this.outbound = outboundImports(fn.plan.outbound, {
+      memory: () => this.live?.memory,
+      deadline: () => this.deadline,
+      check: () => void this.interrupt(),
+      // tracing (issue 13 item 6): each request is a client span of the call
+      trace: { traceparent: () => this.traceparent, hop: (h) => (this.hops ??= []).push(h) },
+    })
   }
 
   get hasInstance(): boolean {
@@ -188,17 +191,16 @@ export class WasmSandboxCore {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
       // the callee is a hop of the caller's trace, with a span id of its own
-      const tp = this.traceparent
-      if (tp === undefined || !TRACEPARENT_00.test(tp)) {
+      const child = childTrace(this.traceparent)
+      if (!child) {
         result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
       } else {
-        const spanId = randomBytes(8).toString('hex')
-        headers.traceparent = `${tp.slice(0, 36)}${spanId}${tp.slice(52, 55)}`
+        headers.traceparent = child.traceparent
         const startMs = Date.now()
         const t = performance.now()
         result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
         const hops = (this.hops ??= [])
-        hops.push({ name: callee.plan.key, spanId, parentSpanId: tp.slice(36, 52), startMs, durUs: (performance.now() - t) * 1000, status: result.status })
+        hops.push({ name: callee.plan.key, spanId: child.spanId, parentSpanId: child.parentSpanId, startMs, durUs: (performance.now() - t) * 1000, status: result.status })
         if (result.hops) hops.push(...result.hops)
       }
     } finally {

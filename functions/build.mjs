@@ -34,7 +34,7 @@ const C = [
   { out: 'pipeline-thumbnail', dir: 'pipeline', src: ['thumbnail.c'], opt: '-O2' },
   { out: 'pipeline', dir: 'pipeline', src: ['pipeline.c'], opt: '-O2' },
 ]
-const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain', 'kv-counter', 'set-headers-as']
+const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain', 'kv-counter', 'set-headers-as', 'cron-tick']
 
 // sources are named relative to functions/, so the output does not depend on where the checkout is
 for (const f of C) {

@@ -23,6 +23,8 @@ const C = [
   { out: 'read-secret', src: ['read-secret.c'], opt: '-Os' },
   // outbound HTTP through the kindling import (issue 13 item 1)
   { out: 'fetch-url', src: ['fetch-url.c'], opt: '-Os' },
+  // response headers through the kindling import, without a CGI block
+  { out: 'set-headers', src: ['set-headers.c'], opt: '-Os' },
   { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
   { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
   // the image pipeline of the paper's R9 (SAND's four stages), and its kindling.call driver
@@ -32,7 +34,7 @@ const C = [
   { out: 'pipeline-thumbnail', dir: 'pipeline', src: ['thumbnail.c'], opt: '-O2' },
   { out: 'pipeline', dir: 'pipeline', src: ['pipeline.c'], opt: '-O2' },
 ]
-const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain', 'kv-counter']
+const AS = ['echo', 'fib', 'reverse-bytes', 'counter', 'chain', 'kv-counter', 'set-headers-as', 'cron-tick']
 
 // sources are named relative to functions/, so the output does not depend on where the checkout is
 for (const f of C) {

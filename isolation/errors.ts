@@ -23,7 +23,7 @@ export const ERRORS = {
   KINDLING_ERR_NOT_WASM: { status: 400, hint: 'Upload a WebAssembly binary (it starts with the bytes \\0asm) with Content-Type application/wasm.' },
   KINDLING_ERR_WASM_INVALID: { status: 400, hint: 'The module failed to validate or compile; rebuild it and upload it again.' },
   KINDLING_ERR_UNSUPPORTED_FORMAT: { status: 400, hint: 'kindling runs: WASI preview1 commands (export _start), AssemblyScript modules (export handle or handleBytes, built with --exportRuntime) and wasi:http components.' },
-  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read / kindling.http_request / kindling.http_response_read / kindling.kv_* / kindling.var_get are provided.' },
+  KINDLING_ERR_FORBIDDEN_IMPORT: { status: 400, hint: 'The module imports something kindling does not grant; only wasi_snapshot_preview1, the AssemblyScript env imports (abort, trace, seed) and kindling.call / kindling.result_read / kindling.http_request / kindling.http_response_read / kindling.kv_* / kindling.var_get / kindling.response_header_set are provided.' },
   KINDLING_ERR_MEMORY_TOO_SMALL: { status: 400, hint: 'The module needs more initial memory than limits.memory allows; raise the limit.' },
   KINDLING_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: 'Send the body with the Content-Type this route accepts.' },
   KINDLING_ERR_PAYLOAD_TOO_LARGE: { status: 413, hint: 'The body is larger than the configured limit; see README for the KINDLING_* limits.' },
@@ -101,6 +101,8 @@ export const ERRORS = {
   KINDLING_ERR_OUTBOUND_DENIED: { status: 403, hint: 'The function asked for a URL its com.kindling.outbound annotation does not grant (or a redirect left the list, or the host resolved to a non-public address a pattern does not name literally); add a pattern for it to the annotation and redeploy.' },
   KINDLING_ERR_OUTBOUND_TOO_LARGE: { status: 502, hint: 'The response of an outbound request was larger than KINDLING_OUTBOUND_MAX_RESPONSE_BYTES; ask for less (a range, a page) or raise the setting.' },
   KINDLING_ERR_OUTBOUND_FAILED: { status: 502, hint: 'An outbound request failed: the name did not resolve, the connection or TLS failed, there were more than 5 redirects, or the URL was not an absolute http(s) URL. The message says which.' },
+  // response headers of modules (issue 13)
+  KINDLING_ERR_RESPONSE_HEADER: { status: 502, hint: 'kindling.response_header_set refused a header (guest codes): -1 a pointer outside memory, -2 a name that is not an HTTP token, -3 a value with CR, LF or another control character, -4 a header kindling sets itself (hop-by-hop, content-length, status, x-call-id, x-start-time, x-served-by, x-duration-seconds, x-kindling-*), -5 more than 64 headers or 16 KiB in one answer. Fix the header the function sets.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

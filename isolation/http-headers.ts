@@ -34,3 +34,30 @@ export function stripHopByHop<V>(headers: Readonly<Record<string, V | undefined>
   }
   return out
 }
+
+/**
+ * Headers the gateway sets on every answer of a function, in place of the function's own of the
+ * same name (runtime/gateway/routes/invoke.ts).
+ */
+export const GATEWAY_RESPONSE_HEADERS: readonly string[] = ['x-call-id', 'x-start-time', 'x-served-by', 'x-duration-seconds', 'content-length']
+const GATEWAY_SET = new Set(GATEWAY_RESPONSE_HEADERS)
+
+/** response headers a module may set through kindling.response_header_set, per call */
+export const MAX_FUNCTION_HEADERS = 64
+/** their names and values together, in bytes (as the CGI header block's bound) */
+export const MAX_FUNCTION_HEADER_BYTES = 16 * 1024
+
+/** RFC 9110 5.1: a field name is a token */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** Why a function may not send a response header (lower-case name), or undefined when it may. */
+export function functionHeaderRefusal(name: string, value: string): 'name' | 'value' | 'reserved' | undefined {
+  if (!TOKEN.test(name)) return 'name'
+  // RFC 9110 5.5: visible characters, spaces and tabs, obs-text; never CR, LF, NUL or other controls
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return 'value'
+  }
+  if (isHopByHop(name, { contentLength: true }) || GATEWAY_SET.has(name) || name.startsWith('x-kindling-') || name === 'status') return 'reserved'
+  return undefined
+}

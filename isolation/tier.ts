@@ -126,10 +126,12 @@ export interface CallRequest {
   span?: CallSpanNotes
 }
 
-/** One kindling.call of a traced call: a span of the call's trace. */
+/** One kindling.call (or outbound HTTP request) of a traced call: a span of the call's trace. */
 export interface ChainHop {
-  /** the callee, name.namespace */
+  /** the callee, name.namespace; the method of an outbound request */
   name: string
+  /** an outbound HTTP request (issue 13 item 6): a client span; status is negative when it failed */
+  client?: { host: string; port: number; error?: string }
   spanId: string
   parentSpanId: string
   /** Date.now() based, in ms */

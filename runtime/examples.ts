@@ -20,6 +20,7 @@ export const EXAMPLES: { name: string; file: string; about: string; timeout?: st
   { name: 'env', file: 'env.wasm', about: 'C/WASI: the environment a function sees' },
   { name: 'sha512sum', file: 'sha512sum.wasm', about: 'C/WASI: SHA-512 of the body' },
   { name: 'hello-cgi', file: 'hello-cgi.wasm', about: 'C/WASI: a CGI header block (Status, Content-Type)' },
+  { name: 'set-headers', file: 'set-headers.wasm', about: 'C/WASI: response headers through kindling.response_header_set (body: "Name: value" lines)' },
   { name: 'chain', file: 'chain.wasm', about: 'AssemblyScript: calls another function of its application (kindling.call)' },
   { name: 'http-echo', file: '../component/http-echo.wasm', about: 'a wasi:http component (C, transpiled with jco at deploy)' },
 ]

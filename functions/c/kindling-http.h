@@ -1,5 +1,7 @@
 // The kindling outbound HTTP import for C (wasm32-wasi), documented in isolation/wasm/host/outbound.ts.
 // A request is refused unless the function's com.kindling.outbound annotation grants its URL.
+// When the call is traced, kindling sends a traceparent of its own (a child of the call's span) in
+// place of any the headers name.
 #ifndef KINDLING_HTTP_H
 #define KINDLING_HTTP_H
 #include <stdint.h>

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { failedResult } from '../errors.js'
-import { addResponseHeader, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
+import { addResponseHeader, type ChainHop, type InvokeRequest, type InvokeResult, type ResponseHeaders } from '../tier.js'
 import { isHopByHop } from '../http-headers.js'
 import { compileModule } from '../wasm/compile.js'
 import { INTERRUPT_IMPORT } from '../wasm/binary/instrument.js'
@@ -89,12 +89,16 @@ export class ComponentSandboxCore {
     return this.plan.fuel
   }
 
-  private newCall(deadline: number): HostCall {
+  /** tracing: the client spans of the outgoing requests of the call under way (issue 13 item 6) */
+  private hops: ChainHop[] | undefined
+
+  private newCall(deadline: number, traceparent?: string): HostCall {
     return {
       deadline,
       maxBodyBytes: this.plan.maxOutputBytes,
-      // outbound HTTP (issue 13 item 1)
+      // outbound HTTP (issue 13 item 1), traced (item 6)
       outbound: this.plan.outbound,
+      trace: { traceparent: () => traceparent, hop: (h) => (this.hops ??= []).push(h) },
       check: () => void this.interrupt(),
       env: Object.entries(this.plan.envVars),
       args: [this.plan.functionName],
@@ -157,7 +161,8 @@ export class ComponentSandboxCore {
     this.dirty = true
     this.failed = false
     this.stats.calls++
-    const call = this.newCall(req.deadline)
+    const call = this.newCall(req.deadline, req.headers.traceparent)
+    this.hops = undefined
     this.deadline = req.deadline
     // the flag is not cleared here: a cancel may be raised before the guest starts
     this.calling = true
@@ -180,6 +185,7 @@ export class ComponentSandboxCore {
     const end = performance.now()
     const result = this.answer(slot, call.logs)
     result.timings = { instantiateUs, runUs: (end - tRun) * 1000, totalUs: (end - t0) * 1000 }
+    if (this.hops) result.hops = this.hops
     return result
   }
 

@@ -101,7 +101,13 @@ class InlineSandbox implements Sandbox {
   async invoke(req: InvokeRequest, signal: CancelSignal): Promise<InvokeResult> {
     if (this.disposed) throw new KindlingError('KINDLING_ERR_SANDBOX_FAILED', 'the sandbox was disposed')
     if (signal.aborted) throw new KindlingError('KINDLING_ERR_CALL_CANCELLED', 'the client hung up before the call ran')
+    // usage (issue 13 item 5): the process's CPU around the call. Node 20 has no per-thread clock,
+    // so this counts the gateway's other threads too (GC, libuv's pool, the outbound helper): an
+    // upper bound, within a few µs of the call's own while they are idle (bench/ops/inline-cpu.ts)
+    const cpu0 = process.cpuUsage()
     const result = this.core.run(req)
+    const cpu = process.cpuUsage(cpu0)
+    result.cpuUs = cpu.user + cpu.system
     // restore the snapshot after the response has gone out, not on this call's critical path
     if (!this.cleanupPending) {
       this.cleanupPending = true

@@ -6,6 +6,7 @@ import { CHAIN_IMPORT_NAMES, CHAIN_MODULE } from './chain.js'
 import { WASI_FUNCTIONS } from './wasi.js'
 import { KV_IMPORT_NAMES } from './host/kv-imports.js'
 import { OUTBOUND_IMPORT_NAMES } from './host/outbound.js'
+import { RESPONSE_HEADER_IMPORT_NAMES } from './host/response-headers.js'
 
 export const AS_ENV_IMPORTS: ReadonlySet<string> = new Set(['abort', 'trace', 'seed'])
 
@@ -29,7 +30,9 @@ export function detectCoreFormat(module: WebAssembly.Module): Exclude<WasmFormat
       // key-value state and variables (issue 13, items 2-3)
       (i.module === CHAIN_MODULE && i.kind === 'function' && KV_IMPORT_NAMES.has(i.name)) ||
       // outbound HTTP (issue 13 item 1)
-      (i.module === CHAIN_MODULE && i.kind === 'function' && OUTBOUND_IMPORT_NAMES.has(i.name))
+      (i.module === CHAIN_MODULE && i.kind === 'function' && OUTBOUND_IMPORT_NAMES.has(i.name)) ||
+      // response headers of modules
+      (i.module === CHAIN_MODULE && i.kind === 'function' && RESPONSE_HEADER_IMPORT_NAMES.has(i.name))
     ))
     .map((i) => `${i.module}.${i.name} (${i.kind})`)
   if (forbidden.length) {

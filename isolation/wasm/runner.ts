@@ -6,11 +6,10 @@
 // the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
 import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
-import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
 import { FLAG_DEADLINE } from './cancel-flag.js'
-import type { ChainHop, InvokeRequest, InvokeResult } from '../tier.js'
+import type { ChainHop, InvokeRequest, InvokeResult, ResponseHeaders } from '../tier.js'
 import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
@@ -20,9 +19,8 @@ import { MemorySnapshot } from './snapshot.js'
 import { type OutboundImports, outboundImports } from './host/outbound.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
-
-/** a traceparent as the gateway passes it on (runtime/tracing/traceparent.ts) */
-const TRACEPARENT_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+import { childTrace } from '../trace-child.js'
+import { ResponseHeaderImports } from './host/response-headers.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -141,7 +139,13 @@ export class WasmSandboxCore {
     private readonly pollCancel?: () => void,
   ) {
     this.plan = fn.plan
-    this.outbound = outboundImports(fn.plan.outbound, { memory: () => this.live?.memory, deadline: () => this.deadline, check: () => void this.interrupt() })
+    this.outbound = outboundImports(fn.plan.outbound, {
+      memory: () => this.live?.memory,
+      deadline: () => this.deadline,
+      check: () => void this.interrupt(),
+      // tracing (issue 13 item 6): each request is a client span of the call
+      trace: { traceparent: () => this.traceparent, hop: (h) => (this.hops ??= []).push(h) },
+    })
   }
 
   get hasInstance(): boolean {
@@ -188,17 +192,16 @@ export class WasmSandboxCore {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
       // the callee is a hop of the caller's trace, with a span id of its own
-      const tp = this.traceparent
-      if (tp === undefined || !TRACEPARENT_00.test(tp)) {
+      const child = childTrace(this.traceparent)
+      if (!child) {
         result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
       } else {
-        const spanId = randomBytes(8).toString('hex')
-        headers.traceparent = `${tp.slice(0, 36)}${spanId}${tp.slice(52, 55)}`
+        headers.traceparent = child.traceparent
         const startMs = Date.now()
         const t = performance.now()
         result = sb.run({ callId: 'chain', method: 'POST', path: '/', query: '', headers, body, deadline: this.deadline })
         const hops = (this.hops ??= [])
-        hops.push({ name: callee.plan.key, spanId, parentSpanId: tp.slice(36, 52), startMs, durUs: (performance.now() - t) * 1000, status: result.status })
+        hops.push({ name: callee.plan.key, spanId: child.spanId, parentSpanId: child.parentSpanId, startMs, durUs: (performance.now() - t) * 1000, status: result.status })
         if (result.hops) hops.push(...result.hops)
       }
     } finally {
@@ -233,6 +236,8 @@ export class WasmSandboxCore {
 
   /** outbound HTTP imports (issue 13 item 1) */
   private readonly outbound: OutboundImports
+  /** kindling.response_header_set: the headers a module sets on its answer, per call */
+  private readonly responseHeaders = new ResponseHeaderImports(() => this.live?.memory)
 
   /** what instances of this sandbox import: built once, reused by every instance it makes */
   private imports: WebAssembly.Imports | undefined
@@ -249,6 +254,8 @@ export class WasmSandboxCore {
     Object.assign(imports[CHAIN_MODULE], kvImports(plan.kv, plan.variables, () => this.live?.memory))
     // outbound HTTP (issue 13 item 1): kindling.http_request / http_response_read, see host/outbound.ts
     Object.assign(imports[CHAIN_MODULE] as object, this.outbound.imports)
+    // response headers of modules that are not CGI programs: kindling.response_header_set, see host/response-headers.ts
+    Object.assign(imports[CHAIN_MODULE] as object, this.responseHeaders.imports)
     if (plan.interruptible) (imports[INTERRUPT_IMPORT.module] as Record<string, unknown>)[INTERRUPT_IMPORT.field] = this.interrupt
     if (plan.format === 'wasi-command') {
       this.wasi = new WasiPreview1()
@@ -328,6 +335,7 @@ export class WasmSandboxCore {
       live.stderr = undefined
       this.lastChainResult = undefined
       this.outbound.endCall() // outbound HTTP (issue 13 item 1)
+      this.responseHeaders.endCall()
       this.deadline = Infinity
       this.calling = false
       if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0)
@@ -364,6 +372,7 @@ export class WasmSandboxCore {
       return failedResult('KINDLING_ERR_FUNCTION_EXIT', `the function exited with status ${code}`, { stderr: err })
     }
     const cgi = parseCgiOutput(stdout.toBuffer(), req.headers['content-type'] ?? 'text/plain')
+    this.responseHeaders.applyTo(cgi.headers)
     return { status: cgi.status, headers: cgi.headers, body: cgi.body, stderr: err }
   }
 
@@ -383,7 +392,9 @@ export class WasmSandboxCore {
       contentType = 'application/octet-stream'
     }
     const err = stderr.length ? stderr.toBuffer().toString() : undefined
-    return { status: 200, headers: { 'content-type': contentType }, body, stderr: err }
+    const headers: ResponseHeaders = { 'content-type': contentType }
+    this.responseHeaders.applyTo(headers)
+    return { status: 200, headers, body, stderr: err }
   }
 
   private failure(e: unknown, stderr: OutputBuffer | undefined, t0: number, instantiateUs: number): InvokeResult {

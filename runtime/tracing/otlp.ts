@@ -13,6 +13,8 @@ export interface FinishedSpan {
   endNs: string
   attributes: Record<string, AttributeValue | undefined>
   error: boolean
+  /** an outbound request of the call (issue 13 item 6); else a server span */
+  client?: boolean
 }
 
 export interface OtlpExporterOptions {
@@ -98,7 +100,7 @@ export class OtlpExporter {
             spanId: s.trace.spanId,
             ...(s.trace.parentSpanId ? { parentSpanId: s.trace.parentSpanId } : {}),
             name: s.name,
-            kind: 2, // SPAN_KIND_SERVER
+            kind: s.client ? 3 : 2, // SPAN_KIND_CLIENT, SPAN_KIND_SERVER
             startTimeUnixNano: s.startNs,
             endTimeUnixNano: s.endNs,
             attributes: attributesOf(s.attributes),

@@ -56,6 +56,26 @@ export class Tracer {
     // the kindling.call hops it made, run inside its sandbox
     for (const h of r?.hops ?? []) {
       const startNs = BigInt(Math.round(h.startMs * 1000)) * 1000n
+      if (h.client) {
+        // an outbound HTTP request the call made (OpenTelemetry's HTTP client conventions)
+        this.exporter!.push({
+          trace: { traceId: span.trace.traceId, parentSpanId: h.parentSpanId, spanId: h.spanId, flags: span.trace.flags },
+          name: h.name,
+          client: true,
+          startNs: String(startNs),
+          endNs: String(startNs + BigInt(Math.round(h.durUs)) * 1000n),
+          error: h.status >= 500 || h.status < 0,
+          attributes: {
+            'http.request.method': h.name,
+            'server.address': h.client.host,
+            'server.port': h.client.port,
+            'http.response.status_code': h.status >= 0 ? h.status : undefined,
+            'kindling.error_code': h.client.error,
+            'kindling.tier': tier,
+          },
+        })
+        continue
+      }
       this.exporter!.push({
         trace: { traceId: span.trace.traceId, parentSpanId: h.parentSpanId, spanId: h.spanId, flags: span.trace.flags },
         name: h.name,

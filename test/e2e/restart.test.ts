@@ -89,6 +89,8 @@ describe('end to end over real HTTP on loopback', () => {
       assert.equal(await (await fetch(`${srv.url}/function/echo`, { method: 'POST', body: 'hello' })).text(), 'hello')
       assert.equal(await (await fetch(`${srv.url}/function/fib`, { method: 'POST', body: '10' })).text(), '55\n')
       assert.equal(await (await fetch(`${srv.url}/function/chain`, { method: 'POST', body: 'echo\nvia chain' })).text(), 'via chain')
+      const headers = await fetch(`${srv.url}/function/set-headers`, { method: 'POST', body: 'X-Greeting: hello\n' })
+      assert.equal(headers.headers.get('x-greeting'), 'hello')
       const component = await fetch(`${srv.url}/function/http-echo/a/b`, { method: 'POST', body: 'to the component' })
       assert.equal(component.headers.get('x-path'), '/a/b')
       assert.equal(await component.text(), 'to the component')

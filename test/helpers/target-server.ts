@@ -4,6 +4,7 @@
 //   /redirect?to=URL  302 to URL
 //   /big?n=N          200 with N bytes
 //   /slow             never answers (until the client goes)
+//   /headers          200 with the request's headers as JSON
 import { type ChildProcess, spawn } from 'node:child_process'
 
 const SCRIPT = `
@@ -14,6 +15,7 @@ const s = http.createServer((req, res) => {
   if (u.pathname === '/redirect') { res.writeHead(302, { location: u.searchParams.get('to') }); return res.end() }
   if (u.pathname === '/big') return res.end(Buffer.alloc(Number(u.searchParams.get('n')), 97))
   if (u.pathname === '/slow') return
+  if (u.pathname === '/headers') return res.end(JSON.stringify(req.headers))
   res.writeHead(404); res.end()
 })
 s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'))

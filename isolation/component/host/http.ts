@@ -5,7 +5,7 @@
 import { OutputBuffer } from '../../wasm/wasi.js'
 import type { InvokeRequest } from '../../tier.js'
 import { type CallClock, fail, InputStream, ok, OutputStream, Pollable, type Result } from './io.js'
-import { blockingOutbound, type OutboundPlan } from '../../wasm/host/outbound.js'
+import { blockingOutbound, type OutboundPlan, type OutboundTrace } from '../../wasm/host/outbound.js'
 import type { OutboundErrorName } from '../../wasm/host/outbound-fetch.js'
 import { DeadlineError } from '../../wasm/wasi.js'
 
@@ -21,6 +21,8 @@ export interface HttpCall extends CallClock {
   readonly outbound?: OutboundPlan
   /** throws when the call must end (deadline, cancel): checked while an outgoing request waits */
   readonly check?: () => void
+  /** tracing (issue 13 item 6): outgoing requests carry the call's trace, each a client span */
+  readonly trace?: OutboundTrace
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -358,7 +360,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     const url = `${proto}://${request.authority() ?? ''}${request.pathWithQuery() ?? '/'}`
     const headers = request.fields.entries().map(([k, v]) => [k, Buffer.from(v).toString('latin1')] as [string, string])
     const body = request.sink ? request.sink.toBuffer() : new Uint8Array(0)
-    const res = blockingOutbound({ method: m.tag === 'other' ? m.val! : m.tag.toUpperCase(), url, headers, body }, { patterns: c.outbound.patterns, maxResponseBytes: c.outbound.maxResponseBytes, deadline: c.deadline }, c.check ?? (() => {}))
+    const res = blockingOutbound({ method: m.tag === 'other' ? m.val! : m.tag.toUpperCase(), url, headers, body }, { patterns: c.outbound.patterns, maxResponseBytes: c.outbound.maxResponseBytes, deadline: c.deadline }, c.check ?? (() => {}), c.trace)
     if (!res.ok) {
       if (res.error === 'TIMEOUT') throw new DeadlineError()
       return new FutureIncomingResponse({ tag: 'err', val: { tag: ERROR_TAGS[res.error], ...(res.error === 'FAILED' ? { val: res.message } : {}) } })

@@ -21,7 +21,9 @@ import { pathToFileURL } from 'node:url'
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
 import { runningFromSource, siblingModule } from '../../entry.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
-import { OUTBOUND_ERROR } from './outbound-fetch.js'
+import { OUTBOUND_ERROR, OUTBOUND_ERROR_CODES } from './outbound-fetch.js'
+import type { ChainHop } from '../../tier.js'
+import { childTrace } from '../../trace-child.js'
 import type { OutboundPattern } from './outbound-grants.js'
 import type { OutboundTask } from './outbound-worker.js'
 
@@ -114,17 +116,53 @@ export interface OutboundImports {
   endCall(): void
 }
 
+/**
+ * Tracing (issue 13 item 6): the call's traceparent and where its client spans go. A traced call's
+ * requests carry a traceparent that is a child of the call's span; kindling's header replaces any
+ * traceparent the guest set (spans of kindling's trace are kindling's to name), while a call that is
+ * not traced sends the guest's headers as they are.
+ */
+export interface OutboundTrace {
+  traceparent(): string | undefined
+  hop(h: ChainHop): void
+}
+
 /** One request made while this thread waits (modules' import and components' outgoing-handler). */
-export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, check: () => void): OutboundResponse {
+export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, check: () => void, trace?: OutboundTrace): OutboundResponse {
   helper ??= new OutboundHelper()
-  return helper.request(req, policy, check)
+  const child = trace && childTrace(trace.traceparent())
+  if (!child) return helper.request(req, policy, check)
+  const headers: [string, string][] = req.headers.filter(([k]) => k.toLowerCase() !== 'traceparent')
+  headers.push(['traceparent', child.traceparent])
+  const startMs = Date.now()
+  const t = performance.now()
+  const res = helper.request({ ...req, headers }, policy, check)
+  let host = ''
+  let port = 0
+  try {
+    const u = new URL(req.url)
+    host = u.hostname
+    port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80
+  } catch {
+    // not a URL: the span still says the request failed
+  }
+  trace.hop({
+    name: req.method.toUpperCase() || 'GET',
+    spanId: child.spanId,
+    parentSpanId: child.parentSpanId,
+    startMs,
+    durUs: (performance.now() - t) * 1000,
+    status: res.ok ? res.status : OUTBOUND_ERROR[res.error],
+    client: { host, port, ...(res.ok ? {} : { error: OUTBOUND_ERROR_CODES[res.error] }) },
+  })
+  return res
 }
 
 /**
  * The imports of one sandbox. `memory` and `deadline` give the current call's; `check` throws when
  * the call must end (deadline, cancel).
  */
-export function outboundImports(plan: OutboundPlan | undefined, env: { memory(): WebAssembly.Memory | undefined; deadline(): number; check(): void }): OutboundImports {
+export function outboundImports(plan: OutboundPlan | undefined, env: { memory(): WebAssembly.Memory | undefined; deadline(): number; check(): void; trace?: OutboundTrace }): OutboundImports {
   let last: Uint8Array | undefined
   const text = (bytes: Uint8Array, ptr: number, len: number) => Buffer.from(bytes.buffer, ptr, len).toString('utf8')
   const inBounds = (bytes: Uint8Array, ptr: number, len: number) => ptr >= 0 && len >= 0 && ptr + len <= bytes.length
@@ -149,7 +187,7 @@ export function outboundImports(plan: OutboundPlan | undefined, env: { memory():
       headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()])
     }
     const req: OutboundRequest = { method: text(bytes, mPtr, mLen), url, headers, body: bytes.slice(bPtr, bPtr + bLen) }
-    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check)
+    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check, env.trace)
     // the guest cannot have grown its memory while it waited, but take the buffer afresh anyway
     bytes = new Uint8Array(memory.buffer)
     if (!res.ok) {

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { KindlingError } from '../../errors.js'
 import { isCallerId, splitQualifiedName } from '../../names.js'
 import type { CallRequest, InvokeResult, Invoker } from '../../pool/dispatcher.js'
-import { isHopByHop } from '../../http-headers.js'
+import { GATEWAY_RESPONSE_HEADERS, isHopByHop } from '../../http-headers.js'
 import { CallCancel } from '../cancel.js'
 import { boundRequestBodies, type InflightBytes, releaseRequest } from '../inflight.js'
 import { ERROR_HEADER, sendError } from '../reply.js'
@@ -14,7 +14,7 @@ export const FUNCTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 const ALLOWED = new Set<string>(FUNCTION_METHODS)
 const EMPTY = Buffer.alloc(0)
 /** headers the gateway sets on every answer, in place of a function's own of the same name */
-const GATEWAY_SET = new Set(['x-call-id', 'x-start-time', 'x-served-by', 'x-duration-seconds', 'content-length'])
+const GATEWAY_SET = new Set(GATEWAY_RESPONSE_HEADERS)
 
 export interface InvokeRouteOptions {
   /** the local dispatcher, or the cluster router on a gateway in a cluster */

@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import { continueTrace, parseTraceparent } from '../../../runtime/tracing/traceparent.js'
 import { OtlpExporter } from '../../../runtime/tracing/otlp.js'
 import { exampleModule, startKindling, waitWarm } from '../../helpers/kindling.js'
+import { startTargetServer } from '../../helpers/target-server.js'
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c'
 const PARENT = 'b7ad6b7169203331'
@@ -37,7 +38,7 @@ test('traceparent: valid ones are continued with a new span id, anything else st
   assert.equal(bad.tracestate, undefined)
 })
 
-interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: { key: string; value: Record<string, unknown> }[] }
+interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number; attributes: { key: string; value: Record<string, unknown> }[] }
 
 /** A small OTLP/HTTP JSON receiver on loopback. */
 async function otlpReceiver() {
@@ -144,6 +145,34 @@ test('spans of calls, chained calls, async runs and callbacks reach an OTLP rece
     await k.cleanup()
     await otlp.close()
     await new Promise<void>((r) => hook.close(() => r()))
+  }
+})
+
+test('an outbound request of a traced call carries its trace and is a client span of the call (fetch-url)', async () => {
+  const otlp = await otlpReceiver()
+  const target = await startTargetServer()
+  const k = await startKindling({ otlpEndpoint: otlp.url, otlpFlushMs: 50 })
+  try {
+    await k.deploy('fetch', exampleModule('fetch-url'), { annotations: { 'com.kindling.outbound': target.origin } })
+    const r = await k.app.inject({ method: 'POST', url: '/function/fetch', headers: { traceparent: GOOD, 'content-type': 'text/plain' }, payload: `${target.origin}/headers` })
+    assert.equal(r.statusCode, 200, r.body)
+    const sent = parseTraceparent((JSON.parse(r.body) as { traceparent: string }).traceparent)!
+    assert.equal(sent.traceId, TRACE)
+    const call = await until('the span of the call', () => otlp.spans.find((s) => s.name === 'fetch.openfaas-fn'))
+    assert.equal(call.parentSpanId, PARENT)
+    const client = await until('the client span', () => otlp.spans.find((s) => s.spanId === sent.spanId))
+    assert.equal(client.traceId, TRACE)
+    assert.equal(client.parentSpanId, call.spanId)
+    assert.equal(client.kind, 3)
+    assert.equal(client.name, 'GET')
+    assert.equal(attr(client, 'http.request.method'), 'GET')
+    assert.equal(attr(client, 'server.address'), '127.0.0.1')
+    assert.equal(attr(client, 'server.port'), String(target.port))
+    assert.equal(attr(client, 'http.response.status_code'), '200')
+  } finally {
+    await k.cleanup()
+    await otlp.close()
+    await target.stop()
   }
 })
 

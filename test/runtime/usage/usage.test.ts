@@ -99,9 +99,11 @@ test('calls show in usage of GET /system/function/{name}, /metrics and /system/u
     await k.deploy('echo-thread', exampleModule('echo'), { labels: { 'com.kindling.isolation': 'thread' }, limits: { memory: '64Mi' } })
     await waitWarm(k, 'echo')
     await waitWarm(k, 'echo-proc')
+    await k.deploy('echo-inline', exampleModule('echo'), { labels: { 'com.kindling.isolation': 'inline' }, limits: { memory: '64Mi' } })
     await waitWarm(k, 'echo-thread')
+    await waitWarm(k, 'echo-inline')
     const body = 'x'.repeat(100)
-    for (const name of ['echo', 'echo-proc', 'echo-thread']) {
+    for (const name of ['echo', 'echo-proc', 'echo-thread', 'echo-inline']) {
       for (let i = 0; i < 3; i++) {
         const r = await k.app.inject({ method: 'POST', url: `/function/${name}`, payload: body })
         assert.equal(r.statusCode, 200, r.body)
@@ -116,7 +118,8 @@ test('calls show in usage of GET /system/function/{name}, /metrics and /system/u
       assert.equal(u.bytesIn, 300)
       assert.ok(u.bytesOut! >= 300, `echo answers its body: ${u.bytesOut}`)
       assert.ok(u.wallSeconds! > 0 && u.gbSeconds! > 0)
-      // one call at a time: the app host (wasm, thread) and the sandbox process measure CPU
+      // one call at a time: the app host (wasm, thread) and the sandbox process measure CPU; inline
+      // the gateway process's CPU around the call (an upper bound)
       assert.equal(u.cpuMeasuredInvocations, 3, name)
       assert.ok(u.cpuSeconds! > 0, name)
     }
@@ -137,7 +140,7 @@ test('calls show in usage of GET /system/function/{name}, /metrics and /system/u
     const res = await k.app.inject({ method: 'GET', url: '/system/usage?since=1h', headers: k.auth })
     assert.equal(res.statusCode, 200, res.body)
     const fns = (res.json() as { functions: { name: string; invocations: number; cpuMeasuredInvocations: number }[] }).functions
-    assert.deepEqual(fns.map((f) => [f.name, f.invocations, f.cpuMeasuredInvocations]), [['echo', 3, 3], ['echo-proc', 3, 3], ['echo-thread', 3, 3]])
+    assert.deepEqual(fns.map((f) => [f.name, f.invocations, f.cpuMeasuredInvocations]), [['echo', 3, 3], ['echo-inline', 3, 3], ['echo-proc', 3, 3], ['echo-thread', 3, 3]])
     const st = (await k.app.inject({ method: 'GET', url: '/system/function/echo', headers: k.auth })).json() as { usage: Record<string, number> }
     assert.equal(st.usage.invocations, 3)
     // the CLI's table, from a real process

@@ -298,6 +298,9 @@ export interface TierSettings {
   kvMaxKeyBytes: number
   kvMaxValueBytes: number
   kvMaxStoreBytes: number
+  /** cluster node: KINDLING_NATS_URL, whose JetStream KV holds the stores ('' or undefined: SQLite in the data dir) */
+  kvNatsUrl?: string
+  kvClusterTimeoutMs?: number
 }
 
 /** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */

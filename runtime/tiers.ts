@@ -57,6 +57,8 @@ export function tierSettings(config: Config): TierSettings {
     kvMaxKeyBytes: config.kvMaxKeyBytes,
     kvMaxValueBytes: config.kvMaxValueBytes,
     kvMaxStoreBytes: config.kvMaxStoreBytes,
+    kvNatsUrl: config.natsUrl,
+    kvClusterTimeoutMs: config.kvClusterTimeoutMs,
   }
 }
 

@@ -299,7 +299,7 @@ export interface TierSettings {
   kvMaxValueBytes: number
   kvMaxStoreBytes: number
   /** cluster node: KINDLING_NATS_URL, whose JetStream KV holds the stores ('' or undefined: SQLite in the data dir) */
-  kvNatsUrl?: string
+  natsUrl?: string
   kvClusterTimeoutMs?: number
 }
 

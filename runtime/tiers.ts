@@ -57,7 +57,7 @@ export function tierSettings(config: Config): TierSettings {
     kvMaxKeyBytes: config.kvMaxKeyBytes,
     kvMaxValueBytes: config.kvMaxValueBytes,
     kvMaxStoreBytes: config.kvMaxStoreBytes,
-    kvNatsUrl: config.natsUrl,
+    natsUrl: config.natsUrl,
     kvClusterTimeoutMs: config.kvClusterTimeoutMs,
   }
 }

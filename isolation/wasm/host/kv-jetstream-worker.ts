@@ -16,7 +16,7 @@
 // the same instant may pass the store limit by one value each.
 import { jetstream, JetStreamApiError, type JetStreamClient, type JsMsg, DeliverPolicy } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect, Empty, headers, type NatsConnection } from '@nats-io/transport-node'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { KV_ERROR, type KvLimits } from './kv-backend.js'
 
@@ -165,15 +165,15 @@ class Helper {
     const token = buf(t.key).toString('base64url')
     const k = `${prefix}.${token}`
     /** the live entry at k, or its revision when there is none (0: never written); `purge`: delete it when expired */
-    const current = async (purge = false): Promise<{ value: Buffer; expires: number; rev: number } | { rev: number; gone: true }> => {
+    const current = async (purge = false): Promise<{ value: Buffer; expires: number; rev: number } | { rev: number; gone: true; expired?: true }> => {
       const e = await kv.get(k)
       if (!e) return { rev: 0, gone: true }
       if (e.operation !== 'PUT') return { rev: e.revision, gone: true }
       const d = decode(e.value)
       if (d.expires !== 0 && d.expires <= Date.now()) {
         // lazily purged by reads (a write is about to replace it); naming the revision keeps a newer write
-        if (purge) kv.delete(k, { previousSeq: e.revision }).catch(() => {})
-        return { rev: e.revision, gone: true }
+        if (purge) deleteKey(st.js, k, e.revision).catch(() => {})
+        return { rev: e.revision, gone: true, expired: true }
       }
       return { ...d, rev: e.revision }
     }
@@ -182,7 +182,7 @@ class Helper {
       const size = t.key.length + value.length
       const grow = size - (index.keys.get(token)?.size ?? 0)
       if (grow > 0 && index.bytes + grow > limits.maxStoreBytes) {
-        await this.purgeExpired(kv, index, prefix)
+        await this.purgeExpired(st.js, index, prefix)
         if (index.bytes + size - (index.keys.get(token)?.size ?? 0) > limits.maxStoreBytes) return KV_ERROR.STORE_FULL
       }
       const data = encode(value, expires)
@@ -210,10 +210,9 @@ class Helper {
       }
       case 'delete': {
         const c = await current()
-        if (c.rev === 0) return false
-        await kv.delete(k)
-        const after = await kv.get(k)
-        if (after && after.operation !== 'PUT') index.apply(token, after.revision, undefined, false)
+        // absent: nothing to write (an expired value is deleted, to free its room, but was not there)
+        if ('gone' in c && !c.expired) return false
+        index.apply(token, await deleteKey(st.js, k), undefined, false)
         return !('gone' in c)
       }
       case 'increment': {
@@ -255,21 +254,27 @@ class Helper {
   }
 
   /** deletes the store's expired entries (each naming its revision: a newer write stays) */
-  private async purgeExpired(kv: KV, index: StoreIndex, prefix: string): Promise<void> {
+  private async purgeExpired(js: JetStreamClient, index: StoreIndex, prefix: string): Promise<void> {
     const now = Date.now()
     const expired = [...index.keys].filter(([, e]) => !e.deleted && e.expires !== 0 && e.expires <= now)
     await Promise.all(
       expired.map(async ([token, e]) => {
         try {
-          await kv.delete(`${prefix}.${token}`, { previousSeq: e.rev })
-          const after = await kv.get(`${prefix}.${token}`)
-          if (after && after.operation !== 'PUT') index.apply(token, after.revision, undefined, false)
+          index.apply(token, await deleteKey(js, `${prefix}.${token}`, e.rev), undefined, false)
         } catch (err) {
           if (!isConflict(err)) throw err
         }
       }),
     )
   }
+}
+
+/** writes a delete marker for key k (naming revision rev when given) and returns its revision */
+async function deleteKey(js: JetStreamClient, k: string, rev?: number): Promise<number> {
+  const h = headers()
+  h.set('KV-Operation', 'DEL')
+  if (rev) h.set('Nats-Expected-Last-Subject-Sequence', String(rev))
+  return (await js.publish(`$KV.${KV_BUCKET}.${k}`, Empty, { headers: h })).seq
 }
 
 function isConflict(e: unknown): boolean {

@@ -300,6 +300,9 @@ export interface TierSettings {
   kvMaxKeyBytes: number
   kvMaxValueBytes: number
   kvMaxStoreBytes: number
+  /** cluster node: KINDLING_NATS_URL, whose JetStream KV holds the stores ('' or undefined: SQLite in the data dir) */
+  natsUrl?: string
+  kvClusterTimeoutMs?: number
 }
 
 /** What every tier receives when it is constructed: its slice of the data dir and kindling's services. */

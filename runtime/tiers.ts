@@ -57,6 +57,8 @@ export function tierSettings(config: Config): TierSettings {
     kvMaxKeyBytes: config.kvMaxKeyBytes,
     kvMaxValueBytes: config.kvMaxValueBytes,
     kvMaxStoreBytes: config.kvMaxStoreBytes,
+    natsUrl: config.natsUrl,
+    kvClusterTimeoutMs: config.kvClusterTimeoutMs,
   }
 }
 

@@ -5,11 +5,18 @@
 // Each sample is the mean of a batch of 500 operations (a per-operation clock read would cost as
 // much as a get). The imports are called from JS here, so the wasm-to-JS transition (tens of ns) is
 // not in the kindling rows.
+// JetStream rows (a cluster node's backend, when nats-server is installed): the same imports on a
+// JetStream KV store of a local nats-server (helper thread + Atomics.wait), against the same get/put
+// awaited with @nats-io/kv directly; each sample is one operation (they take a round trip).
 import Database from 'better-sqlite3'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { kvImports, SqliteKvBackend } from '../../isolation/index.js'
+import { jetstream } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { connect } from '@nats-io/transport-node'
+import { natsServerUnavailable, startNatsServer } from '../../test/helpers/nats-server.js'
 import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
 
@@ -62,9 +69,50 @@ for (let r = 0; r < rounds + 5; r++) {
     if (r >= 5) samples[c]!.push(us)
   }
 }
+
+// JetStream: one operation per sample, interleaved, after a warm-up
+const JS_OPS = rounds * 50
+const jsSamples: Record<string, number[]> = {}
+const natsMissing = natsServerUnavailable()
+if (!natsMissing) {
+  const nats = await startNatsServer()
+  try {
+    const jsImp = kvImports({ ...plan, app: 'bench-js', cluster: { natsUrl: nats.url, timeoutMs: 5_000 } }, undefined, () => memory) as unknown as Record<string, (...a: (number | bigint)[]) => number>
+    const h = jsImp.kv_open!(2000, 1)
+    const nc = await connect({ servers: nats.url })
+    const direct = await new Kvm(jetstream(nc)).create('kindling_kv_bench', { history: 1 })
+    const jsCases: Record<string, () => unknown> = {
+      'direct @nats-io/kv get (await)': () => direct.get('bench-key'),
+      'kindling.kv_get (JetStream)': () => {
+        if (jsImp.kv_get!(h, KEY, 9, OUT, 4096) !== 100) throw new Error('kv_get')
+      },
+      'direct @nats-io/kv put (await)': () => direct.put('bench-key', value),
+      'kindling.kv_set (JetStream)': () => {
+        if (jsImp.kv_set!(h, KEY, 9, VAL, 100, 0n) !== 0) throw new Error('kv_set')
+      },
+    }
+    for (const c of Object.keys(jsCases)) jsSamples[c] = []
+    await direct.put('bench-key', value)
+    if (jsImp.kv_set!(h, KEY, 9, VAL, 100, 0n) !== 0) throw new Error('kv_set')
+    for (let i = 0; i < JS_OPS + 100; i++) {
+      for (const [c, f] of Object.entries(jsCases)) {
+        const t0 = process.hrtime.bigint()
+        await f()
+        if (i >= 100) jsSamples[c]!.push(Number(process.hrtime.bigint() - t0) / 1000)
+      }
+    }
+    await nc.close()
+  } finally {
+    await nats.stop()
+  }
+}
+
 console.log(environmentLine(environmentRecord(path.resolve(import.meta.dirname ?? ".", "..", ".."), "node --import tsx bench/ops/kv.ts")))
 console.log(`| operation | p50 µs | p99 µs |  (mean of ${BATCH} ops per sample, ${rounds} samples)`)
 console.log('|---|---|---|')
 for (const [c, s] of Object.entries(samples)) console.log(`| ${c} | ${percentile(s, 50).toFixed(2)} | ${percentile(s, 99).toFixed(2)} |`)
+if (natsMissing) console.log(`JetStream rows skipped: ${natsMissing}`)
+else console.log(`| (JetStream: one operation per sample, ${JS_OPS} samples, local nats-server) | | |`)
+for (const [c, s] of Object.entries(jsSamples)) console.log(`| ${c} | ${percentile(s, 50).toFixed(1)} | ${percentile(s, 99).toFixed(1)} |`)
 db.close()
 fs.rmSync(dir, { recursive: true, force: true })

@@ -251,7 +251,7 @@ export class WasmSandboxCore {
     const imports: WebAssembly.Imports = {}
     imports[CHAIN_MODULE] = { call: this.chainCall, result_read: this.chainResultRead }
     // key-value state and variables (issue 13, items 2-3): kindling.kv_* and kindling.var_get
-    Object.assign(imports[CHAIN_MODULE], kvImports(plan.kv, plan.variables, () => this.live?.memory))
+    Object.assign(imports[CHAIN_MODULE], kvImports(plan.kv, plan.variables, () => this.live?.memory, { check: () => void this.interrupt() }))
     // outbound HTTP (issue 13 item 1): kindling.http_request / http_response_read, see host/outbound.ts
     Object.assign(imports[CHAIN_MODULE] as object, this.outbound.imports)
     // response headers of modules that are not CGI programs: kindling.response_header_set, see host/response-headers.ts

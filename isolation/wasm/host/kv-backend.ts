@@ -1,7 +1,7 @@
 // The key-value state functions keep between calls (issue 13, item 2), as an interface: one node
-// backs it with SQLite files in the data dir (kv-sqlite.ts); a cluster can back it with JetStream
-// KV later. The interface is synchronous because a wasm guest calls it synchronously: an
-// asynchronous backend (JetStream) would sit behind a helper thread the sandbox waits on.
+// backs it with SQLite files in the data dir (kv-sqlite.ts); a cluster node backs it with JetStream
+// KV (kv-jetstream.ts). The interface is synchronous because a wasm guest calls it synchronously:
+// the JetStream backend sits behind a helper thread the sandbox waits on.
 
 /** Codes the kindling kv_* and var_get imports return to the guest (negative i32). */
 export const KV_ERROR = {
@@ -59,9 +59,21 @@ export interface KvStore {
   compareAndSwap(key: Buffer, expected: Buffer | undefined, value: Buffer, ttlMs: number): number
 }
 
+/** The running call, for a backend that waits: `check` throws when the call must end (deadline, cancel). */
+export interface KvCallEnv {
+  check(): void
+}
+
+/** Thrown by a backend whose wait the call's check ended: the import passes `reason` on, ending the call. */
+export class KvCallEnded extends Error {
+  constructor(readonly reason: unknown) {
+    super('the call ended while a key-value operation waited')
+  }
+}
+
 export interface KvBackend {
-  /** the store `store` of application `app` in `namespace` (made when first opened) */
-  open(namespace: string, app: string, store: string): KvStore
+  /** the store `store` of application `app` in `namespace` (made when first opened); `call` is the sandbox's */
+  open(namespace: string, app: string, store: string, call?: KvCallEnv): KvStore
   close(): void
 }
 

@@ -13,7 +13,8 @@
 //        keys after `after` (after_len -1: from the first), each as u32 LE length + bytes, at most
 //        KV_LIST_PAGE_KEYS; 0: no more keys
 //   var_get(name_ptr, name_len, out_ptr, out_cap) -> value length    a variable granted by com.kindling.variables
-import { KV_ERROR, KV_LIST_PAGE_KEYS, type KvBackend, type KvLimits, type KvStore } from './kv-backend.js'
+import { KV_ERROR, KV_LIST_PAGE_KEYS, KvCallEnded, type KvBackend, type KvCallEnv, type KvLimits, type KvStore } from './kv-backend.js'
+import { JetStreamKvBackend } from './kv-jetstream.js'
 import { SqliteKvBackend } from './kv-sqlite.js'
 
 export const KV_IMPORT_NAMES: ReadonlySet<string> = new Set(['kv_open', 'kv_get', 'kv_set', 'kv_delete', 'kv_increment', 'kv_cas', 'kv_list_keys', 'var_get'])
@@ -27,20 +28,23 @@ export interface KvPlan {
   /** stores granted by com.kindling.kv, in order: kv_open returns the index */
   stores: string[]
   limits: KvLimits
+  /** on a cluster node: the stores are in JetStream KV (kv-jetstream.ts), not in the data dir */
+  cluster?: { natsUrl: string; timeoutMs: number }
 }
 
-/** One backend per process and data dir: every function of the process shares its open files. */
+/** One backend per process and data dir (or NATS URL): every function of the process shares its open files. */
 const backends = new Map<string, KvBackend>()
 function backendFor(plan: KvPlan): KvBackend {
-  let b = backends.get(plan.dir)
-  if (!b) backends.set(plan.dir, (b = new SqliteKvBackend(plan.dir, plan.limits)))
+  const id = plan.cluster ? `nats ${plan.cluster.natsUrl}` : plan.dir
+  let b = backends.get(id)
+  if (!b) backends.set(id, (b = plan.cluster ? new JetStreamKvBackend(plan.cluster, plan.limits) : new SqliteKvBackend(plan.dir, plan.limits)))
   return b
 }
 
 type Ptr = number
 
-/** The kv_* and var_get imports of one sandbox; `memory` gives the live instance's memory. */
-export function kvImports(kv: KvPlan | undefined, variables: Record<string, string | null> | undefined, memory: () => WebAssembly.Memory | undefined): Record<string, (...args: never[]) => number> {
+/** The kv_* and var_get imports of one sandbox; `memory` gives the live instance's memory, `call` the running call's check. */
+export function kvImports(kv: KvPlan | undefined, variables: Record<string, string | null> | undefined, memory: () => WebAssembly.Memory | undefined, call?: KvCallEnv): Record<string, (...args: never[]) => number> {
   const stores: (KvStore | undefined)[] = []
   const bytes = (): Uint8Array | undefined => {
     const m = memory()
@@ -68,6 +72,8 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     try {
       return f(...a)
     } catch (e) {
+      // the call's deadline or a cancel ended a wait: the call ends, as any overrun does
+      if (e instanceof KvCallEnded) throw e.reason
       process.stderr.write(`kindling kv: ${kv?.namespace}/${kv?.app}: ${(e as Error).message}\n`)
       return KV_ERROR.IO
     }
@@ -80,7 +86,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
       if (!b || !ok(b, namePtr, nameLen)) return KV_ERROR.BAD_ARGUMENTS
       const h = kv ? kv.stores.indexOf(read(b, namePtr, nameLen).toString('utf8')) : -1
       if (h < 0) return KV_ERROR.NOT_GRANTED
-      stores[h] ??= backendFor(kv!).open(kv!.namespace, kv!.app, kv!.stores[h]!)
+      stores[h] ??= backendFor(kv!).open(kv!.namespace, kv!.app, kv!.stores[h]!, call)
       return h
     }),
     kv_get: guarded((h: number, keyPtr: Ptr, keyLen: number, outPtr: Ptr, outCap: number) => {

@@ -41,6 +41,8 @@ export function kvPlanFor(artifact: FunctionArtifact, ctx: TierContext): KvPlan 
     app: artifact.app,
     stores,
     limits: { maxKeyBytes: s.kvMaxKeyBytes, maxValueBytes: s.kvMaxValueBytes, maxStoreBytes: s.kvMaxStoreBytes },
+    // a cluster node keeps the stores in JetStream KV, so that every worker sees one state
+    cluster: s.natsUrl ? { natsUrl: s.natsUrl, timeoutMs: s.kvClusterTimeoutMs ?? 5_000 } : undefined,
   }
 }
 

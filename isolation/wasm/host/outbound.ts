@@ -14,12 +14,10 @@
 //     Copies bytes of the last response body (or error message) from `offset` on.
 //
 // A synchronous wasm call cannot await a promise, so the import blocks: a helper thread
-// (outbound-worker.ts) makes the request while this thread waits with Atomics.wait, in slices, so
+// (outbound-worker.ts) makes the request while this thread waits (blocking-thread.ts), in slices, so
 // that the call's deadline and a cancel still end the call while it waits.
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
-import { runningFromSource, siblingModule } from '../../entry.js'
+import { siblingModule } from '../../entry.js'
+import { BlockingThread } from './blocking-thread.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
 import { OUTBOUND_ERROR, OUTBOUND_ERROR_CODES } from './outbound-fetch.js'
 import type { ChainHop } from '../../tier.js'
@@ -29,8 +27,6 @@ import type { OutboundTask } from './outbound-worker.js'
 
 export const OUTBOUND_IMPORT_NAMES: ReadonlySet<string> = new Set(['http_request', 'http_response_read'])
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-/** longest wait between two looks at the deadline and the cancel flag */
-const WAIT_SLICE_MS = 5
 
 /** The outbound part of a plan: what the function may reach and how much it may read back. */
 export interface OutboundPlan {
@@ -40,55 +36,14 @@ export interface OutboundPlan {
 
 /** The helper thread of this thread, started on the first request (one per thread, never per call). */
 class OutboundHelper {
-  private readonly worker: Worker
-  private readonly replies: MessagePort
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4))
-  private nextId = 1
-
-  constructor() {
-    const entry = siblingModule(import.meta.url, 'outbound-worker')
-    const { port1, port2 } = new MessageChannel()
-    this.replies = port1
-    // a worker's execArgv --import does not load tsx here (Node 20): from source, register it first
-    const load = runningFromSource(import.meta.url)
-      ? `import(${JSON.stringify(tsxApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.url)}) })`
-      : `import(${JSON.stringify(entry.url)})`
-    this.worker = new Worker(`${load}.catch(${LOAD_FAILED})`, { eval: true, workerData: { replies: port2 }, transferList: [port2] })
-    // it must never keep a process alive, nor take one down with it
-    this.worker.unref()
-    this.replies.unref()
-    this.worker.on('error', () => {
-      if (helper === this) helper = undefined
-    })
-  }
+  readonly thread = new BlockingThread<Omit<Extract<OutboundTask, { op: 'fetch' }>, 'id' | 'flag'>, OutboundResponse>(siblingModule(import.meta.url, 'outbound-worker'), LOAD_FAILED)
 
   /**
    * Blocks until the response is there. `check` runs between slices and throws to end the wait
    * (deadline, cancel); the request is then aborted in the helper.
    */
   request(req: OutboundRequest, policy: OutboundPolicy, check: () => void): OutboundResponse {
-    const id = this.nextId++
-    Atomics.store(this.flag, 0, 0)
-    this.worker.postMessage({ op: 'fetch', id, req, policy, flag: this.flag } satisfies OutboundTask)
-    for (;;) {
-      Atomics.wait(this.flag, 0, 0, WAIT_SLICE_MS)
-      if (Atomics.load(this.flag, 0) !== 0) {
-        // cleared before the port is read: a reply posted after the read sets it again
-        Atomics.store(this.flag, 0, 0)
-        // replies of requests aborted earlier may still be queued: skip them
-        for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) {
-          const reply = m.message as { id: number; res: OutboundResponse }
-          if (reply.id === id) return reply.res
-        }
-        continue
-      }
-      try {
-        check()
-      } catch (e) {
-        this.worker.postMessage({ op: 'abort', id } satisfies OutboundTask)
-        throw e
-      }
-    }
+    return this.thread.call({ op: 'fetch', req, policy }, check, Infinity, (id) => this.thread.post({ op: 'abort', id } satisfies OutboundTask))!
   }
 }
 
@@ -104,11 +59,6 @@ const LOAD_FAILED = `(e) => {
     Atomics.notify(t.flag, 0)
   })
 }`
-
-/** tsx's ESM register API (its CommonJS twin, what require finds, cannot register from a worker) */
-function tsxApi(): string {
-  return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
-}
 
 export interface OutboundImports {
   imports: Record<string, (...args: number[]) => number>
@@ -129,7 +79,7 @@ export interface OutboundTrace {
 
 /** One request made while this thread waits (modules' import and components' outgoing-handler). */
 export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, check: () => void, trace?: OutboundTrace): OutboundResponse {
-  helper ??= new OutboundHelper()
+  if (!helper?.thread.alive) helper = new OutboundHelper()
   const child = trace && childTrace(trace.traceparent())
   if (!child) return helper.request(req, policy, check)
   const headers: [string, string][] = req.headers.filter(([k]) => k.toLowerCase() !== 'traceparent')

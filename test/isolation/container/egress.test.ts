@@ -10,11 +10,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { EgressProxy } from '../../../isolation/container/egress-proxy.js'
+import { egressEnv, egressPlan } from '../../../isolation/container/egress.js'
+import { watchdogSettings } from '../../../isolation/container/watchdog.js'
 import type { HttpSandbox } from '../../../isolation/container/http-mode.js'
 import { buildNodeImage } from '../../../isolation/container/images/index.js'
 import type { FunctionArtifact, InvokeResult } from '../../../isolation/tier.js'
 import { parseOutbound } from '../../../isolation/wasm/host/outbound-grants.js'
-import { artifact, containerSkipReason, eventually, type Harness, makeHarness, never, REPO, request } from './helpers.js'
+import { artifact, containerSkipReason, eventually, type Harness, makeContext, makeHarness, never, REPO, request } from './helpers.js'
 
 const skip = containerSkipReason() ?? false
 const GRANT = 'com.kindling.outbound'
@@ -48,6 +50,17 @@ async function stopTarget(t: Target): Promise<void> {
 }
 
 describe('egress proxy without a container', () => {
+  it('plans nothing without the annotation, and moves off a server\'s own port 3128', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-egress-'))
+    const settings = makeContext(dir, [], new Map()).settings
+    fs.rmSync(dir, { recursive: true, force: true })
+    assert.equal(egressPlan(artifact(), watchdogSettings({}, 'cat'), settings), undefined)
+    const server = watchdogSettings({ mode: 'http', upstream_url: 'http://127.0.0.1:3128' }, 'node s.mjs')
+    const plan = egressPlan(artifact({ annotations: { [GRANT]: 'https://api.example.com' } }), server, settings)!
+    assert.equal(plan.port, 3129)
+    assert.ok(egressEnv(plan).includes('HTTPS_PROXY=http://127.0.0.1:3129'))
+  })
+
   it('lets nothing out while no call is in flight', async () => {
     const target = await startTarget()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-egress-'))
@@ -155,6 +168,19 @@ describe('container network grants', { skip, timeout: 180_000 }, () => {
     const tunnel = (await run(raw(`http://127.0.0.1:${target.port}`), `CONNECT 127.0.0.1:${target.port} HTTP/1.1\r\nHost: x\r\n\r\n`)).body.toString()
     assert.match(tunnel, /^HTTP\/1\.1 403 /)
     assert.deepEqual(gateway.hits, [], 'nothing reached the gateway')
+  })
+
+  it('opens a CONNECT tunnel to a host an https:// pattern grants', async () => {
+    // the proxy never looks inside a tunnel: a plain TCP server stands for the TLS one
+    const tls = net.createServer((s) => s.end('greeting through the tunnel\n'))
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r))
+    const port = (tls.address() as net.AddressInfo).port
+    try {
+      const out = (await run(raw(`https://127.0.0.1:${port}`), `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`)).body.toString()
+      assert.match(out, /^HTTP\/1\.1 200 Connection Established\r\n\r\ngreeting through the tunnel\n$/)
+    } finally {
+      await new Promise<void>((r) => tls.close(() => r()))
+    }
   })
 
   it('sends the URL\'s Host, never the function\'s, and refuses ambiguous framing', async () => {

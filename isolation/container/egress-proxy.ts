@@ -109,13 +109,25 @@ export class EgressProxy {
     return deadline
   }
 
-  /** Resolves and checks the target; the address the socket must connect to. */
-  private async target(url: URL): Promise<{ address: string; family: number; port: number }> {
+  /**
+   * Resolves and checks the target; the address the socket must connect to. The lookup counts
+   * against the deadline, and a function that hung up meanwhile (or a call that ended) gets nothing.
+   */
+  private async target(url: URL, deadline: number, from: Duplex): Promise<{ address: string; family: number; port: number }> {
     if (url.username || url.password) throw new Refusal('KINDLING_ERR_BAD_REQUEST', 'a URL must not carry credentials (user:password@)')
     const m = matchOutbound(this.policy.patterns, url)
     if (!m.granted) throw new Refusal('KINDLING_ERR_OUTBOUND_DENIED', `${url.origin} is not granted by ${OUTBOUND_ANNOTATION}${url.protocol === 'https:' ? ' (CONNECT is matched as https://host:port)' : ''}`)
-    const [addr] = await checkedAddresses(url, m.literal)
-    return { address: addr!.address, family: addr!.family, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) }
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Refusal('KINDLING_ERR_TIMEOUT', `${url.hostname} did not resolve before the call's deadline`)), Math.max(1, deadline - Date.now()))
+    })
+    try {
+      const [addr] = await Promise.race([checkedAddresses(url, m.literal), late])
+      if (from.destroyed || this.policy.deadline() === undefined) throw new Refusal('KINDLING_ERR_OUTBOUND_DENIED', 'the call ended before the request went out')
+      return { address: addr!.address, family: addr!.family, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) }
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   private async forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -139,7 +151,7 @@ export class EgressProxy {
       }
       this.active++
       counted = true
-      const to = await this.target(url)
+      const to = await this.target(url, deadline, req.socket)
       // the function's own framing and Host never cross: Node frames the body it pipes
       const headers: Record<string, string | string[]> = {}
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -208,7 +220,7 @@ export class EgressProxy {
       this.active++
       counted = true
       // new URL drops the default port 443: the target's port is the one asked for
-      const to = { ...(await this.target(url)), port: Number(m![2]) }
+      const to = { ...(await this.target(url, deadline, client)), port: Number(m![2]) }
       await new Promise<void>((resolve) => {
         const up = this.track(net.connect({ host: to.address, family: to.family, port: to.port }))
         const timer = setTimeout(() => (up.destroy(), client.destroy()), Math.max(1, deadline - Date.now()))

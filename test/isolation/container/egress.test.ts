@@ -61,11 +61,14 @@ describe('egress proxy without a container', () => {
     assert.ok(egressEnv(plan).includes('HTTPS_PROXY=http://127.0.0.1:3129'))
   })
 
-  it('lets nothing out while no call is in flight', async () => {
+  /** One GET through a proxy whose policy says what deadline() answers on each look. */
+  async function viaProxy(deadlines: (number | undefined)[]): Promise<{ status: number; code: string; body: string; hits: string[] }> {
     const target = await startTarget()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-egress-'))
     const sock = path.join(dir, 'p.sock')
-    const proxy = new EgressProxy({ patterns: parseOutbound(`http://127.0.0.1:${target.port}`), maxResponseBytes: 1 << 20, deadline: () => undefined }, () => {})
+    let look = 0
+    const deadline = (): number | undefined => deadlines[Math.min(look++, deadlines.length - 1)]
+    const proxy = new EgressProxy({ patterns: parseOutbound(`http://127.0.0.1:${target.port}`), maxResponseBytes: 1 << 20, deadline }, () => {})
     try {
       await proxy.listen(sock)
       const r = await new Promise<{ status: number; code: string; body: string }>((resolve, reject) => {
@@ -75,15 +78,30 @@ describe('egress proxy without a container', () => {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, code: String(res.headers['x-kindling-error']), body }))
         }).on('error', reject)
       })
-      assert.equal(r.status, 403)
-      assert.equal(r.code, 'KINDLING_ERR_OUTBOUND_DENIED')
-      assert.match(r.body, /no call of the function is in flight/)
-      assert.deepEqual(target.hits, [])
+      return { ...r, hits: target.hits }
     } finally {
       proxy.close()
       await stopTarget(target)
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  }
+
+  it('lets nothing out while no call is in flight', async () => {
+    const r = await viaProxy([undefined])
+    assert.equal(r.status, 403)
+    assert.equal(r.code, 'KINDLING_ERR_OUTBOUND_DENIED')
+    assert.match(r.body, /no call of the function is in flight/)
+    assert.deepEqual(r.hits, [])
+  })
+
+  it('sends nothing when the call ended while the name was being checked', async () => {
+    const r = await viaProxy([Date.now() + 10_000, undefined])
+    assert.equal(r.status, 403)
+    assert.match(r.body, /the call ended before the request went out/)
+    assert.deepEqual(r.hits, [])
+    const ok = await viaProxy([Date.now() + 10_000])
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body, 'hello from the host')
   })
 })
 

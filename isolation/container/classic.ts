@@ -151,6 +151,15 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
       await this.destroy()
       throw new Error(`${this.svc.runtime.name} create failed (exit ${code}): ${why}`)
     }
+    if (this.plan.egress) {
+      try {
+        // the namespace exists once the container is created: the proxy is there before fprocess runs
+        await this.startEgress(Number(fs.readFileSync(path.join(this.dir, 'pid'), 'utf8')), this.svc.options.readyTimeoutMs)
+      } catch (e) {
+        await this.destroy()
+        throw e
+      }
+    }
     this.live = true
     this.startup = { ...this.startup, spawnUs: (performance.now() - t0) * 1000 }
   }
@@ -183,6 +192,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     if (signal.aborted) onAbort()
     this.log('system', 'Forking fprocess.')
     let instantiateUs = 0
+    const endEgress = this.egress?.beginCall(deadline)
     try {
       await this.svc.runtime.startFast(this.containerId)
       instantiateUs = (performance.now() - t0) * 1000
@@ -197,6 +207,7 @@ export class ClassicSandbox extends ContainerSandboxBase implements Sandbox {
     }
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)
+    endEgress?.()
     this.stopHook = undefined
     this.live = false
     const result = this.result(req, stopped, t0, instantiateUs)

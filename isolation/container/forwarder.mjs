@@ -4,11 +4,17 @@
 // the server accepts on HOST:PORT, then listens on a Unix socket on the host and pipes every
 // connection through. It exits when kindling closes its stdin (also when kindling is killed).
 // usage: node forwarder.mjs SOCKET HOST PORT MARKER     (MARKER lets the cleanup at start find it)
+//
+// With a fifth argument `egress` it pipes the other way, for a function that com.kindling.outbound
+// grants network (egress.ts): it listens on HOST:PORT inside the container's namespace and pipes
+// every connection to the Unix socket SOCKET, where kindling's egress proxy listens on the host.
 import fs from 'node:fs'
 import net from 'node:net'
 
-const [sock, host, portText] = process.argv.slice(2)
+const [sock, host, portText, , mode] = process.argv.slice(2)
 const port = Number(portText)
+/** at most this many connections at once (the proxy's own limit, egress-proxy.ts) */
+const MAX_CONNECTIONS = 32
 process.stdin.on('end', () => process.exit(0))
 process.stdin.on('error', () => process.exit(0))
 process.stdin.resume()
@@ -40,4 +46,31 @@ function listen() {
   server.listen(sock, () => process.stdout.write('ready\n'))
 }
 
-probe()
+/**
+ * Both ways. A client's half-close (busybox nc when its stdin ends) stops at the forwarder: Node's
+ * HTTP server would drop a request still in progress on it, so the proxy's answer ends the pair.
+ */
+function pipe(a, b) {
+  a.pipe(b, { end: false })
+  b.pipe(a)
+  const drop = () => {
+    a.destroy()
+    b.destroy()
+  }
+  a.on('error', drop)
+  b.on('error', drop)
+  b.on('close', drop)
+}
+
+function egress() {
+  const server = net.createServer({ allowHalfOpen: true }, (client) => pipe(client, net.connect({ path: sock, allowHalfOpen: true })))
+  server.maxConnections = MAX_CONNECTIONS
+  server.on('error', (e) => {
+    process.stderr.write(`cannot listen on ${host}:${port} inside the container: ${e.code ?? e.message}\n`)
+    process.exit(1)
+  })
+  server.listen({ host, port }, () => process.stdout.write('ready\n'))
+}
+
+if (mode === 'egress') egress()
+else probe()

@@ -92,6 +92,8 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
       throw new Error(`${this.svc.runtime.name} run failed (exit ${code}): ${startErr.trim()}`)
     }
     try {
+      // with a grant, the proxy comes up while the server starts (requests it makes before are refused)
+      if (this.plan.egress) await this.startEgress(Number(fs.readFileSync(pidFile, 'utf8')), this.remaining(t0))
       if (w.upstream.kind === 'tcp') await this.startForwarder(Number(fs.readFileSync(pidFile, 'utf8')), w.upstream.host, w.upstream.port, t0)
       else await this.waitForSocket(t0)
       if (w.readyPath) await this.waitForReadyPath(w.readyPath, t0)
@@ -225,6 +227,8 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
     // usage: the server's cgroup CPU during the call is the call's when it served no other meanwhile
     const seq = ++this.callsTaken
     const alone = this.inflight === 1
+    // with a grant: the server's requests go out while a call is in flight, until the latest deadline
+    const endEgress = this.egress?.beginCall(this.deadlineOf(req))
     try {
       this.lastResumeUs = await this.resume()
       const cpu0 = alone ? cpuUsageUs(this.cgroupsPath) : undefined
@@ -237,13 +241,18 @@ export class HttpSandbox extends ContainerSandboxBase implements Sandbox {
       if (this.plan.artifact.stateMode === 'fresh') this.live = false // a fresh server per call
       return result
     } finally {
+      endEgress?.()
       this.inflight--
       this.scheduleIdle()
     }
   }
 
+  private deadlineOf(req: InvokeRequest): number {
+    return Math.min(req.deadline, this.plan.watchdog.execTimeoutMs ? Date.now() + this.plan.watchdog.execTimeoutMs : Infinity)
+  }
+
   private proxy(req: InvokeRequest, signal: CancelSignal, t0: number): Promise<InvokeResult> {
-    const deadline = Math.min(req.deadline, this.plan.watchdog.execTimeoutMs ? Date.now() + this.plan.watchdog.execTimeoutMs : Infinity)
+    const deadline = this.deadlineOf(req)
     const headers = stripHopByHop(req.headers, { contentLength: true })
     headers['content-length'] = String(req.body.length)
     const target = req.path + (req.query ? `?${req.query}` : '')

@@ -5,6 +5,7 @@ import type { RegistrySettings } from './images/registry-client.js'
 import type { ResolvedImage } from './images/store.js'
 import type { Naming } from './naming.js'
 import type { OciRuntime } from './runtime.js'
+import type { EgressPlan } from './egress.js'
 import type { WatchdogSettings } from './watchdog.js'
 
 export interface FunctionPlan {
@@ -23,6 +24,8 @@ export interface FunctionPlan {
   user?: { uid: number; gid: number }
   /** classic mode: how the shim shell is provided */
   shim: { kind: 'host-busybox'; hostPath: string } | { kind: 'image-sh'; path: string } | undefined
+  /** com.kindling.outbound grants network through the egress proxy (egress.ts); undefined: loopback only */
+  egress?: EgressPlan
   /** the function's bundle template (config.json without per-sandbox parts), for inspection and benchmarks */
   templateDir: string
 }

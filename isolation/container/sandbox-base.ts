@@ -8,6 +8,7 @@ import { mountSandboxFs, unmountSandboxFs } from './overlay.js'
 import type { FunctionPlan, TierServices } from './plan.js'
 import { SECRETS_IN_CONTAINER, writeSecrets } from './secrets.js'
 import { type BindMount, buildSpec } from './spec.js'
+import { egressSocketPath, SandboxEgress } from './egress.js'
 
 export abstract class ContainerSandboxBase {
   readonly containerId: string
@@ -21,6 +22,8 @@ export abstract class ContainerSandboxBase {
   protected created = false
   protected disposed = false
   private teardown: Promise<void> | undefined
+  /** the egress proxy and forwarder of a function com.kindling.outbound grants network */
+  protected egress: SandboxEgress | undefined
 
   constructor(
     readonly id: string,
@@ -76,6 +79,15 @@ export abstract class ContainerSandboxBase {
     return this.dir
   }
 
+  /** With a grant: the egress proxy and its forwarder in the namespace of the container's init `pid`. */
+  protected async startEgress(pid: number, timeoutMs: number): Promise<void> {
+    if (!this.plan.egress) return
+    const sock = egressSocketPath(this.dir, this.svc.naming.shortSocketRoot, this.containerId.slice(this.svc.naming.idPrefix.length))
+    fs.mkdirSync(path.dirname(sock), { recursive: true })
+    this.egress = new SandboxEgress(this.svc, this.plan.egress, sock, (text) => this.log('system', text))
+    await this.egress.start(pid, timeoutMs)
+  }
+
   /** True when the kernel OOM-killed something in this container's memory cgroup. */
   protected oomKilled(): boolean {
     return memoryEvents(this.cgroupsPath).oomKills > 0
@@ -87,6 +99,8 @@ export abstract class ContainerSandboxBase {
   /** Deletes the container (killing it if needed), unmounts, removes the folder. Safe to call twice. */
   protected destroy(): Promise<void> {
     this.teardown ??= (async () => {
+      // first: nothing may go out once the sandbox is being reset or destroyed
+      this.egress?.close()
       this.releaseResources()
       if (this.created) {
         const r = await this.svc.runtime.delete(this.containerId)

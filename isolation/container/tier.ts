@@ -26,6 +26,8 @@ import { type OciRuntime, which } from './runtime.js'
 import { checkSecretNames } from './secrets.js'
 import { buildSpec } from './spec.js'
 import { envRecord, watchdogSettings } from './watchdog.js'
+import { egressEnv, egressPlan } from './egress.js'
+import { OutboundPatternError } from '../wasm/host/outbound-grants.js'
 import { REGISTRY_AUTH_SECRET, registryOptions, resolveUser, serverCommand } from './image-run.js'
 import { Spawner } from '../spawner/spawner.js'
 
@@ -190,6 +192,16 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
         `fprocess "${watchdog.argv.join(' ')}": "${watchdog.argv[0]}" is not an executable file in image ${artifact.image} (PATH=${pathEnv})`,
       )
     }
+    let egress: FunctionPlan['egress']
+    try {
+      egress = egressPlan(artifact, watchdog, this.ctx.settings)
+    } catch (e) {
+      if (e instanceof OutboundPatternError) throw new KindlingError('KINDLING_ERR_INVALID_OUTBOUND', e.message)
+      throw e
+    }
+    if (egress && !which('nsenter')) {
+      throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', 'com.kindling.outbound on a container needs nsenter (util-linux) to reach its network namespace')
+    }
     if (watchdog.mode === 'http' && watchdog.upstream.kind === 'tcp' && !which('nsenter')) {
       throw new KindlingError('KINDLING_ERR_TIER_UNAVAILABLE', 'a server on upstream_url needs nsenter (util-linux) to reach its network namespace')
     }
@@ -208,7 +220,10 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
       }
     }
     const fprocess = watchdog.argv.join(' ')
-    const containerEnv = Object.entries({ PATH: pathEnv, HOME: '/root', ...env, fprocess }).map(([k, v]) => `${k}=${v}`)
+    // the proxy variables last: with a grant there is no other way out, so a deployment's own value could only break it
+    const proxyEnv = egress ? egressEnv(egress) : []
+    const proxyNames = new Set(proxyEnv.map((kv) => kv.slice(0, kv.indexOf('='))))
+    const containerEnv = [...Object.entries({ PATH: pathEnv, HOME: '/root', ...env, fprocess }).filter(([k]) => !proxyNames.has(k)).map(([k, v]) => `${k}=${v}`), ...proxyEnv]
     const memoryBytes = artifact.memoryBytes > 0 ? artifact.memoryBytes : this.ctx.settings.memoryMiB * 1024 * 1024
     const slug = `${artifact.key.replace(/[^A-Za-z0-9_.-]/g, '_')}-${crypto.createHash('sha256').update(artifact.version).digest('hex').slice(0, 12)}`
     const plan: FunctionPlan = {
@@ -223,6 +238,7 @@ export class ContainerTier implements IsolationTier<ContainerPrepared> {
       readonlyRoot: artifact.container?.readOnlyRootFilesystem ?? true,
       ...(user && (user.uid !== 0 || user.gid !== 0) ? { user } : {}),
       shim,
+      ...(egress ? { egress } : {}),
       templateDir: path.join(this.naming.functionsDir, slug),
     }
     writeTemplate(plan, this.naming, this.options)

@@ -54,7 +54,8 @@ export type OutboundResponse =
   | { ok: true; status: number; headers: Record<string, string>; body: Uint8Array }
   | { ok: false; error: OutboundErrorName; message: string }
 
-class OutboundFailure extends Error {
+/** A refused or failed request with its name (the container egress proxy throws and maps these too). */
+export class OutboundFailure extends Error {
   constructor(readonly error: OutboundErrorName, message: string) {
     super(`${OUTBOUND_ERROR_CODES[error]}: ${message}`)
   }
@@ -65,7 +66,7 @@ const ranges = new AddressRanges()
 const hostOwned = (name: string) => name === 'host' || isHopByHop(name, { contentLength: true })
 
 /** The addresses of `url`'s host that the policy lets a socket use (throws DENIED when none). */
-async function checkedAddresses(url: URL, literal: boolean): Promise<dns.LookupAddress[]> {
+export async function checkedAddresses(url: URL, literal: boolean): Promise<dns.LookupAddress[]> {
   const host = stripBrackets(url.hostname)
   let found: dns.LookupAddress[]
   if (net.isIP(host)) found = [{ address: host, family: net.isIP(host) }]

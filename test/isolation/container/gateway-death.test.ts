@@ -18,7 +18,18 @@ const skip = containerSkipReason() ?? false
 function crunIds(prefix: string): { id: string; pid: number }[] {
   const bin = which('crun')
   if (!bin) return []
-  const text = execFileSync(bin, ['list', '--format', 'json'], { encoding: 'utf8' }).trim()
+  // `crun list` fails when it reads the state of a container another test is creating at that
+  // moment: ask again (a few times, 100 ms apart) rather than fail this test for it
+  let text = ''
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = execFileSync(bin, ['list', '--format', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+      break
+    } catch (e) {
+      if (attempt >= 10) throw e
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+    }
+  }
   const all = (text && text !== 'null' ? JSON.parse(text) : []) as { id: string; pid: number }[]
   return all.filter((c) => c.id.startsWith(prefix))
 }

@@ -8,18 +8,24 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { bareAssemblyScript, bareWasi, type BareCall } from '../lib/bare-wasm.js'
 import { applyBaselines, type Case, type CaseResult, caseRows, p50Us, runInterleaved } from '../lib/cases.js'
+import { ChildFloor } from '../lib/child-floor.js'
 import { forkUs, readyScript, runCommand, workerSpawnUs } from '../lib/floors.js'
 import { quiesce } from '../lib/quiesce.js'
 import { BENCH_FUNCTIONS, type BenchFunction, wasmPath, withNonce } from '../lib/functions.js'
 import { Gateway } from '../lib/gateway.js'
+import { startNodeEcho } from '../lib/node-echo.js'
 import { buildRequest, Http1Connection } from '../lib/http1.js'
 import { artifactFor, createInProcessTiers, createNoSpareTier, invokeRequest, NEVER } from '../lib/inproc.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target, type Target } from '../lib/scope.js'
 import type { IsolationTier, Prepared, Sandbox, TierName } from '../../isolation/index.js'
 
-type FloorKind = 'wasm' | 'worker' | 'fork' | 'crun'
-/** The primitive each tier is built on. */
-const FLOOR_OF: Partial<Record<TierName, FloorKind>> = { inline: 'wasm', wasm: 'wasm', thread: 'worker', process: 'fork', container: 'crun' }
+type FloorKind = 'wasm' | 'wasm-child' | 'hop' | 'worker' | 'fork' | 'crun'
+/**
+ * The primitive each tier is built on. The wasm tier's instances live in an app host process, so
+ * its floor is the bare instantiate+call done in a child process over one socketpair round trip
+ * (the in-thread floor is measured beside it, to show the hop's share).
+ */
+const FLOOR_OF: Partial<Record<TierName, FloorKind>> = { inline: 'wasm', wasm: 'wasm-child', thread: 'worker', process: 'fork', container: 'crun' }
 /** Tiers whose sandbox is a wasm instance in a running process: a new instance per call is the cold start. */
 const INSTANCE_TIERS: readonly TierName[] = ['inline', 'wasm']
 const FAST_TIERS: readonly TierName[] = ['inline', 'wasm']
@@ -29,6 +35,8 @@ const SPARE_SETTLE_MS: Partial<Record<TierName, number>> = { thread: 20, process
 const COLD_LABELS = { 'com.kindling.reset': 'reinstantiate', 'com.kindling.prewarm': 'false' }
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r))
+/** The Node floor of an HTTP call: a bare node:http echo in its own process, timed by the same client as the gateway. */
+const HTTP_FLOOR = 'node:http echo in its own process, warm call (same client, 1 keep-alive connection)'
 
 interface Sizes {
   rounds: number
@@ -56,6 +64,10 @@ function floorLabel(kind: FloorKind, fn?: BenchFunction): string {
   switch (kind) {
     case 'wasm':
       return `bare instantiate+call ${fn!.name}`
+    case 'wasm-child':
+      return `bare instantiate+call ${fn!.name} in a child process, 1 socketpair round trip`
+    case 'hop':
+      return 'bare socketpair round trip to a child process (nothing run)'
     case 'worker':
       return 'bare Worker spawn until ready'
     case 'fork':
@@ -88,6 +100,20 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
   const floors = new Map<string, Case>()
   const noSpare = new Map<TierName, IsolationTier>()
   const gwInfo = await gw.pids()
+  const nodeEcho = await startNodeEcho()
+  const echoConn = await Http1Connection.open(nodeEcho.url)
+  const echoBody = BENCH_FUNCTIONS.find((f) => f.name === 'echo')!.body
+  const echoReq = buildRequest(nodeEcho.url, 'POST', '/', echoBody, { 'content-type': 'text/plain' })
+  floors.set(HTTP_FLOOR, {
+    group: 'floor',
+    name: HTTP_FLOOR,
+    batch: sizes.fast,
+    sample: async () => {
+      const r = await echoConn.request(echoReq)
+      if (r.status !== 200 || !r.body.equals(echoBody)) throw new Error(`node:http echo floor answered ${r.status}`)
+      return r.us
+    },
+  })
 
   const addFloor = (kind: FloorKind, fn: BenchFunction | undefined, make: () => Case): string => {
     const label = floorLabel(kind, fn)
@@ -149,6 +175,8 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
   } finally {
     ctx.progress.step('cleaning up')
     conn.close()
+    echoConn.close()
+    await nodeEcho.stop()
     for (const c of cleanups.reverse()) await c().catch(() => {})
     await gw.stop()
     await inproc.close()
@@ -157,7 +185,7 @@ export async function run(ctx: ScopeContext): Promise<ScopeResult> {
     'in-process: the tier API called directly (prepare, spawn, invoke); http: one keep-alive connection from this process to a gateway in its own process (built from dist/), request sent to last response byte',
     `instance-cold over http: wasm/inline functions deployed with ${Object.entries(COLD_LABELS).map(([k, v]) => `${k}=${v}`).join(' ')} (every call instantiates on its critical path, checked with the timings each call reports); other tiers scaled to zero before each call (untimed), so the call waits for a new sandbox`,
     'code-cold: a module with a unique custom section (V8 cannot reuse a compile) prepared, spawned and called once; over http: upload + deploy + first call, in an application whose app host is already running',
-    'floors: bare instantiate+call = new WebAssembly.Instance of the original module + one call with a minimal WASI stub (no kindling code)',
+    'floors: bare instantiate+call = new WebAssembly.Instance of the original module + one call with a minimal WASI stub (no kindling code); the wasm tier (instances in an app host process) is compared with the same done in a child node process asked over one socketpair round trip (its cold call is two: spawn, then invoke), and the bare round trip alone is shown beside it',
   )
   result.notes.push(...skipped.map((s) => `skipped ${s}`))
   result.data = { sizes, functions: functions.map((f) => ({ name: f.name, file: f.wasmFile, about: f.about, container: f.container.fprocess })), skipped, gatewayTiers: gwInfo.tiers }
@@ -199,13 +227,13 @@ async function addTierCases(ctx: ScopeContext, a: TierCaseArgs): Promise<void> {
   let prepared: Prepared | undefined
   prepared = await tier.prepare(artifactFor(inproc.dataDir, { name: `cs-${name}-${fn.name}`, tier: name, app, ...source }))
   a.cleanups.push(() => tier.release(prepared!))
-  if (kind === 'wasm' && wasmBytes) {
+  if ((kind === 'wasm' || kind === 'wasm-child') && wasmBytes) {
     const module = new WebAssembly.Module(wasmBytes)
     const call: BareCall = fn.wasmKind === 'as' ? bareAssemblyScript(module, fn.body) : bareWasi(module, fn.body)
     checkBody(fn, Buffer.from(call()), 200, 'bare wasm floor')
-    baseline = a.addFloor(kind, fn, () => ({
+    const inThread = a.addFloor('wasm', fn, () => ({
       group: 'floor',
-      name: floorLabel(kind, fn),
+      name: floorLabel('wasm', fn),
       batch: sizes.fast,
       sample: async () => {
         await yieldToLoop()
@@ -214,6 +242,32 @@ async function addTierCases(ctx: ScopeContext, a: TierCaseArgs): Promise<void> {
         return (performance.now() - t0) * 1000
       },
     }))
+    baseline = inThread
+    if (kind === 'wasm-child') {
+      const child = await ChildFloor.start(fn.wasmKind, wasmPath(ctx.repoRoot, fn))
+      a.cleanups.push(() => child.stop())
+      checkBody(fn, (await child.call(fn.body)).out, 200, 'bare wasm floor in a child process')
+      baseline = a.addFloor(kind, fn, () => ({
+        group: 'floor',
+        name: floorLabel(kind, fn),
+        batch: sizes.fast,
+        sample: async () => {
+          await yieldToLoop()
+          return (await child.call(fn.body)).us
+        },
+      }))
+      const hop = await ChildFloor.start('echo')
+      a.cleanups.push(() => hop.stop())
+      a.addFloor('hop', undefined, () => ({
+        group: 'floor',
+        name: floorLabel('hop'),
+        batch: sizes.fast,
+        sample: async () => {
+          await yieldToLoop()
+          return (await hop.call(fn.body)).us
+        },
+      }))
+    }
   } else if (kind === 'worker') {
     baseline = a.addFloor(kind, undefined, () => ({ group: 'floor', name: floorLabel(kind), batch: sizes.slow, warmup: sizes.slowWarmup, sample: workerSpawnUs }))
   } else if (kind === 'fork') {
@@ -417,7 +471,7 @@ function toRows(results: CaseResult[]): Row[] {
     const inp = rows.find((x) => x.group === g && x.name === 'warm in-process')
     const http = rows.find((x) => x.group === g && x.name === 'warm http')
     if (inp && http) {
-      rows.push({ group: g, name: 'gateway cost, warm (http - in-process p50)', unit: 'us', n: Math.min(inp.n, http.n), p50: p50Us(http) - p50Us(inp) })
+      rows.push({ group: g, name: 'gateway cost, warm (http - in-process p50)', unit: 'us', n: Math.min(inp.n, http.n), p50: p50Us(http) - p50Us(inp), baseline: `floor|${HTTP_FLOOR}` })
     }
   }
   applyBaselines(rows)
@@ -438,7 +492,11 @@ function targetsOf(rows: Row[]): Target[] {
     const warmHttp = find(rows, g, 'warm http')
     if (tier === 'wasm' || tier === 'inline') {
       if (cold?.ratio !== undefined) {
-        out.push(target({ id: `${tier}-${fn}-cold-inproc-2x`, text: `${g}: instance-cold in-process p50 <= 2x bare instantiate+call`, value: cold.ratio, limit: 2, unit: 'ratio', op: '<=', note: tier === 'wasm' ? 'spawn + first invoke are two IPC round trips to the app host; the floor has none' : undefined }))
+        out.push(target({ id: `${tier}-${fn}-cold-inproc-2x`, text: `${g}: instance-cold in-process p50 <= 2x bare instantiate+call`, value: cold.ratio, limit: 2, unit: 'ratio', op: '<=', note: tier === 'wasm' ? 'against the bare instantiate+call in a child process (one round trip); spawn + first invoke are two round trips to the app host' : undefined }))
+      }
+      const gwCost = find(rows, g, 'gateway cost, warm (http - in-process p50)')
+      if (gwCost?.ratio !== undefined) {
+        out.push(target({ id: `${tier}-${fn}-gateway-1.5x`, text: `${g}: gateway cost of a warm call (http - in-process p50) <= 1.5x a node:http echo's whole call (same client)`, value: gwCost.ratio, limit: 1.5, unit: 'ratio', op: '<=' }))
       }
       if (coldHttp && fn === 'noop') {
         out.push(target({ id: `${tier}-${fn}-cold-http-0.2ms`, text: `${g}: instance-cold over HTTP, 1 connection, p50 < 0.2 ms (Faasm: 5.2 ms Faaslet, 0.5 ms Proto-Faaslet)`, value: p50Us(coldHttp) / 1000, limit: 0.2, unit: 'ms', op: '<=' }))

@@ -3,14 +3,13 @@
 // gateway), the same echo (POST "hello", text/plain) everywhere, plus a wasm workload workerd can
 // run too (the sha256 kernel as a wasm module). autocannon in its own process at 1 and 50
 // connections; every case once per round, rounds shuffled, ratios taken within each round.
-import { fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { siblingModule, type TierName } from '../../isolation/index.js'
-import { track } from '../lib/children.js'
+import type { TierName } from '../../isolation/index.js'
 import { BENCH_FUNCTIONS, sha256Block, wasmPath } from '../lib/functions.js'
 import { Gateway } from '../lib/gateway.js'
+import { startNodeEcho } from '../lib/node-echo.js'
 import { type LoadOutcome, type RawServer, runAutocannon } from '../lib/load.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target, type Target } from '../lib/scope.js'
 import { median, prng, shuffled, summarize } from '../lib/stats.js'
@@ -62,26 +61,6 @@ export function peerTargets(m: { rpsRatio(id: string, conns: number): number; p9
     target({ id: 'inline-50c-workerd', text: 'inline tier echo, 50 conn: req/s >= 1.0x workerd\'s (same round)', value: m.rpsRatio('inline-echo', 50), limit: 1, unit: 'ratio', op: '>=' }),
   )
   return out
-}
-
-function startNodeEcho(): Promise<RawServer> {
-  const entry = siblingModule(import.meta.url, '../lib/node-echo-main')
-  const child = track(fork(entry.path, [], { execArgv: entry.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the node:http echo exited with ${code}`)))
-    child.once('message', (m: { url: string }) =>
-      resolve({
-        url: new URL(m.url),
-        pid: child.pid!,
-        async stop() {
-          if (child.exitCode !== null || child.signalCode !== null) return
-          const gone = new Promise((r) => child.once('exit', r))
-          child.kill('SIGTERM')
-          await gone
-        },
-      }),
-    )
-  })
 }
 
 const SHA_HEX = createHash('sha256').update(sha256Block()).digest('hex')

@@ -5,7 +5,6 @@
 // (made ahead of time, or reset to its initial snapshot after the previous call) or makes one on
 // the critical path. After the call, `cleanup` restores the snapshot, or drops the instance and,
 // when prewarm is on, makes the next one, all off the critical path of the call that just ended.
-import { type Imports as AsImports, instantiateSync } from '@assemblyscript/loader'
 import { performance } from 'node:perf_hooks'
 import { failedResult } from '../errors.js'
 import { FLAG_DEADLINE } from './cancel-flag.js'
@@ -21,6 +20,7 @@ import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
 import { childTrace } from '../trace-child.js'
 import { ResponseHeaderImports } from './host/response-headers.js'
+import { asEnvImports, type AsRuntime, getArrayBuffer, getString, newArrayBuffer, newString, setArgumentsLength } from './as-glue.js'
 
 /** Thrown inside the guest by the interrupt import when the deadline passed or the call was cancelled. */
 export class InterruptedError extends Error {
@@ -30,20 +30,11 @@ export class InterruptedError extends Error {
   }
 }
 
-interface AsExports {
-  __newString(s: string): number
-  __getString(p: number): string
-  __newArrayBuffer(b: ArrayBuffer): number
-  __getArrayBuffer(p: number): ArrayBuffer
-  handle?: (p: number) => number
-  handleBytes?: (p: number) => number
-}
-
 interface LiveInstance {
   exports: WebAssembly.Exports
   memory: WebAssembly.Memory | undefined
   wasi?: WasiPreview1
-  as?: AsExports
+  as?: AsRuntime
   /** current call's stderr for AssemblyScript trace() */
   stderr?: OutputBuffer
 }
@@ -262,10 +253,11 @@ export class WasmSandboxCore {
       imports.wasi_snapshot_preview1 = this.wasi.imports as unknown as WebAssembly.ModuleImports
     } else {
       imports.env = {
+        ...asEnvImports(() => this.live?.memory),
         trace: (msg: number, n: number, ...args: number[]) => {
           const l = this.traceTarget
           if (!l?.as || !l.stderr) return
-          const text = `trace: ${l.as.__getString(msg)}${n ? ' ' : ''}${args.slice(0, n).join(', ')}\n`
+          const text = `trace: ${getString(l.as.memory, msg)}${n ? ' ' : ''}${args.slice(0, n).join(', ')}\n`
           l.stderr.push(Buffer.from(text))
         },
       }
@@ -287,10 +279,9 @@ export class WasmSandboxCore {
       const memory = importedMemory ?? (instance.exports[plan.memoryExport ?? 'memory'] as WebAssembly.Memory | undefined)
       live = { exports: instance.exports, memory, wasi: this.wasi }
     } else {
-      // the loader adds its own env.abort / env.seed to the object it is given: give it a copy
-      const result = instantiateSync(this.fn.module, { ...imports, env: { ...(imports.env as object) } } as AsImports)
-      const exports = result.instance.exports
-      live = { exports, memory: exports.memory as WebAssembly.Memory, as: result.exports as unknown as AsExports }
+      // AssemblyScript: the same imports object for every instance (as-glue.ts, no loader)
+      const exports = new WebAssembly.Instance(this.fn.module, imports).exports
+      live = { exports, memory: exports.memory as WebAssembly.Memory, as: exports as unknown as AsRuntime }
     }
     if (plan.stateMode === 'fresh' && plan.resetMode === 'snapshot' && plan.snapshotSafe && live.memory) {
       this.fn.snapshot ??= MemorySnapshot.take(live.memory, live.exports, plan.stateGlobals)
@@ -383,12 +374,14 @@ export class WasmSandboxCore {
     let body: Buffer
     let contentType: string
     if (as.handle) {
-      const out = as.__getString(as.handle(as.__newString(req.body.toString('utf8'))))
-      body = Buffer.from(out, 'utf8')
+      const input = newString(as, req.body.toString('utf8'))
+      setArgumentsLength(as, 1)
+      body = Buffer.from(getString(as.memory, as.handle(input))!, 'utf8')
       contentType = 'text/plain; charset=utf-8'
     } else {
-      const input = req.body.buffer.slice(req.body.byteOffset, req.body.byteOffset + req.body.length) as ArrayBuffer
-      body = Buffer.from(as.__getArrayBuffer(as.handleBytes!(as.__newArrayBuffer(input))))
+      const input = newArrayBuffer(as, req.body)
+      setArgumentsLength(as, 1)
+      body = getArrayBuffer(as, as.handleBytes!(input))
       contentType = 'application/octet-stream'
     }
     const err = stderr.length ? stderr.toBuffer().toString() : undefined

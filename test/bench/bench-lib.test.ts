@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { bareAssemblyScript, bareWasi } from '../../bench/lib/bare-wasm.js'
+import { ChildFloor } from '../../bench/lib/child-floor.js'
 import { applyBaselines, runInterleaved, timeRow, withTimeout } from '../../bench/lib/cases.js'
 import { environmentRecord } from '../../bench/lib/env.js'
 import { BENCH_FUNCTIONS, withNonce } from '../../bench/lib/functions.js'
@@ -164,6 +165,23 @@ describe('bench floors and client', () => {
       const m = new WebAssembly.Module(fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', f.wasmFile)))
       const call = f.wasmKind === 'as' ? bareAssemblyScript(m, f.body) : bareWasi(m, f.body)
       assert.equal(f.check(Buffer.from(call())), undefined, f.name)
+    }
+  })
+
+  it('runs the bare wasm floor in a child process over a socketpair, and the bare round trip', async () => {
+    const f = BENCH_FUNCTIONS.find((x) => x.name === 'echo')!
+    const child = await ChildFloor.start(f.wasmKind, path.join(REPO_ROOT, 'functions', 'dist', f.wasmFile))
+    const hop = await ChildFloor.start('echo')
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await child.call(f.body)
+        assert.equal(f.check(r.out), undefined)
+        assert.ok(r.us > 0)
+        assert.deepEqual((await hop.call(Buffer.from(`x${i}`))).out, Buffer.from(`x${i}`))
+      }
+    } finally {
+      await child.stop()
+      await hop.stop()
     }
   })
 

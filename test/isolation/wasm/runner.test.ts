@@ -122,6 +122,46 @@ describe('runner: AssemblyScript', () => {
     assert.equal(rev.headers['content-type'], 'application/octet-stream')
   })
 
+  it('passes long strings (the TextDecoder path) and astral characters both ways', () => {
+    const text = `${'héllo wörld 🦀 '.repeat(80)}end`
+    assert.equal(wasmFunction('echo').createSandbox().run(request(text)).body.toString(), text)
+  })
+
+  it('makes every instance from the sandbox\'s one imports object (no per-instance copies)', () => {
+    // issue 17: the loader this replaced got a fresh copy of the imports for each instance
+    const seen = new Set<unknown>()
+    const Instance = WebAssembly.Instance
+    WebAssembly.Instance = function (this: unknown, m: WebAssembly.Module, i?: WebAssembly.Imports) {
+      seen.add(i)
+      return new Instance(m, i)
+    } as unknown as typeof WebAssembly.Instance
+    try {
+      const sb = wasmFunction('echo', { resetMode: 'reinstantiate', prewarm: false }).createSandbox()
+      for (let k = 0; k < 3; k++) {
+        assert.equal(sb.run(request(`call ${k}`)).body.toString(), `call ${k}`)
+        sb.cleanup()
+      }
+      assert.equal(sb.stats.instantiations, 3)
+    } finally {
+      WebAssembly.Instance = Instance
+    }
+    assert.equal(seen.size, 1)
+  })
+
+  it('turns an abort into a trap naming its message, as the AssemblyScript loader did', async () => {
+    const bytes = await wat(`(module
+      (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 12) "\\04\\00\\00\\00")
+      (data (i32.const 8) "\\02\\00\\00\\00")
+      (data (i32.const 16) "o\\00k\\00")
+      (func (export "__new") (param i32 i32) (result i32) (i32.const 1024))
+      (func (export "handle") (param i32) (result i32) (call $abort (i32.const 16) (i32.const 0) (i32.const 3) (i32.const 7)) (i32.const 0)))`)
+    const r = wasmFunction(bytes).createSandbox().run(request('x'))
+    assert.equal(r.status, 500)
+    assert.match(r.body.toString(), /abort: ok at :3:7/)
+  })
+
   it('keeps state only when deployed for reuse', () => {
     const fresh = wasmFunction('counter').createSandbox()
     const reuse = wasmFunction('counter', { stateMode: 'reuse' }).createSandbox()

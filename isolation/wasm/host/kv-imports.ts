@@ -31,7 +31,7 @@ export interface KvPlan {
 
 /** One backend per process and data dir: every function of the process shares its open files. */
 const backends = new Map<string, KvBackend>()
-function backendFor(plan: KvPlan): KvBackend {
+export function backendFor(plan: KvPlan): KvBackend {
   let b = backends.get(plan.dir)
   if (!b) backends.set(plan.dir, (b = new SqliteKvBackend(plan.dir, plan.limits)))
   return b

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { SqliteKvBackend } from '../../../isolation/wasm/host/kv-sqlite.js'
+import { spawnCli } from '../../helpers/cli.js'
 import { startKindling, type TestKindling } from '../../helpers/kindling.js'
 
 describe('/system/kv: the operator API for key-value stores', () => {
@@ -99,5 +100,22 @@ describe('/system/kv: the operator API for key-value stores', () => {
     const stores = (await (await req('/system/kv/stores')).json()) as { keys: number; bytes: number }[]
     assert.deepEqual(stores.map((s) => [s.keys, s.bytes]), [[0, 0]])
     assert.equal(fnSide.open('openfaas-fn', 'shop', 'carts').get(Buffer.from('other')), undefined)
+  })
+
+  it('kindling kv: put, get, keys, stores and delete from a real CLI process', async () => {
+    const cli = async (...args: string[]) => {
+      const c = spawnCli(['kv', ...args, '--gateway', base, '--data-dir', k.config.dataDirAbs])
+      c.stdin?.end()
+      const code = await new Promise<number | null>((r) => c.on('exit', r))
+      return { code, out: c.output(), err: c.errors() }
+    }
+    assert.equal((await cli('put', 'shop', 'notes', 'a/b', '--data', 'hello')).code, 0)
+    assert.deepEqual(await cli('get', 'shop', 'notes', 'a/b'), { code: 0, out: 'hello', err: '' })
+    assert.equal((await cli('keys', 'shop', 'notes', '--prefix', 'a/')).out, 'a/b\n')
+    assert.match((await cli('stores')).out, /^APP\s+STORE\s+KEYS\s+BYTES\n(.*\n)*shop\s+notes\s+1\s+8\n/)
+    assert.equal((await cli('delete', 'shop', 'notes', 'a/b')).code, 0)
+    const missing = await cli('get', 'shop', 'notes', 'a/b')
+    assert.equal(missing.code, 1)
+    assert.match(missing.err, /HTTP 404: KINDLING_ERR_KV_NOT_FOUND/)
   })
 })

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Bucket, keyvalueImports } from '../../../isolation/component/host/keyvalue.js'
+import { WitError } from '../../../isolation/component/host/io.js'
 import { buildOne } from '../../../runtime/cli/build.js'
 import { startKindling, tempDataDir, type TestKindling } from '../../helpers/kindling.js'
 
@@ -107,5 +109,55 @@ describe('wasi:keyvalue for components', () => {
     const cas = await call('counter-inline', '/cas')
     assert.equal(cas.status, 200, cas.body)
     assert.deepEqual(JSON.parse(cas.body), { now: 'two', seen: 'one', conflict: 'cas-failed' })
+  })
+})
+
+describe('the wasi:keyvalue host, called as the bindings call it', () => {
+  let dir: string
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  let kv: Record<string, any>
+  before(() => {
+    dir = tempDataDir('kindling-kv-host-')
+    kv = keyvalueImports({ dir, namespace: 'openfaas-fn', app: 'shop', stores: ['s'], limits: { maxKeyBytes: 8, maxValueBytes: 4, maxStoreBytes: 4096 } })
+  })
+  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const errOf = (f: () => unknown) => {
+    try {
+      f()
+    } catch (e) {
+      assert.ok(e instanceof WitError, String(e))
+      return e.payload
+    }
+    assert.fail('expected an err result')
+  }
+
+  it('opens only granted stores; batch, paging, limits and increment errors', () => {
+    assert.deepEqual(errOf(() => kv['wasi:keyvalue/store'].open('t')), { tag: 'access-denied' })
+    const b = kv['wasi:keyvalue/store'].open('s') as Bucket
+    assert.equal(kv['wasi:keyvalue/store'].open('s'), b)
+    const batch = kv['wasi:keyvalue/batch']
+    batch.setMany(b, [['x', Buffer.from('1')], ['y', Buffer.from('2')]])
+    assert.deepEqual(batch.getMany(b, ['x', 'nope']).map((e: [string, Uint8Array] | undefined) => e && [e[0], Buffer.from(e[1]).toString()]), [['x', '1'], undefined])
+    batch.deleteMany(b, ['x', 'y'])
+    assert.equal(b.exists('x'), false)
+    for (let i = 0; i < 150; i++) b.set(`k${String(i).padStart(3, '0')}`, Buffer.from('v'))
+    const first = b.listKeys(undefined)
+    assert.equal(first.keys.length, 100)
+    assert.equal(first.cursor, 'k099')
+    const second = b.listKeys(first.cursor)
+    assert.deepEqual([second.keys.length, second.keys[0], second.cursor], [50, 'k100', undefined])
+    assert.match((errOf(() => b.set('k', Buffer.from('12345'))) as { val: string }).val, /^KINDLING_ERR_KV_VALUE_TOO_LARGE: /)
+    assert.match((errOf(() => b.get('')) as { val: string }).val, /^KINDLING_ERR_KV_KEY_TOO_LARGE: /)
+    b.set('word', Buffer.from('abc'))
+    const atomics = kv['wasi:keyvalue/atomics']
+    assert.match((errOf(() => atomics.increment(b, 'word', 1n)) as { val: string }).val, /^KINDLING_ERR_KV_NOT_A_NUMBER: /)
+    assert.equal(atomics.increment(b, 'n', -5n), -5n)
+    const c = atomics.Cas.new(b, 'new')
+    assert.equal(c.current(), undefined)
+    atomics.swap(c, Buffer.from('made'))
+    const conflict = errOf(() => atomics.swap(c, Buffer.from('agn'))) as { tag: string; val: { current(): Uint8Array } }
+    assert.equal(conflict.tag, 'cas-failed')
+    assert.equal(Buffer.from(conflict.val.current()).toString(), 'made')
+    assert.deepEqual(errOf(() => atomics.swap(c, Buffer.from('12345'))), { tag: 'store-error', val: { tag: 'other', val: 'KINDLING_ERR_KV_VALUE_TOO_LARGE: values are at most 4 bytes (KINDLING_KV_MAX_VALUE_BYTES), this one is 5' } })
   })
 })

@@ -3,11 +3,11 @@
 // its imports. Stores are per namespace and application: /system/kv/stores/{app}/{store}/...
 // Keys are UTF-8 strings here (in the URL, percent-encoded); values are the raw body bytes.
 import type { FastifyInstance } from 'fastify'
-import { KindlingError } from '../../errors.js'
-import type { KvAdmin } from '../../../isolation/wasm/host/kv-admin.js'
-import { KV_ERROR, KV_STORE_NAME, type KvLimits, type KvStore } from '../../../isolation/wasm/host/kv-backend.js'
-import { validateNamespace } from '../../names.js'
-import { sendError } from '../reply.js'
+import { KindlingError } from '../errors.js'
+import type { KvAdmin } from '../../isolation/wasm/host/kv-admin.js'
+import { KV_ERROR, KV_STORE_NAME, type KvLimits, type KvStore } from '../../isolation/wasm/host/kv-backend.js'
+import { validateNamespace } from '../names.js'
+import { sendError } from '../gateway/reply.js'
 
 export interface KvRouteOptions {
   admin: KvAdmin

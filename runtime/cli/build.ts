@@ -143,7 +143,8 @@ function toolchainOf(lang: Lang, config: Config): string {
     case 'assemblyscript':
       return `asc ${packageVersion('assemblyscript')}`
     case 'js':
-      return `componentize-js ${packageVersion('@bytecodealliance/componentize-js')} esbuild ${packageVersion('esbuild')}`
+      // the world's wasi:keyvalue WIT too: a new draft rebuilds the functions that import it
+      return `componentize-js ${packageVersion('@bytecodealliance/componentize-js')} esbuild ${packageVersion('esbuild')} wasi:keyvalue@${KEYVALUE_VERSION}`
   }
 }
 

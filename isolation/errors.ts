@@ -103,6 +103,11 @@ export const ERRORS = {
   KINDLING_ERR_OUTBOUND_FAILED: { status: 502, hint: 'An outbound request failed: the name did not resolve, the connection or TLS failed, there were more than 5 redirects, or the URL was not an absolute http(s) URL. The message says which.' },
   // response headers of modules (issue 13)
   KINDLING_ERR_RESPONSE_HEADER: { status: 502, hint: 'kindling.response_header_set refused a header (guest codes): -1 a pointer outside memory, -2 a name that is not an HTTP token, -3 a value with CR, LF or another control character, -4 a header kindling sets itself (hop-by-hop, content-length, status, x-call-id, x-start-time, x-served-by, x-duration-seconds, x-kindling-*), -5 more than 64 headers or 16 KiB in one answer. Fix the header the function sets.' },
+  // wasi:keyvalue for components and the operator's store API (issue 13, item 2)
+  KINDLING_ERR_KV_NOT_A_NUMBER: { status: 409, hint: 'increment works on a value that is a 64-bit decimal integer (or no value); the sum must fit in 64 bits. Set the key to a number first, or use another key.' },
+  KINDLING_ERR_KV_IO: { status: 500, hint: 'The key-value backend failed (disk full, a corrupt store file); the gateway log has the details. Retry, or check the data dir.' },
+  KINDLING_ERR_KV_STORE_NOT_FOUND: { status: 404, hint: 'No such store in this namespace: GET /system/kv/stores?namespace=NS lists them (a store is made when a function granted it first opens it).' },
+  KINDLING_ERR_KV_INVALID_REQUEST: { status: 400, hint: 'Store names are lower-case letters, digits, "-" and "_" (at most 63), app and namespace names as for functions; keys are 1 to KINDLING_KV_MAX_KEY_BYTES bytes; limit is 1 to 1000.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -17,6 +17,8 @@ import { LogHub } from './logs.js'
 import { Metrics } from './metrics.js'
 import { UsageMeter } from './usage/meter.js'
 import { registerUsageRoutes } from './usage/routes.js'
+import { registerKvRoutes } from './kv/routes.js'
+import { SqliteKvAdmin } from '../isolation/wasm/host/kv-admin.js'
 import { UsageStore } from './usage/store.js'
 import { OtlpExporter } from './tracing/otlp.js'
 import { Tracer } from './tracing/tracer.js'
@@ -246,6 +248,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const fdLimit = openFileLimit()
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
   if (connectionLimit.note) process.stderr.write(`kindling: ${connectionLimit.note}\n`)
+  const kvLimits = { maxKeyBytes: config.kvMaxKeyBytes, maxValueBytes: config.kvMaxValueBytes, maxStoreBytes: config.kvMaxStoreBytes }
+  const kvAdmin = new SqliteKvAdmin(path.join(dataDir, 'kv'), kvLimits)
   const app = buildGateway({
     registry,
     dispatcher,
@@ -274,6 +278,8 @@ export async function createKindling(config: Config): Promise<Kindling> {
       system: (a) => {
         registerAsyncCallRoutes(a, { queue: asyncCalls })
         registerUsageRoutes(a, { usage, namespaces }) // usage (issue 13)
+        // key-value stores (issue 13 item 2): the operator's API over this node's store files
+        registerKvRoutes(a, { admin: kvAdmin, limits: kvLimits, namespaces, defaultNamespace: config.defaultNamespace })
       },
     },
   })
@@ -326,6 +332,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       // hold the shutdown past it
       const force = setTimeout(() => app.server.closeAllConnections(), config.closeGraceMs)
       await app.close()
+      kvAdmin.close() // key-value stores (issue 13 item 2)
       clearTimeout(force)
       await calls?.close() // cluster: calls (NATS calls under way finish first)
       // state changes waiting for space give up: their calls run again at the next start

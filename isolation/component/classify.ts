@@ -2,11 +2,11 @@
 // of a version kindling provides (0.2.x) and import nothing kindling does not provide. Anything
 // else is refused now, with the reason, rather than at deploy or at the first call.
 import { KindlingError } from '../errors.js'
-import { GRANTED_INTERFACES, HANDLER_EXPORT, HANDLER_INTERFACE, splitVersion } from './interfaces.js'
+import { GRANTED_INTERFACES, HANDLER_EXPORT, HANDLER_INTERFACE, KEYVALUE_INTERFACES, KEYVALUE_VERSION, splitVersion } from './interfaces.js'
 import { runJco, ToolchainError } from './toolchain/jco.js'
 import { type ComponentWorld, parseWorld } from './world.js'
 
-const GRANTED = new Set(GRANTED_INTERFACES)
+const GRANTED = new Set([...GRANTED_INTERFACES, ...KEYVALUE_INTERFACES])
 
 export async function classifyComponent(bytes: Uint8Array): Promise<void> {
   let wit: string
@@ -36,7 +36,7 @@ export function checkWorld(world: ComponentWorld): string {
     ...world.otherImports.map((name) => `${name} (not a WASI interface)`),
   ]
   if (refused.length) {
-    throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', `the component imports ${refused.join(', ')}, which kindling does not provide; components may import these WASI 0.2.x interfaces: ${GRANTED_INTERFACES.join(', ')}`)
+    throw new KindlingError('KINDLING_ERR_UNSUPPORTED_FORMAT', `the component imports ${refused.join(', ')}, which kindling does not provide; components may import these WASI 0.2.x interfaces: ${GRANTED_INTERFACES.join(', ')}, and ${KEYVALUE_INTERFACES.join(', ')} at @${KEYVALUE_VERSION}`)
   }
   return handler
 }

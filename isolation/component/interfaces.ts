@@ -16,12 +16,17 @@ export const GRANTED_INTERFACES: readonly string[] = [
   'wasi:filesystem/types', 'wasi:filesystem/preopens',
 ]
 
+/** wasi:keyvalue, not yet a WASI release: one draft version (host/keyvalue.ts says why this one). */
+export const KEYVALUE_INTERFACES: readonly string[] = ['wasi:keyvalue/store', 'wasi:keyvalue/atomics', 'wasi:keyvalue/batch']
+export const KEYVALUE_VERSION = '0.2.0-draft2'
+
 const VERSION_02 = /^0\.2\.\d+$/
 
-/** An interface name without its version, and whether the version is one kindling provides (0.2.x). */
+/** An interface name without its version, and whether the version is one kindling provides (0.2.x; the keyvalue draft). */
 export function splitVersion(name: string): { bare: string; version: string | undefined; supported: boolean } {
   const at = name.lastIndexOf('@')
   const bare = at < 0 ? name : name.slice(0, at)
   const version = at < 0 ? undefined : name.slice(at + 1)
-  return { bare, version, supported: version !== undefined && VERSION_02.test(version) }
+  const supported = version !== undefined && (KEYVALUE_INTERFACES.includes(bare) ? version === KEYVALUE_VERSION : VERSION_02.test(version))
+  return { bare, version, supported }
 }

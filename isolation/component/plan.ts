@@ -3,6 +3,7 @@
 import type { StateMode } from '../tier.js'
 import type { PlannedPreopen } from '../wasm/wasi-fs.js'
 import type { OutboundPlan } from '../wasm/host/outbound.js'
+import type { KvPlan } from '../wasm/host/kv-imports.js'
 
 export interface ComponentPlan {
   key: string
@@ -28,4 +29,6 @@ export interface ComponentPlan {
   preopens: PlannedPreopen[]
   /** outbound HTTP grants (com.kindling.outbound) for wasi:http/outgoing-handler; absent or empty: none */
   outbound?: OutboundPlan
+  /** stores granted by com.kindling.kv, for wasi:keyvalue; absent: none (open answers access-denied) */
+  kv?: KvPlan
 }

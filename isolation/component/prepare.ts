@@ -17,6 +17,7 @@ import { HANDLER_EXPORT, HANDLER_INTERFACE } from './interfaces.js'
 import type { ComponentPlan } from './plan.js'
 import { runJco, ToolchainError, transpilerVersion, TRANSPILER_PACKAGE } from './toolchain/jco.js'
 import { outboundPlanOf } from '../wasm/prepare.js'
+import { kvPlanFor } from '../wasm/host/kv-plan.js'
 
 /** Bump when the folder layout or the host contract changes. */
 const CACHE_FORMAT = 1
@@ -143,6 +144,8 @@ export async function prepareComponent(artifact: FunctionArtifact, ctx: TierCont
     preopens: secretPreopens(artifact, ctx),
     // outbound HTTP (issue 13 item 1): wasi:http/outgoing-handler, validated at deploy (runtime/spec.ts)
     outbound: outboundPlanOf(artifact, ctx),
+    // key-value stores (issue 13 item 2): wasi:keyvalue, the same grants as the kv_* imports of modules
+    kv: kvPlanFor(artifact, ctx),
   }
   return { plan, prepareUs: (performance.now() - t0) * 1000, cached, notInterruptibleBecause }
 }

@@ -79,7 +79,7 @@ export class ComponentSandboxCore {
     private readonly pollCancel?: () => void,
   ) {
     this.plan = fn.plan
-    this.host = new ComponentHost(fn.preopens)
+    this.host = new ComponentHost(fn.preopens, this.plan.kv)
   }
 
   private interrupt = (): number => {

@@ -12,6 +12,7 @@ import YAML from 'yaml'
 import type { Config } from '../config.js'
 import { REPO_ROOT } from '../version.js'
 import { CliError } from './client.js'
+import { KEYVALUE_VERSION } from '../../isolation/component/interfaces.js'
 import type { Stack, StackFunction } from './stack.js'
 
 export const LANGS = ['c', 'rust', 'assemblyscript', 'js'] as const
@@ -53,6 +54,8 @@ const OUTPUT_DIR = 'build'
  * at; the world we give it must name the same one (the kindling host takes any 0.2.x).
  */
 const JS_HTTP_VERSION = '0.2.10'
+
+const KEYVALUE_WIT = path.join(REPO_ROOT, 'isolation', 'component', 'wit', 'keyvalue.wit')
 
 /** The functions of a stack that have a lang and a handler folder. */
 export function buildTargets(stack: Stack): BuildTarget[] {
@@ -140,7 +143,8 @@ function toolchainOf(lang: Lang, config: Config): string {
     case 'assemblyscript':
       return `asc ${packageVersion('assemblyscript')}`
     case 'js':
-      return `componentize-js ${packageVersion('@bytecodealliance/componentize-js')} esbuild ${packageVersion('esbuild')}`
+      // the world's wasi:keyvalue WIT too: a new draft rebuilds the functions that import it
+      return `componentize-js ${packageVersion('@bytecodealliance/componentize-js')} esbuild ${packageVersion('esbuild')} wasi:keyvalue@${KEYVALUE_VERSION}`
   }
 }
 
@@ -177,7 +181,10 @@ function jsWitDir(tmp: string): string {
     fs.mkdirSync(path.join(wit, 'deps', pkg), { recursive: true })
     fs.writeFileSync(path.join(wit, 'deps', pkg, 'package.wit'), text)
   }
-  fs.writeFileSync(path.join(wit, 'world.wit'), `package kindling:function;\n\nworld handler {\n  export wasi:http/incoming-handler@${JS_HTTP_VERSION};\n}\n`)
+  // wasi:keyvalue (the draft kindling hosts): a handler may import 'wasi:keyvalue/store@0.2.0-draft2'
+  fs.mkdirSync(path.join(wit, 'deps', 'wasi-keyvalue'), { recursive: true })
+  fs.copyFileSync(KEYVALUE_WIT, path.join(wit, 'deps', 'wasi-keyvalue', 'package.wit'))
+  fs.writeFileSync(path.join(wit, 'world.wit'), `package kindling:function;\n\nworld handler {\n  include wasi:keyvalue/imports@${KEYVALUE_VERSION};\n  export wasi:http/incoming-handler@${JS_HTTP_VERSION};\n}\n`)
   return wit
 }
 
@@ -197,7 +204,8 @@ async function buildJs(t: BuildTarget, b: BuildFile): Promise<void> {
     const { build } = await import('esbuild')
     const bundle = path.join(tmp, 'bundle.js')
     try {
-      await build({ entryPoints: [wrapper], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'silent' })
+      // wasi:* imports are the component's imports, bound by componentize-js
+      await build({ entryPoints: [wrapper], bundle: true, format: 'esm', platform: 'neutral', outfile: bundle, logLevel: 'silent', external: ['wasi:*'] })
     } catch (e) {
       throw new CliError(`${t.name}: the JavaScript does not bundle:\n${(e as Error).message}\nFix it in ${t.dir} and run "kindling build ${t.name}" again.`)
     }

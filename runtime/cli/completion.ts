@@ -19,6 +19,7 @@ export const COMMAND_FLAGS: Record<string, string[]> = {
   logs: ['--follow', '--tail', '--since', '--namespace', '--gateway'],
   top: ['--interval', '--once', '--gateway'],
   usage: ['--since', '--namespace', '--json', '--gateway'],
+  kv: ['--namespace', '--prefix', '--limit', '--cursor', '--data', '--ttl-ms', '--json', '--gateway'],
   completion: [],
   image: [],
   help: [],

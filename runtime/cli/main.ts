@@ -10,6 +10,7 @@ import { serve } from './serve.js'
 import { readStack } from './stack.js'
 import { topCommand } from './top.js'
 import { usageCommand } from './usage.js'
+import { kvCommand } from './kv.js'
 import { buildCommand, upCommand } from './up.js'
 
 const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaaS-compatible API
@@ -27,6 +28,7 @@ const HELP = `kindling: a lightweight-isolation function runtime with an OpenFaa
   kindling list [--json] | describe N [--json] | remove N | remove -f stack.yml | logs N [--tail N] [-f|--follow]
   kindling top [--interval S] [--once]                     live table: rps, p99, warm sandboxes
   kindling usage [--since 24h|7d] [--namespace NS] [--json]  calls, wall/CPU time, GB-s, bytes per function
+  kindling kv stores | keys APP STORE [--prefix P] | get|put|delete APP STORE KEY [--data TEXT]   key-value stores
   kindling completion bash|zsh                             shell completion (eval "$(kindling completion bash)")
   kindling image import NAME:TAG rootfs.tar | build busybox|node [NAME:TAG] | list | remove NAME:TAG
 
@@ -114,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
       return topCommand(client, args)
     case 'usage':
       return usageCommand(client, args)
+    case 'kv':
+      return kvCommand(client, args)
     default:
       process.stderr.write(`kindling: unknown command ${command}; the commands are below ("kindling completion bash" completes them)\n\n${HELP}`)
       return 2

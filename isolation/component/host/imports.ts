@@ -1,10 +1,12 @@
-// The imports object of one component sandbox: every interface in GRANTED_INTERFACES, keyed the
+// The imports object of one component sandbox: every interface in GRANTED_INTERFACES and KEYVALUE_INTERFACES, keyed the
 // way jco's instantiate() looks them up (name without version, one implementation for all 0.2.x).
 // It is built once per sandbox; `begin` installs the next call's context.
 import type { Preopen } from '../../wasm/wasi-fs.js'
 import { filesystemImports } from './filesystem.js'
 import { createHttpHost, type HttpCall, type HttpHost } from './http.js'
 import { InputStream, IoError, OutputStream, Pollable, poll } from './io.js'
+import type { KvPlan } from '../../wasm/host/kv-imports.js'
+import { keyvalueImports } from './keyvalue.js'
 import { type SystemCall, systemImports } from './system.js'
 
 export interface HostCall extends HttpCall, SystemCall {}
@@ -14,8 +16,8 @@ export class ComponentHost {
   readonly http: HttpHost
   private current: HostCall | undefined
 
-  /** preopens: read-only directories the component sees (the deployment's secrets) */
-  constructor(preopens: readonly Preopen[] = []) {
+  /** preopens: read-only directories the component sees (the deployment's secrets); kv: its granted stores */
+  constructor(preopens: readonly Preopen[] = [], kv?: KvPlan) {
     const call = (): HostCall => {
       if (!this.current) throw new Error('the component called the host outside of a call')
       return this.current
@@ -29,6 +31,7 @@ export class ComponentHost {
       'wasi:http/outgoing-handler': this.http.imports.outgoingHandler,
       ...systemImports(call),
       ...filesystemImports(preopens, call),
+      ...keyvalueImports(kv),
     }
   }
 

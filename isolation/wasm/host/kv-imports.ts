@@ -34,7 +34,7 @@ export interface KvPlan {
 
 /** One backend per process and data dir (or NATS URL): every function of the process shares its open files. */
 const backends = new Map<string, KvBackend>()
-function backendFor(plan: KvPlan): KvBackend {
+export function backendFor(plan: KvPlan): KvBackend {
   const id = plan.cluster ? `nats ${plan.cluster.natsUrl}` : plan.dir
   let b = backends.get(id)
   if (!b) backends.set(id, (b = plan.cluster ? new JetStreamKvBackend(plan.cluster, plan.limits) : new SqliteKvBackend(plan.dir, plan.limits)))

@@ -6,7 +6,7 @@ import { checkWorld } from '../../../isolation/component/classify.js'
 import { ComponentHost } from '../../../isolation/component/host/imports.js'
 import { methodOf } from '../../../isolation/component/host/http.js'
 import { WitError } from '../../../isolation/component/host/io.js'
-import { GRANTED_INTERFACES } from '../../../isolation/component/interfaces.js'
+import { GRANTED_INTERFACES, KEYVALUE_INTERFACES } from '../../../isolation/component/interfaces.js'
 import { parseWorld } from '../../../isolation/component/world.js'
 import { KindlingError } from '../../../runtime/errors.js'
 import { OutputBuffer } from '../../../isolation/wasm/wasi.js'
@@ -76,6 +76,13 @@ world root {
     const old = refusal(() => checkWorld(parseWorld(JS_COMPONENT_WIT.replace('import wasi:io/poll@0.2.12', 'import wasi:io/poll@0.2.0-rc-2023-11-10'))))
     assert.match(old.message, /imports wasi:io\/poll@0\.2\.0-rc-2023-11-10/)
   })
+
+  it('accepts wasi:keyvalue at 0.2.0-draft2 only (the draft the host implements)', () => {
+    const kv = (v: string) => JS_COMPONENT_WIT.replace('import wasi:random/random@0.2.12;', `import wasi:keyvalue/store@${v};\n  import wasi:keyvalue/atomics@${v};`)
+    assert.equal(checkWorld(parseWorld(kv('0.2.0-draft2'))), 'wasi:http/incoming-handler@0.2.10')
+    const draft1 = refusal(() => checkWorld(parseWorld(kv('0.2.0-draft'))))
+    assert.match(draft1.message, /imports wasi:keyvalue\/store@0\.2\.0-draft, wasi:keyvalue\/atomics@0\.2\.0-draft, which kindling does not provide.*wasi:keyvalue\/store.* at @0\.2\.0-draft2/)
+  })
 })
 
 describe('the component host', () => {
@@ -95,7 +102,7 @@ describe('the component host', () => {
   }
 
   it('provides exactly the interfaces the upload check accepts', () => {
-    assert.deepEqual(Object.keys(host.imports).sort(), [...GRANTED_INTERFACES].sort())
+    assert.deepEqual(Object.keys(host.imports).sort(), [...GRANTED_INTERFACES, ...KEYVALUE_INTERFACES].sort())
   })
 
   it('keeps header names case-insensitively and refuses invalid names and values', () => {

@@ -74,6 +74,7 @@ export async function openBridgeNet(): Promise<BridgeNet> {
     } else nat = `none: nft failed: ${r.stderr.trim().slice(0, 200)}`
   }
   const tag = `k${process.pid % 10000}`
+  let closed = false
   return {
     nat,
     tools: '`ip -batch` on the host (veth pair, host end into the bridge and up, the other end into the container\'s namespace by pid), then `nsenter -t <pid> -n ip -batch` in it (rename to eth0, address, up, default route)',
@@ -92,6 +93,9 @@ export async function openBridgeNet(): Promise<BridgeNet> {
       if (i >= 0) created.splice(i, 1)
     },
     async close() {
+      // once: a second close must not remove a bridge of that name made by someone else since
+      if (closed) return
+      closed = true
       for (const h of created.splice(0)) if (fs.existsSync(`/sys/class/net/${h}`)) await ip(['link', 'del', h]).catch(() => {})
       for (const u of undoNat) await u().catch(() => {})
       await ip(['link', 'del', BRIDGE]).catch(() => {})

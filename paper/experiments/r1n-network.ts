@@ -44,6 +44,8 @@ export const r1n: Experiment = {
       data.reason = (e as Error).message
       return data
     }
+    // also when the run is stopped from outside (SIGTERM runs the atEnd list, not this finally)
+    ctx.atEnd(() => net.close())
     const samples: Record<string, number[][]> = Object.fromEntries(ROWS.map(([k]) => [k, []]))
     const bundle = kit.bundle('crun', 'bb', ['/bin/true'])
     const pidFile = path.join(ctx.workDir, 'pid')

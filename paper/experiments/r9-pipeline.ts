@@ -208,9 +208,12 @@ export const r9: Experiment = {
       if (serversBuilt === true && kit.oci.crun) {
         const crun = kit.oci.crun
         const ids: string[] = []
-        closers.push(async () => {
-          for (const id of ids) await runCommand(crun, ['delete', '-f', id]).catch(() => {})
-        })
+        const removeWarm = async () => {
+          for (const id of ids.splice(0)) await runCommand(crun, ['delete', '-f', id]).catch(() => {})
+        }
+        closers.push(removeWarm)
+        // also when the run is stopped from outside (SIGTERM runs the atEnd list, not the finally)
+        ctx.atEnd(removeWarm)
         const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
         closers.push(async () => agent.destroy())
         const startWarm = async () => {

@@ -50,4 +50,13 @@ test('a crun container gets eth0 with its address and a default route through th
     fs.rmSync(dir, { recursive: true, force: true })
   }
   assert.equal(fs.existsSync(`/sys/class/net/${BRIDGE}`), false)
+  // closing twice (the experiment's finally, then the run's atEnd) leaves a newer bridge alone
+  const next = await openBridgeNet()
+  try {
+    await net.close()
+    assert.equal(fs.existsSync(`/sys/class/net/${BRIDGE}`), true)
+  } finally {
+    await next.close()
+  }
+  assert.equal(fs.existsSync(`/sys/class/net/${BRIDGE}`), false)
 })

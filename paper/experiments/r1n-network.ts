@@ -9,6 +9,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { runCommand } from '../../bench/lib/floors.js'
 import { summarize } from '../../bench/lib/stats.js'
+import { cite, published } from '../published.js'
 import { find, mdTable, measured, ratio, ratioOf, time, us } from '../report/markdown.js'
 import { type BridgeNet, ociCreate, ociStart, openBridgeNet } from './bridge-net.js'
 import { containerKit } from './shared.js'
@@ -126,7 +127,7 @@ export const r1n: Experiment = {
       '',
       mdTable(['what is timed', 'here: median [95% CI], p99', 'mean'], lines, ['l', 'r', 'r']),
       '',
-      `The default network adds ${added !== undefined ? time(added) : '–'} to a start (medians; the network steps alone: ${netRow ? time(us(netRow)) : '–'}), ${ratio(ratioOf(br, lo))} the loopback-only start. Faasm's Docker figure (R1) includes such a network; kindling's container tier and the OCI rows of R1 do not, so those rows are the lower of the two.`,
+      `The default network adds ${added !== undefined ? time(added) : '–'} to a start (medians; the network steps alone: ${netRow ? time(us(netRow)) : '–'}), ${ratio(ratioOf(br, lo))} the loopback-only start. Faasm's Docker figure (${cite(published('faasm.init.docker'))}, a mean over its runs, R1) includes such a network; kindling's container tier and the OCI rows of R1 do not, so those rows are the lower of the two.`,
       '',
       'What differs from Docker: the steps run as `ip` and `nsenter` processes rather than netlink calls inside dockerd; there is no IP address management, no /etc/hosts or resolv.conf written, no port mapping; the NAT rule (see the method) is per network, so its absence changes nothing per container; teardown is shown apart, as Docker\'s `run --rm` would do it after the exit.',
     ]

@@ -192,7 +192,7 @@ export const r9: Experiment = {
       else {
         if (serversBuilt !== true) data.skipped.push(`warm containers: ${serversBuilt}`)
         else {
-          for (const s of PIPELINE_STAGES) await gw.deploy(`hw-${s}`, { image: warmImage, envProcess: `/pipeline-http/${s}-server`, labels: { 'com.kindling.isolation': 'container', 'com.kindling.app': 'r9-warm' } })
+          for (const s of PIPELINE_STAGES) await gw.deploy(`hw-${s}`, { image: warmImage, envProcess: `/pipeline-http/${s}-server`, labels: { 'com.kindling.isolation': 'container', 'com.kindling.app': 'r9-warm', 'com.kindling.state': 'reuse' } })
           modes.push({ key: 'http-container-warm', label: 'container tier (crun), HTTP mode: a container per stage kept running, its server takes the call (warm containers, as OpenWhisk\'s); one request per stage', system: 'kindling', speed: 'fast', run: stagesVia('hw') })
         }
         for (const s of PIPELINE_STAGES) await gw.deploy(`ct-${s}`, { image: ctrImage, envProcess: `/pipeline/${s}`, labels: { 'com.kindling.isolation': 'container', 'com.kindling.app': 'r9-container' } })
@@ -298,6 +298,9 @@ export const r9: Experiment = {
           return { us: tt, parts: { tc, overhead: tt - tc } }
         },
       }))
+      // the warm rows count the container starts they made: one per stage at most (the first call)
+      const warm = modes.some((m) => m.key === 'http-container-warm')
+      if (warm) for (const st of PIPELINE_STAGES) await gw.record(`hw-${st}`)
       ctx.progress.step(`pipeline: ${cases.length} modes x ${rounds} round(s)`)
       for (const r of await runInterleaved(cases, rounds, ctx.progress, ctx.shouldStop, { sampleTimeoutMs: 120_000 })) {
         const m = modes.find((x) => x.key === r.group)!
@@ -312,6 +315,11 @@ export const r9: Experiment = {
           const p = timeRow(m.key, part, r.parts.get(part) ?? [])
           data.rows.push({ key: `${m.key}:${part}`, label: m.label, system: m.system, unit: p.unit, n: p.n, p50: p.p50, p99: p.p99, ci95: p.ci95 })
         }
+      }
+      if (warm) {
+        let starts = 0
+        for (const st of PIPELINE_STAGES) starts += (await gw.take(`hw-${st}`)).coldStarts.length
+        data.notes.push(`warm containers through kindling (HTTP mode, com.kindling.state=reuse): ${starts} container start(s) for the ${PIPELINE_STAGES.length} stages during the warm-up runs and the rounds${starts > PIPELINE_STAGES.length ? ': MORE than one per stage, so some timed runs started a container' : ' (each stage\'s first call at most), so every timed run found its containers running'}`)
       }
       data.method.push(
         `input: a ${image.length.toLocaleString('en-US')}-byte binary PPM (256 x 192 RGB); the stages (functions/pipeline, C) are built to wasm32-wasi by functions/build.mjs for kindling and natively (clang -O2 -static, from the same sources) for the containers`,

@@ -79,6 +79,8 @@ export const r8: Experiment = {
       const perRequest = ctx.quick ? 10 : 50
       const rounds = Number(ctx.options['rounds'] ?? (ctx.quick ? 3 : 40))
       for (let i = 0; i < 3; i++) for (const cell of cells) await ask(cell.head(perRequest))
+      // the gateway records the global callees' calls: were the cold ones made a new instance each?
+      for (const fn of ['r8g-echo', 'r8g-echo-cold']) await gw.record(fn)
       const blocks = new Map<string, number[][]>(cells.map((x) => [x.key, []]))
       ctx.progress.step(`one caller, two paths, warm and cold callee: ${rounds} rounds x ${perRequest} calls per cell`)
       for (let r = 0; r < rounds && !ctx.shouldStop(); r++) {
@@ -86,6 +88,11 @@ export const r8: Experiment = {
         const order = [...cells].sort(() => Math.random() - 0.5)
         for (const cell of order) blocks.get(cell.key)!.push(await ask(cell.head(perRequest)))
         ctx.progress.tick(r + 1, rounds)
+      }
+      for (const fn of ['r8g-echo', 'r8g-echo-cold']) {
+        const t = (await gw.take(fn)).timings.filter((x) => x !== null)
+        const fresh = t.filter((x) => x.instantiateUs > 0).length
+        data.notes.push(`${fn} (global callee, ${fn.endsWith('cold') ? 'cold' : 'warm'}): ${fresh} of its ${t.length} timed calls made a new instance on the critical path`)
       }
       for (const cell of cells) {
         const b = blocks.get(cell.key)!

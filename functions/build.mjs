@@ -25,6 +25,8 @@ const C = [
   { out: 'fetch-url', src: ['fetch-url.c'], opt: '-Os' },
   // response headers through the kindling import, without a CGI block
   { out: 'set-headers', src: ['set-headers.c'], opt: '-Os' },
+  // the paper's R8: one function calling another, locally (kindling.call) or through the gateway
+  { out: 'call-timer', src: ['call-timer.c'], opt: '-O2' },
   { out: 'sha512sum', src: ['sha512sum.c', 'sha.c'], opt: '-O2' },
   { out: 'sha256-64k', src: ['sha256-64k.c', 'sha.c'], opt: '-O2' },
   // the image pipeline of the paper's R9 (SAND's four stages), and its kindling.call driver

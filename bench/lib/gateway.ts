@@ -21,6 +21,8 @@ export interface DeployOptions {
   image?: string
   envProcess?: string
   labels?: Record<string, string>
+  /** deployment annotations (com.kindling.outbound, ...) */
+  annotations?: Record<string, string>
 }
 
 export class Gateway {
@@ -113,7 +115,7 @@ export class Gateway {
       image = (JSON.parse(up.text) as { image: string }).image
     }
     const labels = { 'com.openfaas.scale.factor': '0', ...opts.labels }
-    const res = await this.api('POST', '/system/functions', { service: name, image, envProcess: opts.envProcess, labels })
+    const res = await this.api('POST', '/system/functions', { service: name, image, envProcess: opts.envProcess, labels, annotations: opts.annotations })
     if (res.status !== 202) throw new Error(`deploy of ${name} failed: ${res.status} ${res.text}`)
   }
 

@@ -103,7 +103,7 @@ export function renderReport(x: ReportInput): string {
   out.push('')
   out.push(
     '- R13 (Faasm §6.3, ML inference with a cold-start ratio) and R14 as its own experiment (gVisor appears in R1 and R7 as `runsc run`) are in the literature notes but not in this report.',
-    '- Not measured the way the papers did, and said so in their sections: R8\'s global path is timed from a client outside kindling, not from a function; R9\'s warm-container baseline is kindling\'s container tier with containers created ahead (started per call), not containers kept running as OpenWhisk\'s.',
+    '- Not measured the way the papers did, and said so in their sections: R9\'s warm containers run native C stage servers on Unix sockets, not OpenWhisk\'s Python actions behind a bridge; R1N rebuilds Docker\'s default networking for crun without NAT where neither iptables nor nft is installed.',
     '- Faasm\'s cluster experiments (SGD, matrix multiplication on 20 hosts), Firecracker (needs /dev/kvm that works: KVM is nested here and gVisor\'s KVM platform hangs), Catalyzer (a modified gVisor) and Nightcore (several EC2 hosts) need hardware this machine does not have.',
   )
   out.push('')

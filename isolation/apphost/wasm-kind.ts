@@ -11,9 +11,12 @@ import { type HostFunction, instanceHostFunction, type LoadRequest, pollCancels 
 const directory = new ChainDirectory()
 
 export function loadWasmFunction(req: LoadRequest): HostFunction {
-  const { plan, modulePath } = req as unknown as LoadRequest & PlanWithModule
+  const { plan, modulePath, noChain } = req as unknown as LoadRequest & PlanWithModule & { noChain?: boolean }
   const module = compileModule(fs.readFileSync(modulePath))
   const fn = new WasmFunction(module, plan)
+  // a process-tier host runs one sandbox of one function: no other function is in reach, and
+  // kindling.call says so (TIER_HAS_NO_CHAIN) instead of "not found"
+  if (noChain) return instanceHostFunction(plan.key, (cancelFlag) => fn.createSandbox(cancelFlag, pollCancels), () => {})
   directory.register(fn)
   return instanceHostFunction(plan.key, (cancelFlag) => fn.createSandbox(cancelFlag, pollCancels), () => directory.unregister(fn))
 }

@@ -102,7 +102,7 @@ export class ProcessTier implements IsolationTier<ProcessPrepared> {
       // a spare still warming up is finished first (its frames would interleave with ours)
       await proc.host.ready
       await proc.warmed
-      await proc.host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'wasm', plan: p.wasm.plan, modulePath: p.wasm.modulePath })
+      await proc.host.request(FRAME.LOAD, { fnId: p.fnId, kind: 'wasm', plan: p.wasm.plan, modulePath: p.wasm.modulePath, noChain: true })
       const reply = await proc.host.request(FRAME.SPAWN, { fnId: p.fnId, sb: sandboxId })
       // the next spare starts now, not while this one was loading (a fork blocks the gateway's thread)
       this.spares.refill()

@@ -21,6 +21,11 @@ export const CHAIN_ERROR = {
   TOO_DEEP: -2,
   /** a pointer or length outside the caller's memory */
   BAD_ARGUMENTS: -3,
+  /**
+   * the caller's tier runs each sandbox in a thread or process of its own (thread, process), so no
+   * other function of the application is in reach: chained calls need the wasm or inline tier
+   */
+  TIER_HAS_NO_CHAIN: -4,
 } as const
 
 export const MAX_CHAIN_DEPTH = 8

@@ -174,7 +174,8 @@ export class WasmSandboxCore {
     const directory = this.fn.directory
     const namespace = this.plan.key.slice(this.plan.key.lastIndexOf('.') + 1)
     const callee = directory?.resolve(Buffer.from(bytes.buffer, namePtr, nameLen).toString('utf8'), namespace)
-    if (!directory || !callee) return CHAIN_ERROR.NOT_FOUND
+    if (!directory) return CHAIN_ERROR.TIER_HAS_NO_CHAIN
+    if (!callee) return CHAIN_ERROR.NOT_FOUND
     if (directory.depth >= MAX_CHAIN_DEPTH) return CHAIN_ERROR.TOO_DEEP
     const body = Buffer.from(bytes.slice(bodyPtr, bodyPtr + bodyLen).buffer)
     const sb = callee.chainBorrow()

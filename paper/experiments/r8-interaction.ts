@@ -138,7 +138,7 @@ export const r8: Experiment = {
       '',
       mdTable(['caller tier', 'one chained call: median [95% CI], p99'], tiers.map((t) => [t!.label, measured(t)]), ['l', 'r']),
       '',
-      d.notes.some((n) => n.includes('does not reach')) ? `kindling.call found no callee from the ${[...new Set(d.notes.filter((n) => n.includes('does not reach')).map((n) => n.split(' tier')[0]))].join(' and ')} tier (it answered -1, not found): in the bench's set-up the chain reaches other functions only from the wasm-instance tiers.` : '',
+      d.notes.some((n) => n.includes('does not reach')) ? `kindling.call found no callee from the ${[...new Set(d.notes.filter((n) => n.includes('does not reach')).map((n) => n.split(' tier')[0]))].join(' and ')} tier: the thread and process tiers run each sandbox in a thread or process of its own, with no other function in reach (kindling.call answers -4 there), so chains run on the wasm and inline tiers only.` : '',
       '',
       row('http:chain') ? `From a client outside kindling (chain scope), a request whose function makes one chained call takes ${measured(row('http:chain'))} end to end, against ${measured(row('http:echo-warm'))} for the callee called directly.` : '',
     ]

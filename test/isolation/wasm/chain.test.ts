@@ -7,7 +7,7 @@ describe('function chains: kindling.call within one application', () => {
   let k: TestKindling
   before(async () => {
     k = await startKindling()
-    for (const tier of ['wasm', 'inline']) {
+    for (const tier of ['wasm', 'inline', 'thread', 'process']) {
       const labels = { 'com.kindling.app': `pipeline-${tier}`, 'com.kindling.isolation': tier }
       await k.deploy(`chain-${tier}`, exampleModule('chain'), { labels })
       await k.deploy(`echo-${tier}`, exampleModule('echo'), { labels })
@@ -29,6 +29,13 @@ describe('function chains: kindling.call within one application', () => {
     it(`does not reach functions of other applications on the ${tier} tier`, async () => {
       assert.equal(await call(`chain-${tier}`, 'echo-elsewhere\nx'), 'kindling.call failed with -1\n')
       assert.equal(await call(`chain-${tier}`, 'nobody\nx'), 'kindling.call failed with -1\n')
+    })
+  }
+
+  for (const tier of ['thread', 'process']) {
+    it(`says the ${tier} tier has no chained calls (-4), not that the callee is missing`, async () => {
+      // each sandbox of these tiers is a thread or process of its own: no other function is in reach
+      assert.equal(await call(`chain-${tier}`, `echo-${tier}\nx`), 'kindling.call failed with -4\n')
     })
   }
 

@@ -32,7 +32,8 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-cluster-kvadmin-'))
   const keyFile = path.join(dir, 'cluster.key')
   fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'))
-  const node = (name: string, role: string) => startKindling({ natsUrl: nats.url, clusterKeyFile: keyFile, role }, { dataDir: path.join(dir, name) })
+  // a short wait for JetStream: the outage test below waits for it once per request
+  const node = (name: string, role: string) => startKindling({ natsUrl: nats.url, clusterKeyFile: keyFile, role, kvClusterTimeoutMs: 1_000 }, { dataDir: path.join(dir, name) })
   worker = await node('w1', 'worker')
   gw = await node('gw', 'gateway')
   for (const k of [worker, gw]) await k.listen()
@@ -103,4 +104,16 @@ test('the gateway of a cluster lists, reads, writes and clears the stores functi
 
   // nothing went to the gateway's (or the worker's) own files
   for (const n of ['gw', 'w1']) assert.equal(fs.existsSync(path.join(dir, n, 'kv')), false, n)
+})
+
+test('without NATS the API answers 503 with a code instead of hanging, and works again when NATS is back', { skip }, async () => {
+  await nats.kill9()
+  const r = await api('/stores')
+  assert.equal(r.status, 503)
+  assert.equal(((await r.json()) as { code: string }).code, 'KINDLING_ERR_CLUSTER_UNAVAILABLE')
+  const key = await api('/stores/other/notes/keys/k')
+  assert.equal(key.status, 503)
+  await nats.start()
+  await until(async () => (await api('/stores')).status === 200, 'the API after NATS came back')
+  assert.equal(await (await api('/stores/other/notes/keys/k')).text(), 'v')
 })

@@ -27,6 +27,8 @@ interface Scanned {
 
 export class JetStreamKvAdmin implements KvAdmin {
   private readonly helper: Helper
+  /** stores seen to exist: a store never stops existing (its delete markers stay), so one look each */
+  private readonly known = new Set<string>()
 
   /** `nc` is the node's connection (runtime/cluster/connect.ts): its owner closes it */
   constructor(
@@ -102,10 +104,12 @@ export class JetStreamKvAdmin implements KvAdmin {
 
   /** whether any key of the store (prefix) was ever written */
   private async exists(prefix: string): Promise<boolean> {
+    if (this.known.has(prefix)) return true
     const { js } = await this.helper.connection()
     const consumer = await js.consumers.get(`KV_${KV_BUCKET}`, { filter_subjects: `${SUBJECTS}${prefix}.>`, deliver_policy: DeliverPolicy.LastPerSubject })
     const n = (await consumer.info(true)).num_pending
     await consumer.delete().catch(() => {})
+    if (n > 0) this.known.add(prefix)
     return n > 0
   }
 

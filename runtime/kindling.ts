@@ -19,6 +19,7 @@ import { UsageMeter } from './usage/meter.js'
 import { registerUsageRoutes } from './usage/routes.js'
 import { registerKvRoutes } from './kv/routes.js'
 import { SqliteKvAdmin } from '../isolation/wasm/host/kv-admin.js'
+import { JetStreamKvAdmin } from '../isolation/wasm/host/kv-jetstream-admin.js'
 import { UsageStore } from './usage/store.js'
 import { OtlpExporter } from './tracing/otlp.js'
 import { Tracer } from './tracing/tracer.js'
@@ -249,7 +250,9 @@ export async function createKindling(config: Config): Promise<Kindling> {
   const connectionLimit = resolveMaxConnections(config.maxConnections, fdLimit?.soft)
   if (connectionLimit.note) process.stderr.write(`kindling: ${connectionLimit.note}\n`)
   const kvLimits = { maxKeyBytes: config.kvMaxKeyBytes, maxValueBytes: config.kvMaxValueBytes, maxStoreBytes: config.kvMaxStoreBytes }
-  const kvAdmin = new SqliteKvAdmin(path.join(dataDir, 'kv'), kvLimits)
+  // a cluster's stores are in JetStream KV (the functions' backend there): the operator API reads them
+  // over this node's NATS connection (a worker-only node serves no /system routes; it connects only when used)
+  const kvAdmin = cluster ? new JetStreamKvAdmin(cluster.link.nc, kvLimits, { timeoutMs: config.kvClusterTimeoutMs }) : new SqliteKvAdmin(path.join(dataDir, 'kv'), kvLimits)
   const app = buildGateway({
     registry,
     dispatcher,
@@ -278,7 +281,7 @@ export async function createKindling(config: Config): Promise<Kindling> {
       system: (a) => {
         registerAsyncCallRoutes(a, { queue: asyncCalls })
         registerUsageRoutes(a, { usage, namespaces }) // usage (issue 13)
-        // key-value stores (issue 13 item 2): the operator's API over this node's store files
+        // key-value stores (issue 13 item 2): the operator's API over this node's store files, or the cluster's JetStream KV
         registerKvRoutes(a, { admin: kvAdmin, limits: kvLimits, namespaces, defaultNamespace: config.defaultNamespace })
       },
     },

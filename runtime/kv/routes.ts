@@ -4,8 +4,8 @@
 // Keys are UTF-8 strings here (in the URL, percent-encoded); values are the raw body bytes.
 import type { FastifyInstance } from 'fastify'
 import { KindlingError } from '../errors.js'
-import type { KvAdmin } from '../../isolation/wasm/host/kv-admin.js'
-import { KV_ERROR, KV_STORE_NAME, type KvLimits, type KvStore } from '../../isolation/wasm/host/kv-backend.js'
+import type { KvAdmin, KvAdminStore } from '../../isolation/wasm/host/kv-admin.js'
+import { KV_ERROR, KV_STORE_NAME, type KvLimits } from '../../isolation/wasm/host/kv-backend.js'
 import { validateNamespace } from '../names.js'
 import { sendError } from '../gateway/reply.js'
 
@@ -33,10 +33,10 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
     if (!KV_STORE_NAME.test(p.store)) throw invalid(`${JSON.stringify(p.store)} is not a store name (lower-case letters, digits, "-" and "_", at most 63)`)
     return p
   }
-  const storeOf = (q: Query, p: StoreParams, create = false): KvStore => {
+  const storeOf = async (q: Query, p: StoreParams, create = false): Promise<KvAdminStore> => {
     const ns = nsOf(q)
     const { app: a, store } = names(p)
-    const s = admin.open(ns, a, store, create)
+    const s = await admin.open(ns, a, store, create)
     if (!s) throw new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${a} in ${ns}`)
     return s
   }
@@ -54,7 +54,7 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
 
     scope.get<{ Querystring: Query }>('/system/kv/stores', async (req, reply) => {
       try {
-        return reply.send(admin.listStores(nsOf(req.query)))
+        return reply.send(await admin.listStores(nsOf(req.query)))
       } catch (e) {
         return sendError(reply, e)
       }
@@ -64,7 +64,7 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
       try {
         const ns = nsOf(req.query)
         const { app: a, store } = names(req.params)
-        if (!admin.clear(ns, a, store)) throw new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${a} in ${ns}`)
+        if (!(await admin.clear(ns, a, store))) throw new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${a} in ${ns}`)
         return reply.code(204).send()
       } catch (e) {
         return sendError(reply, e)
@@ -74,12 +74,12 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
     scope.get<{ Params: StoreParams; Querystring: Query }>('/system/kv/stores/:app/:store/keys', async (req, reply) => {
       try {
         const q = req.query
-        const s = storeOf(q, req.params)
+        const s = await storeOf(q, req.params)
         const limit = q.limit === undefined ? DEFAULT_LIST : Number(q.limit)
         if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST) throw invalid(`limit must be an integer from 1 to ${MAX_LIST}`)
         const prefix = q.prefix ? keyOf(q.prefix, 'prefix') : Buffer.alloc(0)
         const after = q.cursor ? keyOf(q.cursor, 'cursor') : undefined
-        const keys = s.listKeys(prefix, after, limit).map((k) => k.toString('utf8'))
+        const keys = (await s.listKeys(prefix, after, limit)).map((k) => k.toString('utf8'))
         // the cursor is the last key of a full page: pass it back for the next one
         return reply.send({ keys, cursor: keys.length === limit ? keys[keys.length - 1] : null })
       } catch (e) {
@@ -89,9 +89,9 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
 
     scope.get<{ Params: StoreParams; Querystring: Query }>('/system/kv/stores/:app/:store/keys/*', async (req, reply) => {
       try {
-        const s = storeOf(req.query, req.params)
+        const s = await storeOf(req.query, req.params)
         const key = keyOf(req.params['*'])
-        const v = s.get(key)
+        const v = await s.get(key)
         if (v === undefined) throw new KindlingError('KINDLING_ERR_KV_NOT_FOUND', `no key ${JSON.stringify(key.toString('utf8'))} in the store`)
         return reply.type('application/octet-stream').send(v)
       } catch (e) {
@@ -106,8 +106,11 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
         if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw invalid('ttlMs must be a whole number of milliseconds (0: no expiry)')
         const value = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
         // the operator may seed a store before a function first opens it
-        const s = storeOf(req.query, req.params, true)
-        if (s.set(key, value, ttlMs) === KV_ERROR.STORE_FULL) throw new KindlingError('KINDLING_ERR_KV_STORE_FULL', `the store holds ${limits.maxStoreBytes} bytes (KINDLING_KV_MAX_STORE_BYTES)`)
+        const s = await storeOf(req.query, req.params, true)
+        const rc = await s.set(key, value, ttlMs)
+        if (rc === KV_ERROR.STORE_FULL) throw new KindlingError('KINDLING_ERR_KV_STORE_FULL', `the store holds ${limits.maxStoreBytes} bytes (KINDLING_KV_MAX_STORE_BYTES)`)
+        // JetStream: a value past the NATS server's max_payload
+        if (rc === KV_ERROR.VALUE_TOO_LARGE) throw new KindlingError('KINDLING_ERR_KV_VALUE_TOO_LARGE', `the value is ${value.length} bytes, more than one NATS message can carry (the server's max_payload)`)
         return reply.code(204).send()
       } catch (e) {
         return sendError(reply, e)
@@ -116,9 +119,9 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
 
     scope.delete<{ Params: StoreParams; Querystring: Query }>('/system/kv/stores/:app/:store/keys/*', async (req, reply) => {
       try {
-        const s = storeOf(req.query, req.params)
+        const s = await storeOf(req.query, req.params)
         const key = keyOf(req.params['*'])
-        if (!s.delete(key)) throw new KindlingError('KINDLING_ERR_KV_NOT_FOUND', `no key ${JSON.stringify(key.toString('utf8'))} in the store`)
+        if (!(await s.delete(key))) throw new KindlingError('KINDLING_ERR_KV_NOT_FOUND', `no key ${JSON.stringify(key.toString('utf8'))} in the store`)
         return reply.code(204).send()
       } catch (e) {
         return sendError(reply, e)

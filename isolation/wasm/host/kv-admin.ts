@@ -1,6 +1,8 @@
-// What the operator's store API (runtime/gateway/routes/kv.ts) needs beyond a function's KvStore:
-// list the stores of a namespace with their size, open one only if it exists, and empty one. The
-// single-node version reads the SQLite files of <data dir>/kv/<namespace>/<app>/<store>.sqlite.
+// What the operator's store API (runtime/kv/routes.ts) needs beyond a function's KvStore: list the
+// stores of a namespace with their size, open one only if it exists, and empty one. Asynchronous,
+// unlike KvStore: the API runs on the gateway's event loop, which must not wait on JetStream. The
+// single-node version reads the SQLite files of <data dir>/kv/<namespace>/<app>/<store>.sqlite; a
+// cluster gateway's is kv-jetstream-admin.ts.
 import Database from 'better-sqlite3'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,13 +18,28 @@ export interface KvStoreInfo {
   keys: number
 }
 
+/** a KvStore whose operations answer with a promise */
+export type KvAdminStore = { [K in keyof KvStore]: (...args: Parameters<KvStore[K]>) => Promise<ReturnType<KvStore[K]>> }
+
 export interface KvAdmin {
-  listStores(namespace: string): KvStoreInfo[]
+  listStores(namespace: string): Promise<KvStoreInfo[]>
   /** the store when it exists or `create` (undefined: no function has opened it yet) */
-  open(namespace: string, app: string, store: string, create?: boolean): KvStore | undefined
+  open(namespace: string, app: string, store: string, create?: boolean): Promise<KvAdminStore | undefined>
   /** removes every key of the store; false when there is no such store */
-  clear(namespace: string, app: string, store: string): boolean
+  clear(namespace: string, app: string, store: string): Promise<boolean>
   close(): void
+}
+
+/** a synchronous store behind the promise interface (its errors become rejections) */
+function promised(s: KvStore): KvAdminStore {
+  return {
+    get: async (k) => s.get(k),
+    set: async (k, v, ttlMs) => s.set(k, v, ttlMs),
+    delete: async (k) => s.delete(k),
+    listKeys: async (p, after, limit) => s.listKeys(p, after, limit),
+    increment: async (k, d) => s.increment(k, d),
+    compareAndSwap: async (k, e, v, ttlMs) => s.compareAndSwap(k, e, v, ttlMs),
+  }
 }
 
 const SUFFIX = '.sqlite'
@@ -45,7 +62,7 @@ export class SqliteKvAdmin implements KvAdmin {
     }
   }
 
-  listStores(namespace: string): KvStoreInfo[] {
+  async listStores(namespace: string): Promise<KvStoreInfo[]> {
     const out: KvStoreInfo[] = []
     const nsDir = path.join(this.dir, namespace)
     if (!fs.existsSync(nsDir)) return out
@@ -69,11 +86,11 @@ export class SqliteKvAdmin implements KvAdmin {
     return out
   }
 
-  open(namespace: string, app: string, store: string, create = false): KvStore | undefined {
-    return create || this.file(namespace, app, store) ? this.backend.open(namespace, app, store) : undefined
+  async open(namespace: string, app: string, store: string, create = false): Promise<KvAdminStore | undefined> {
+    return create || this.file(namespace, app, store) ? promised(this.backend.open(namespace, app, store)) : undefined
   }
 
-  clear(namespace: string, app: string, store: string): boolean {
+  async clear(namespace: string, app: string, store: string): Promise<boolean> {
     // the file stays: app hosts may hold it open, and a removed file would take their later writes
     const f = this.file(namespace, app, store)
     if (!f) return false

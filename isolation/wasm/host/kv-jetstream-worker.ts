@@ -54,10 +54,20 @@ function encode(value: Uint8Array, expires: number): Buffer {
   out.set(value, 8)
   return out
 }
-function decode(stored: Uint8Array): { value: Buffer; expires: number } {
+export function decode(stored: Uint8Array): { value: Buffer; expires: number } {
   const b = buf(stored)
   if (b.length < 8) return { value: Buffer.alloc(0), expires: 0 }
   return { value: b.subarray(8), expires: Number(b.readBigUInt64BE(0)) }
+}
+
+/** the subject prefix of a store's keys, after $KV.kindling_kv. */
+export function storePrefix(namespace: string, app: string, store: string): string {
+  return `${namespace}.${app}.${store}`
+}
+
+/** what an entry counts towards its store's size: the key (token is its base64url) plus the value */
+export function entrySize(token: string, value: Uint8Array): number {
+  return Buffer.byteLength(token, 'base64url') + value.length
 }
 
 interface Indexed {
@@ -99,7 +109,7 @@ class StoreIndex {
     const op = m.headers?.get('KV-Operation')
     if (op === 'DEL' || op === 'PURGE') return this.apply(k, m.seq, undefined, true)
     const { value, expires } = decode(m.data)
-    this.apply(k, m.seq, { size: Buffer.byteLength(k, 'base64url') + value.length, expires }, true)
+    this.apply(k, m.seq, { size: entrySize(k, value), expires }, true)
   }
 
   /** records a key's state at revision rev (from the consumer, or from this node's own write) */
@@ -117,15 +127,20 @@ class StoreIndex {
   }
 }
 
-class Helper {
+/** Does the store operations; the helper thread's, and the operator API's on a cluster gateway (kv-jetstream-admin.ts). */
+export class Helper {
   private conn: Promise<{ nc: NatsConnection; kv: KV; js: JetStreamClient }> | undefined
   private readonly indexes = new Map<string, StoreIndex>()
 
-  constructor(private readonly servers: string[]) {}
+  /** `nc`: a connection to use instead of one of its own to `servers` (the node's, owned by its caller) */
+  constructor(
+    private readonly servers: string[],
+    private readonly nc?: NatsConnection,
+  ) {}
 
-  private connection() {
+  connection() {
     this.conn ??= (async () => {
-      const nc = await connect({ servers: this.servers, name: 'kindling-kv', maxReconnectAttempts: -1, reconnectTimeWait: 250 })
+      const nc = this.nc ?? (await connect({ servers: this.servers, name: 'kindling-kv', maxReconnectAttempts: -1, reconnectTimeWait: 250 }))
       const js = jetstream(nc)
       const kvm = new Kvm(js)
       // history 1: the current value is all a store needs
@@ -139,7 +154,7 @@ class Helper {
 
   private async store(s: KvStoreRef) {
     const c = await this.connection()
-    const prefix = `${s.namespace}.${s.app}.${s.store}`
+    const prefix = storePrefix(s.namespace, s.app, s.store)
     let index = this.indexes.get(prefix)
     if (!index) {
       this.indexes.set(prefix, (index = new StoreIndex(c.js, prefix)))
@@ -270,14 +285,14 @@ class Helper {
 }
 
 /** writes a delete marker for key k (naming revision rev when given) and returns its revision */
-async function deleteKey(js: JetStreamClient, k: string, rev?: number): Promise<number> {
+export async function deleteKey(js: JetStreamClient, k: string, rev?: number): Promise<number> {
   const h = headers()
   h.set('KV-Operation', 'DEL')
   if (rev) h.set('Nats-Expected-Last-Subject-Sequence', String(rev))
   return (await js.publish(`$KV.${KV_BUCKET}.${k}`, Empty, { headers: h })).seq
 }
 
-function isConflict(e: unknown): boolean {
+export function isConflict(e: unknown): boolean {
   return e instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.includes(e.code)
 }
 

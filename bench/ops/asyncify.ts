@@ -14,11 +14,10 @@
 //   3. deploy cost: module size and transform time (read, asyncify, -O, emit).
 // Rounds interleave the variants (order rotated every round) on the same machine in the same run.
 //   nice -n 10 node --import tsx bench/ops/asyncify.ts [rounds=1000]
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
-import binaryen from 'binaryen'
 import { parseOutbound } from '../../isolation/index.js'
 import { outboundImports } from '../../isolation/wasm/host/outbound.js'
 import { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse } from '../../isolation/wasm/host/outbound-fetch.js'
@@ -28,6 +27,13 @@ import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
 
 const rounds = Number(process.argv[2] ?? 1000)
+const { default: binaryen } = await import('binaryen')
+
+/** what loading binaryen.js costs a deploy path, once per process: timed in plain Node (tsx's loader would count here) */
+function binaryenLoad(): string {
+  const script = "const t = performance.now(); const r = process.memoryUsage().rss; await import('binaryen'); console.log(`${(performance.now() - t).toFixed(0)} ms, RSS +${((process.memoryUsage().rss - r) / 1048576).toFixed(0)} MiB`)"
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' }).trim()
+}
 const dist = (name: string): Bytes => new Uint8Array(fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', `${name}.wasm`)))
 /** what clang (wasi-libc) and asc emit; binaryen must be told before it reads the module */
 const FEATURES = binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt
@@ -42,7 +48,7 @@ interface Transformed {
   ms: number
 }
 
-function read(bytes: Bytes): binaryen.Module {
+function read(bytes: Bytes): ReturnType<typeof binaryen.readBinary> {
   const m = binaryen.readBinary(bytes)
   m.setFeatures(FEATURES)
   return m
@@ -301,6 +307,7 @@ async function main(): Promise<void> {
     pipeline: { imports: 'kindling.call' },
   } as const
   const built: Record<string, { orig: Bytes; opt: Bytes; asy: Bytes; all: Bytes }> = {}
+  console.log(`\nbinaryen.js loaded (plain node, a child process) in ${binaryenLoad()}`)
   console.log('\n3. deploy cost: size and transform time (read + passes + -O + emit; median of 5 after a first, cold run)')
   console.log('| module | asyncify-imports | bytes as built | -O only | asyncify -O | all instrumented -O | functions instrumented | asyncify time ms (cold) | -O only time ms |\n|---|---|---|---|---|---|---|---|---|')
   for (const [name, a] of Object.entries(modules)) {

@@ -35,7 +35,7 @@ function binaryenLoad(): string {
   return execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' }).trim()
 }
 const dist = (name: string): Bytes => new Uint8Array(fs.readFileSync(path.join(REPO_ROOT, 'functions', 'dist', `${name}.wasm`)))
-/** what clang (wasi-libc) and asc emit; binaryen must be told before it reads the module */
+/** what clang (wasi-libc) and asc emit, set on each module once read (this binaryen.js has no readBinaryWithFeatures) */
 const FEATURES = binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt
 
 // ---------------------------------------------------------------- the deploy-time transform
@@ -97,7 +97,7 @@ function instrumentedCount(bytes: Bytes, asyncify: { imports: string; all?: bool
     m.dispose()
   }
   for (const line of pending.split('\n')) {
-    const f = /^\[asyncify\] (\S+) (?:can change the state|is in the add-list)/.exec(line)?.[1]
+    const f = /^\[asyncify\] (\S+) can change the state/.exec(line)?.[1]
     if (f && !line.includes('is an import')) seen.add(f)
   }
   return { instrumented: Math.min(seen.size, total), total }
@@ -155,8 +155,8 @@ function fetchBlocking(mod: WebAssembly.Module, url: string, origin: string): st
 /**
  * fetch-url asyncified: http_request starts the same outboundFetch, records the pending promise and
  * unwinds; the driver awaits it, then rewinds, and the import returns the status on the way back
- * in. The unwind data sits in a page grown past the heap when the instance is made (wasi-libc's
- * malloc takes later pages from memory.grow, after it).
+ * in. The unwind data sits in a page grown past the heap when the instance is made (this wasi-libc
+ * has no __heap_end, so its malloc takes later pages from memory.grow, after it; every answer is checked).
  */
 async function fetchAsyncify(mod: WebAssembly.Module, url: string, origin: string, held?: number[]): Promise<string> {
   // the time this thread spends in the call, the await left out (what the gateway thread would give)

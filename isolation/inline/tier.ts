@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import { compileModule } from '../wasm/compile.js'
 import { prepareWasm } from '../wasm/prepare.js'
 import { ChainDirectory } from '../wasm/chain.js'
+import { OUTBOUND_ANNOTATION, parseOutbound } from '../wasm/host/outbound-grants.js'
 import { WasmFunction } from '../wasm/runner.js'
 
 /** What InlineSandbox drives: a core-module sandbox or a component sandbox. */
@@ -50,6 +51,15 @@ export class InlineTier implements IsolationTier<InlinePrepared> {
   }
 
   async prepare(artifact: FunctionArtifact): Promise<InlinePrepared> {
+    if (parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]).length) {
+      // an outbound request blocks the thread that runs the call, and here that thread is the
+      // gateway's: every other call would wait for a granted function's slowest URL (asyncify
+      // would not block it: bench/README.md "outbound: blocking host call vs asyncify")
+      throw new KindlingError(
+        'KINDLING_ERR_TIER_UNAVAILABLE',
+        "tier inline runs functions on the gateway's thread, where an outbound request would stall every other call; deploy a function granted com.kindling.outbound on the wasm, thread or process tier",
+      )
+    }
     if (artifact.kind === 'wasm-component') {
       // transpiled with jco at deploy; loaded only when a component is deployed
       const [{ prepareComponent }, { ComponentFunction }] = await Promise.all([import('../component/prepare.js'), import('../component/runner.js')])

@@ -25,7 +25,20 @@ describe('outbound HTTP through the gateway', () => {
     assert.equal((res.json() as { code: string }).code, 'KINDLING_ERR_INVALID_OUTBOUND')
   })
 
-  for (const tier of ['inline', 'wasm', 'thread', 'process']) {
+  it('refuses an outbound grant on the inline tier at deploy (it would block the gateway thread)', async () => {
+    const image = await k.upload(exampleModule('fetch-url'))
+    const res = await k.app.inject({
+      method: 'POST',
+      url: '/system/functions',
+      headers: k.auth,
+      payload: { service: 'fetch-inline', image, labels: { 'com.kindling.isolation': 'inline' }, annotations: { 'com.kindling.outbound': target.origin } },
+    })
+    assert.equal(res.statusCode, 400, res.body)
+    assert.equal((res.json() as { code: string }).code, 'KINDLING_ERR_TIER_UNAVAILABLE')
+    assert.match(res.body, /gateway's thread/)
+  })
+
+  for (const tier of ['wasm', 'thread', 'process']) {
     it(`${tier}: fetches a granted URL, refuses others inside the function's result, denies by default`, async () => {
       await k.deploy(`fetch-${tier}`, exampleModule('fetch-url'), { labels: { 'com.kindling.isolation': tier }, annotations: { 'com.kindling.outbound': target.origin } })
       const ok = await call(`fetch-${tier}`, `${target.origin}/hello`)

@@ -39,5 +39,12 @@ export { kvImports } from './wasm/host/kv-imports.js'
 export { TRANSPILE_OPTIONS } from './component/prepare.js'
 export { runJco } from './component/toolchain/jco.js'
 
-// outbound HTTP of wasm modules (issue 13 item 1; bench/ops/outbound.ts)
+// outbound HTTP of wasm modules (issue 13 item 1; bench/ops/outbound.ts, bench/ops/asyncify.ts)
 export { parseOutbound } from './wasm/host/outbound-grants.js'
+export { outboundImports } from './wasm/host/outbound.js'
+export { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse } from './wasm/host/outbound-fetch.js'
+export { OutputBuffer, WasiExit, WasiPreview1 } from './wasm/wasi.js'
+
+// an instance-cold call in-process, between two builds (bench/profiles/cold-ab.ts)
+export { compileModule } from './wasm/compile.js'
+export type { WasmFunction } from './wasm/runner.js'

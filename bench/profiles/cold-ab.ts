@@ -9,14 +9,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import type * as Runner from '../../isolation/wasm/runner.js'
 import { bareAssemblyScript, bareWasi } from '../lib/bare-wasm.js'
 import { BENCH_FUNCTIONS, wasmPath } from '../lib/functions.js'
 import { artifactFor, invokeRequest } from '../lib/inproc.js'
 import { median } from '../lib/stats.js'
 import { loadConfig, tierContext } from '../../runtime/index.js'
-import { compileModule } from '../../isolation/wasm/compile.js'
-import { prepareWasm } from '../../isolation/wasm/prepare.js'
+import { compileModule, prepareWasm, type WasmFunction } from '../../isolation/index.js'
 
 const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string', default: '.' }, rounds: { type: 'string', default: '15' }, function: { type: 'string', default: 'echo' }, n: { type: 'string', default: '400' } } })
 if (!values.a) throw new Error('--a DIR is required')
@@ -28,11 +26,12 @@ const ctx = tierContext(cfg, { dataDir: cfg.dataDirAbs, readSecret: () => undefi
 const art = artifactFor(cfg.dataDirAbs, { name: 'cold-ab', tier: 'inline', app: 'cold-ab', wasm: bytes })
 const prepared = prepareWasm(art, ctx)
 const module = compileModule(fs.readFileSync(prepared.modulePath))
-const load = async (root: string) => (await import(path.resolve(root, 'dist/isolation/wasm/runner.js'))) as typeof Runner
+// each build's own runner (the dist/ of --a and --b), so no static import of it here
+const load = async (root: string) => (await import(path.resolve(root, 'dist/isolation/wasm/runner.js'))) as { WasmFunction: new (...args: ConstructorParameters<typeof WasmFunction>) => WasmFunction }
 const fns = { A: new (await load(values.a)).WasmFunction(module, prepared.plan), B: new (await load(values.b!)).WasmFunction(module, prepared.plan) }
 const original = new WebAssembly.Module(bytes)
 const floor = fn.wasmKind === 'as' ? bareAssemblyScript(original, fn.body) : bareWasi(original, fn.body)
-const cold = (f: Runner.WasmFunction) => () => {
+const cold = (f: WasmFunction) => () => {
   const r = f.createSandbox().run(invokeRequest(fn.body))
   if (r.status !== 200 || fn.check(r.body)) throw new Error(`${r.status} ${r.body.toString().slice(0, 100)}`)
 }

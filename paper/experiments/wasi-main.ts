@@ -1,11 +1,27 @@
-// Runs a wasm32-wasi command module under V8 (node:wasi), with the arguments given: R6's wasm
-// side. Its own process, so the module's stdout is the child's and V8 starts cold as a new
-// function's would.
+// Runs a wasm32-wasi command module under V8 with kindling's own WASI (isolation/wasm/wasi.ts, what
+// the wasm tiers give a module), with the arguments given: R6's wasm side. Its own process, so V8
+// starts cold as a new function's would. Not node:wasi: Node 20's keeps the memory's old backing
+// store after memory.grow, so a kernel whose heap grows (jacobi-2d at n=1200) crashed the process
+// with SIGSEGV when it flushed stdout at exit.
 import fs from 'node:fs'
-import { WASI } from 'node:wasi'
+import { OutputBuffer, WasiExit, WasiPreview1 } from '../../isolation/index.js'
 
 const [file, ...args] = process.argv.slice(2)
 if (!file) throw new Error('usage: wasi-main FILE.wasm ARGS...')
-const wasi = new WASI({ version: 'preview1', args: [file, ...args], env: {} })
-const instance = await WebAssembly.instantiate(new WebAssembly.Module(fs.readFileSync(file)), wasi.getImportObject() as WebAssembly.Imports)
-process.exitCode = wasi.start(instance)
+const wasi = new WasiPreview1()
+const instance = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(file)), { wasi_snapshot_preview1: wasi.imports as WebAssembly.ModuleImports })
+wasi.bindMemory(instance.exports.memory as WebAssembly.Memory)
+const stdout = new OutputBuffer(1 << 20)
+const stderr = new OutputBuffer(1 << 20)
+wasi.begin({ args: [file, ...args], env: [], stdin: new Uint8Array(0), stdout, stderr, preopens: [], deadline: Infinity })
+let code = 0
+try {
+  ;(instance.exports._start as () => void)()
+} catch (e) {
+  if (!(e instanceof WasiExit)) throw e
+  code = e.code
+}
+wasi.end()
+process.stdout.write(stdout.toBuffer())
+process.stderr.write(stderr.toBuffer())
+process.exitCode = code

@@ -31,3 +31,27 @@ test('R10\'s primitive lines give samples, or the error that stopped the operati
   assert.deepEqual(parsePrimitiveLine('cgroup join (reuse one made ahead) error=Permission denied'), { op: 'cgroup join (reuse one made ahead)', us: [], error: 'Permission denied' })
   assert.equal(keyOf('unshare(all six)'), 'prim:unshare-all-six')
 })
+
+test('R6\'s wasm runner prints what a module writes after its memory grew (node:wasi crashed there)', async () => {
+  const { wat, wasiCommand } = await import('../helpers/wat.js')
+  const { execFileSync } = await import('node:child_process')
+  const fs = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  // write "ab\n", grow the memory by 2,000 pages (as a kernel's heap does), then write it again
+  // from the new pages (node:wasi read them through the memory's old, smaller backing store)
+  const high = 1000 * 65536
+  const write = (at: number) => `(drop (call $fd_write (i32.const 1) (i32.const ${at}) (i32.const 1) (i32.const ${at + 8})))`
+  const body = [
+    '(i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 3))',
+    write(0),
+    '(drop (memory.grow (i32.const 2000)))',
+    `(i32.store (i32.const ${high}) (i32.const ${high + 16})) (i32.store (i32.const ${high + 4}) (i32.const 3))`,
+    `(i32.store8 (i32.const ${high + 16}) (i32.const 97)) (i32.store8 (i32.const ${high + 17}) (i32.const 98)) (i32.store8 (i32.const ${high + 18}) (i32.const 10))`,
+    write(high),
+  ].join(' ')
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-r6-')), 'grow.wasm')
+  fs.writeFileSync(file, await wat(wasiCommand(body, '(data (i32.const 16) "ab\\n")')))
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../../paper/experiments/wasi-main.ts'), file], { encoding: 'utf8' })
+  assert.equal(out, 'ab\nab\n')
+})

@@ -45,6 +45,9 @@ function listen() {
     }
     client.on('error', drop)
     upstream.on('error', drop)
+    // a server that never closes its side would hold the pair's upstream descriptor for ever
+    client.on('close', drop)
+    upstream.on('close', drop)
   })
   server.listen(sock, () => process.stdout.write('ready\n'))
 }

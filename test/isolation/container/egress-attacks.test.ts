@@ -261,3 +261,37 @@ describe('egress forwarder under attack', () => {
     again.destroy()
   })
 })
+
+describe('HTTP-mode forwarder against a server that never closes its connections', () => {
+  it('drops the server side of a connection kindling has closed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-fwd-in-'))
+    const sock = path.join(dir, 'in.sock')
+    // stands for a hostile function's server: answers nothing, closes nothing
+    const held: net.Socket[] = []
+    const server = net.createServer({ allowHalfOpen: true }, (s) => (held.push(s), s.on('error', () => {})))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as net.AddressInfo).port
+    const fwd = spawn(process.execPath, [forwarderScriptPath(), sock, '127.0.0.1', String(port), 'kd-test'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        fwd.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve())
+        fwd.once('exit', () => reject(new Error('the forwarder exited')))
+        setTimeout(() => reject(new Error('the forwarder did not say ready')), 10_000).unref()
+      })
+      const fds = (): number => fs.readdirSync(`/proc/${fwd.pid}/fd`).length
+      const base = fds()
+      const n = held.length
+      const clients = Array.from({ length: 8 }, () => net.connect(sock).on('error', () => {}))
+      assert.ok(await eventually(() => held.length >= n + 8))
+      for (const c of clients) c.end()
+      assert.ok(await eventually(() => fds() <= base), `the forwarder holds ${fds()} descriptors, ${base} before`)
+    } finally {
+      const gone = new Promise((r) => fwd.once('exit', r))
+      fwd.kill('SIGKILL')
+      await gone
+      for (const s of held) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

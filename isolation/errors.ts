@@ -108,6 +108,9 @@ export const ERRORS = {
   KINDLING_ERR_KV_IO: { status: 500, hint: 'The key-value backend failed (disk full, a corrupt store file); the gateway log has the details. Retry, or check the data dir.' },
   KINDLING_ERR_KV_STORE_NOT_FOUND: { status: 404, hint: 'No such store in this namespace: GET /system/kv/stores?namespace=NS lists them (a store is made when a function granted it first opens it).' },
   KINDLING_ERR_KV_INVALID_REQUEST: { status: 400, hint: 'Store names are lower-case letters, digits, "-" and "_" (at most 63), app and namespace names as for functions; keys are 1 to KINDLING_KV_MAX_KEY_BYTES bytes; limit is 1 to 1000.' },
+  // outbound request size and egress proxy limits (issue 13 item 1, egress review)
+  KINDLING_ERR_OUTBOUND_REQUEST_TOO_LARGE: { status: 413, hint: 'A function sent more than KINDLING_OUTBOUND_MAX_REQUEST_BYTES in one outbound request body (or into one CONNECT tunnel of a container); send less per request or ask the operator to raise the setting. Guest code -7 on the wasm tiers.' },
+  KINDLING_ERR_OUTBOUND_BUSY: { status: 503, hint: 'A container function had 32 connections to its egress proxy open at once; close or reuse connections (keep-alive) and retry.' },
   KINDLING_ERR_INTERNAL: { status: 500, hint: 'kindling hit an internal error; the gateway log has the details.' },
 } as const satisfies Record<string, { status: number; hint: string }>
 

@@ -288,6 +288,8 @@ export interface TierSettings {
   containerKeepAliveMs: number
   /** outbound HTTP (issue 13 item 1): largest response body a function's request may read (undefined: 4 MiB) */
   outboundMaxResponseBytes?: number
+  /** outbound request cap (issue 13 item 1): largest request body (or bytes into a tunnel) a function may send (undefined: 4 MiB) */
+  outboundMaxRequestBytes?: number
   /** container: registry pulls (mirrors, insecure registries, credentials file, timeout, size caps) */
   registryMirrors: string[]
   insecureRegistries: string[]

@@ -108,6 +108,8 @@ export const CONFIG_TABLE = {
   outboundMaxResponseBytes: { env: 'KINDLING_OUTBOUND_MAX_RESPONSE_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest response body a function\'s outbound HTTP request (kindling.http_request) may read; a larger one fails with KINDLING_ERR_OUTBOUND_TOO_LARGE' },
   // JetStream key-value backend (issue 13 item 2, cluster)
   kvClusterTimeoutMs: { env: 'KINDLING_KV_CLUSTER_TIMEOUT_MS', kind: 'int', default: 5_000, min: 10, doc: 'cluster: longest wait for one key-value operation on JetStream KV (the stores of a cluster node); longer: KV_ERROR -9 (IO) for the function, which goes on running' },
+  // outbound request cap (issue 13 item 1, egress review)
+  outboundMaxRequestBytes: { env: 'KINDLING_OUTBOUND_MAX_REQUEST_BYTES', kind: 'int', default: 4 * MiB, min: 1024, doc: 'largest request body a function may send in one outbound HTTP request (kindling.http_request, wasi:http, a container\'s egress proxy; for a container\'s CONNECT tunnel: all bytes it sends into the tunnel); a larger one fails with KINDLING_ERR_OUTBOUND_REQUEST_TOO_LARGE (413)' },
   gatewayUrl: { env: 'OPENFAAS_URL', kind: 'string', default: '', doc: 'gateway the CLI talks to (as faas-cli reads it); empty: --gateway, else the stack file\'s provider.gateway, else http://127.0.0.1:8080' },
   // images from registries (issue 14)
   registryMirrors: { env: 'KINDLING_REGISTRY_MIRRORS', kind: 'list', default: [] as string[], doc: 'registry mirrors, comma separated registry=URL (e.g. docker.io=http://127.0.0.1:5000): images of that registry are pulled from the mirror only; functions/alpine and the other built-in names are pulled from a docker.io mirror when one is set, else built in' },

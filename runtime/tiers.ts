@@ -46,6 +46,7 @@ export function tierSettings(config: Config): TierSettings {
     containerReadyTimeoutMs: config.containerReadyTimeoutMs,
     containerKeepAliveMs: config.containerKeepAliveMs,
     outboundMaxResponseBytes: config.outboundMaxResponseBytes, // outbound HTTP (issue 13 item 1)
+    outboundMaxRequestBytes: config.outboundMaxRequestBytes, // outbound request cap (issue 13 item 1)
     registryMirrors: config.registryMirrors,
     insecureRegistries: config.insecureRegistries,
     registryAuthFile: config.registryAuthFile,

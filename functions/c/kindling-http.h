@@ -13,6 +13,7 @@
 #define KINDLING_HTTP_TOO_LARGE -4     // response above KINDLING_OUTBOUND_MAX_RESPONSE_BYTES
 #define KINDLING_HTTP_FAILED -5        // DNS, connection, TLS, too many redirects
 #define KINDLING_HTTP_TIMEOUT -6       // ran past the call's deadline
+#define KINDLING_HTTP_REQUEST_TOO_LARGE -7 // request body above KINDLING_OUTBOUND_MAX_REQUEST_BYTES
 
 // Returns the HTTP status (or a negative code above) and writes the length of the response body
 // (or of the error message, which starts with its KINDLING_ERR_* code) to *out_len.

@@ -9,7 +9,11 @@
 //    with the Host of the URL and a body framed here (the function's Host, Content-Length,
 //    Transfer-Encoding and hop-by-hop headers never cross);
 //  - CONNECT host:port (https): the proxy sees no path nor scheme inside the tunnel, so only
-//    https://host:port patterns grant it; bytes from upstream are capped as a response is.
+//    https://host:port patterns grant it; bytes from upstream are capped as a response is, bytes
+//    from the function as a request body is.
+// A request body above maxRequestBytes is refused (413) or, once streaming, cut; every refusal
+// closes its connection, so nothing the function sends after it is read or drained. Headers that
+// never end are cut after the header timeout (checked often, not Node's default 30 s).
 // Nothing goes out while no call is in flight (policy.deadline() undefined); every exchange and
 // tunnel ends at the deadline it was opened under, and endAll() ends them all when the call does.
 // Refusals are the JSON error body with its code (403 KINDLING_ERR_OUTBOUND_DENIED, 502
@@ -32,6 +36,8 @@ export interface EgressPolicy {
   patterns: readonly OutboundPattern[]
   /** bytes one response (or one tunnel) may carry back from upstream */
   maxResponseBytes: number
+  /** bytes one request body (or one tunnel) may carry from the function upstream */
+  maxRequestBytes: number
   /** Date.now() by which the calls in flight end; undefined: none in flight, nothing goes out */
   deadline(): number | undefined
 }
@@ -55,8 +61,19 @@ function refusalOf(e: unknown): Refusal {
 
 function errorResponse(r: Refusal): { status: number; headers: Record<string, string>; body: Buffer } {
   const body = errorBody(r.code, errorMessage(r.code, r.message))
-  return { status: ERRORS[r.code].status, headers: { 'content-type': ERROR_CONTENT_TYPE, [ERROR_HEADER]: r.code, 'content-length': String(body.length) }, body }
+  // a refusal ends its connection: a body still coming (or requests behind it) is never read
+  return { status: ERRORS[r.code].status, headers: { 'content-type': ERROR_CONTENT_TYPE, [ERROR_HEADER]: r.code, 'content-length': String(body.length), connection: 'close' }, body }
 }
+
+/** An error answer as raw HTTP/1.1 bytes (CONNECT refusals; the forwarder's answer when it is full). */
+export function rawErrorResponse(code: ErrorCode, message: string): string {
+  const out = errorResponse(new Refusal(code, message))
+  const lines = Object.entries(out.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  return `HTTP/1.1 ${out.status} ${http.STATUS_CODES[out.status] ?? ''}\r\n${lines}\r\n${out.body.toString()}`
+}
+
+/** What the forwarder answers to a connection past EGRESS_MAX_CONNECTIONS (it cannot import this module's helpers). */
+export const BUSY_RESPONSE = rawErrorResponse('KINDLING_ERR_OUTBOUND_BUSY', `more than ${EGRESS_MAX_CONNECTIONS} connections to the egress proxy at once`)
 
 export class EgressProxy {
   private readonly server: http.Server
@@ -67,9 +84,15 @@ export class EgressProxy {
   constructor(
     private readonly policy: EgressPolicy,
     private readonly log: (text: string) => void,
+    headersTimeoutMs = HEADERS_TIMEOUT_MS,
   ) {
-    this.server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => void this.forward(req, res))
-    this.server.maxConnections = EGRESS_MAX_CONNECTIONS
+    // Node checks header timeouts every connectionsCheckingInterval (30 s by default): a slowloris
+    // would hold its connection for up to 40 s; a connection that sends nothing expires the same way
+    const checkEvery = Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4)))
+    this.server = http.createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0, keepAliveTimeout: 5_000, connectionsCheckingInterval: checkEvery }, (req, res) => void this.forward(req, res))
+    // the forwarder answers the 33rd connection (BUSY_RESPONSE); this only backs it up, with room for
+    // connections the forwarder has let go of and this side has not seen close yet
+    this.server.maxConnections = 2 * EGRESS_MAX_CONNECTIONS
     this.server.on('connection', (s: net.Socket) => this.track(s))
     this.server.on('connect', (req: http.IncomingMessage, s: Duplex, head: Buffer) => void this.tunnel(req, s, head))
   }
@@ -136,7 +159,6 @@ export class EgressProxy {
       if (res.headersSent) return void res.destroy()
       const out = errorResponse(r)
       res.writeHead(out.status, out.headers).end(out.body)
-      req.resume()
     }
     let counted = false
     try {
@@ -149,6 +171,8 @@ export class EgressProxy {
       } catch {
         throw new Refusal('KINDLING_ERR_BAD_REQUEST', `${JSON.stringify(raw.slice(0, 200))} is not a URL`)
       }
+      const declared = Number(req.headers['content-length'] ?? 0)
+      if (declared > this.policy.maxRequestBytes) throw this.tooLarge(url.origin, `${declared} bytes`)
       this.active++
       counted = true
       const to = await this.target(url, deadline, req.socket)
@@ -172,6 +196,12 @@ export class EgressProxy {
         up.on('error', (e) => (refuse(e), done()))
         // the function hung up (or endAll ran): the exchange upstream ends too
         res.on('close', () => (up.destroy(), done()))
+        // a chunked body (or one longer than it said) is counted as it streams
+        let sent = 0
+        req.on('data', (c: Buffer) => {
+          sent += c.length
+          if (sent > this.policy.maxRequestBytes && !up.destroyed) (req.unpipe(up), up.destroy(this.tooLarge(url.origin, `more than ${this.policy.maxRequestBytes} bytes`)))
+        })
         up.on('response', (r) => {
           const out: Record<string, string | string[]> = {}
           for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !isHopByHop(k)) out[k] = v
@@ -198,12 +228,16 @@ export class EgressProxy {
     }
   }
 
+  private tooLarge(origin: string, size: string): Refusal {
+    this.log(`outbound: a request body to ${origin} passed KINDLING_OUTBOUND_MAX_REQUEST_BYTES (${this.policy.maxRequestBytes}); refused`)
+    return new Refusal('KINDLING_ERR_OUTBOUND_REQUEST_TOO_LARGE', `the request body (${size}) is larger than KINDLING_OUTBOUND_MAX_REQUEST_BYTES (${this.policy.maxRequestBytes} bytes)`)
+  }
+
   private async tunnel(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     this.track(client)
     const refuse = (e: unknown): void => {
-      const out = errorResponse(refusalOf(e))
-      const lines = Object.entries(out.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-      client.end(`HTTP/1.1 ${out.status} ${http.STATUS_CODES[out.status] ?? ''}\r\n${lines}connection: close\r\n\r\n${out.body.toString()}`)
+      const r = refusalOf(e)
+      client.end(rawErrorResponse(r.code, r.message))
     }
     let counted = false
     try {
@@ -217,6 +251,7 @@ export class EgressProxy {
         url = undefined
       }
       if (!url || Number(m![2]) < 1 || Number(m![2]) > 65535 || stripBrackets(url.hostname) === '') throw new Refusal('KINDLING_ERR_BAD_REQUEST', `CONNECT takes host:port, got ${JSON.stringify(raw.slice(0, 200))}`)
+      if (head.length > this.policy.maxRequestBytes) throw this.tooLarge(url.origin, `${head.length} bytes`)
       this.active++
       counted = true
       // new URL drops the default port 443: the target's port is the one asked for
@@ -230,6 +265,16 @@ export class EgressProxy {
           open = true
           client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
           if (head.length) up.write(head)
+          // what the function sends into the tunnel is capped as a request body is
+          let sent = head.length
+          client.on('data', (c: Buffer) => {
+            sent += c.length
+            if (sent > this.policy.maxRequestBytes && !up.destroyed) {
+              this.log(`outbound: a tunnel to ${url!.host} passed KINDLING_OUTBOUND_MAX_REQUEST_BYTES (${this.policy.maxRequestBytes}) upstream; cut`)
+              up.destroy()
+              client.destroy()
+            }
+          })
           let size = 0
           up.on('data', (c: Buffer) => {
             size += c.length

@@ -10,8 +10,9 @@ import { hostEnvironment } from '../apphost/host-process.js'
 import type { ChildLike } from '../spawner/launcher.js'
 import type { FunctionArtifact, TierSettings } from '../tier.js'
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../wasm/host/outbound.js'
+import { DEFAULT_MAX_REQUEST_BYTES } from '../wasm/host/outbound-fetch.js'
 import { OUTBOUND_ANNOTATION, type OutboundPattern, parseOutbound } from '../wasm/host/outbound-grants.js'
-import { EgressProxy } from './egress-proxy.js'
+import { BUSY_RESPONSE, EgressProxy } from './egress-proxy.js'
 import type { TierServices } from './plan.js'
 import type { WatchdogSettings } from './watchdog.js'
 
@@ -21,6 +22,7 @@ export const EGRESS_PORT = 3128
 export interface EgressPlan {
   patterns: OutboundPattern[]
   maxResponseBytes: number
+  maxRequestBytes: number
   /** where the forwarder listens inside the container */
   port: number
 }
@@ -30,7 +32,7 @@ export function egressPlan(artifact: FunctionArtifact, watchdog: WatchdogSetting
   const patterns = parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION])
   if (!patterns.length) return undefined
   const taken = watchdog.mode === 'http' && watchdog.upstream.kind === 'tcp' ? watchdog.upstream.port : undefined
-  return { patterns, maxResponseBytes: settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, port: taken === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
+  return { patterns, maxResponseBytes: settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, maxRequestBytes: settings.outboundMaxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, port: taken === EGRESS_PORT ? EGRESS_PORT + 1 : EGRESS_PORT }
 }
 
 /** The variables that send the function's HTTP clients through the proxy (curl, wget, Go, Python take either case). */
@@ -53,7 +55,7 @@ export class SandboxEgress {
     private readonly socketPath: string,
     private readonly log: (text: string) => void,
   ) {
-    this.proxy = new EgressProxy({ patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: () => this.deadline() }, log)
+    this.proxy = new EgressProxy({ patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, maxRequestBytes: plan.maxRequestBytes, deadline: () => this.deadline() }, log)
   }
 
   /** the latest deadline of the calls in flight; undefined when there is none */
@@ -68,7 +70,7 @@ export class SandboxEgress {
     await this.proxy.listen(this.socketPath)
     const fwd = this.svc.runtime.spawnHelper(
       'nsenter',
-      [`--net=/proc/${pid}/ns/net`, '--', process.execPath, this.svc.forwarderScript, this.socketPath, '127.0.0.1', String(this.plan.port), this.svc.naming.idPrefix, 'egress'],
+      [`--net=/proc/${pid}/ns/net`, '--', process.execPath, this.svc.forwarderScript, this.socketPath, '127.0.0.1', String(this.plan.port), this.svc.naming.idPrefix, 'egress', Buffer.from(BUSY_RESPONSE).toString('base64')],
       hostEnvironment(),
     )
     this.forwarder = fwd

@@ -19,6 +19,7 @@ import type { WasmPlan } from './plan.js'
 import type { PlannedPreopen } from './wasi-fs.js'
 import { kvPlanFor, variablesFor } from './host/kv-plan.js'
 import { DEFAULT_MAX_RESPONSE_BYTES, type OutboundPlan } from './host/outbound.js'
+import { DEFAULT_MAX_REQUEST_BYTES } from './host/outbound-fetch.js'
 import { OUTBOUND_ANNOTATION, parseOutbound } from './host/outbound-grants.js'
 
 export const SECRETS_GUEST_PATH = '/var/openfaas/secrets'
@@ -122,7 +123,7 @@ function readFacts(factsPath: string, modulePath: string): InstrumentFacts | und
 
 /** outbound HTTP (issue 13 item 1): the grants of com.kindling.outbound and the response cap. */
 export function outboundPlanOf(artifact: FunctionArtifact, ctx: TierContext): OutboundPlan {
-  return { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES }
+  return { patterns: parseOutbound(artifact.annotations[OUTBOUND_ANNOTATION]), maxResponseBytes: ctx.settings.outboundMaxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, maxRequestBytes: ctx.settings.outboundMaxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES }
 }
 
 /** The deployment's secrets as a read-only directory at /var/openfaas/secrets (none: no preopen). */

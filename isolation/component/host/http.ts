@@ -349,6 +349,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     INVALID_URL: 'HTTP-request-URI-invalid',
     TOO_LARGE: 'HTTP-response-body-size',
     FAILED: 'internal-error',
+    REQUEST_TOO_LARGE: 'HTTP-request-body-size',
   }
 
   function handle(request: OutgoingRequest): FutureIncomingResponse {
@@ -360,7 +361,7 @@ export function createHttpHost(call: () => HttpCall): HttpHost {
     const url = `${proto}://${request.authority() ?? ''}${request.pathWithQuery() ?? '/'}`
     const headers = request.fields.entries().map(([k, v]) => [k, Buffer.from(v).toString('latin1')] as [string, string])
     const body = request.sink ? request.sink.toBuffer() : new Uint8Array(0)
-    const res = blockingOutbound({ method: m.tag === 'other' ? m.val! : m.tag.toUpperCase(), url, headers, body }, { patterns: c.outbound.patterns, maxResponseBytes: c.outbound.maxResponseBytes, deadline: c.deadline }, c.check ?? (() => {}), c.trace)
+    const res = blockingOutbound({ method: m.tag === 'other' ? m.val! : m.tag.toUpperCase(), url, headers, body }, { patterns: c.outbound.patterns, maxResponseBytes: c.outbound.maxResponseBytes, ...(c.outbound.maxRequestBytes === undefined ? {} : { maxRequestBytes: c.outbound.maxRequestBytes }), deadline: c.deadline }, c.check ?? (() => {}), c.trace)
     if (!res.ok) {
       if (res.error === 'TIMEOUT') throw new DeadlineError()
       return new FutureIncomingResponse({ tag: 'err', val: { tag: ERROR_TAGS[res.error], ...(res.error === 'FAILED' ? { val: res.message } : {}) } })

@@ -13,6 +13,8 @@ import { AddressRanges, stripBrackets } from '../../net/addresses.js'
 import { matchOutbound, OUTBOUND_ANNOTATION, type OutboundPattern } from './outbound-grants.js'
 
 export const MAX_REDIRECTS = 5
+/** KINDLING_OUTBOUND_MAX_REQUEST_BYTES's default */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 /** What the guest sees when a request fails: a negative return value (documented in outbound.ts). */
 export const OUTBOUND_ERROR = {
@@ -22,6 +24,7 @@ export const OUTBOUND_ERROR = {
   TOO_LARGE: -4,
   FAILED: -5,
   TIMEOUT: -6,
+  REQUEST_TOO_LARGE: -7,
 } as const
 export type OutboundErrorName = keyof typeof OUTBOUND_ERROR
 
@@ -33,6 +36,7 @@ export const OUTBOUND_ERROR_CODES: Record<OutboundErrorName, string> = {
   TOO_LARGE: 'KINDLING_ERR_OUTBOUND_TOO_LARGE',
   FAILED: 'KINDLING_ERR_OUTBOUND_FAILED',
   TIMEOUT: 'KINDLING_ERR_TIMEOUT',
+  REQUEST_TOO_LARGE: 'KINDLING_ERR_OUTBOUND_REQUEST_TOO_LARGE',
 }
 
 export interface OutboundRequest {
@@ -46,6 +50,8 @@ export interface OutboundRequest {
 export interface OutboundPolicy {
   patterns: readonly OutboundPattern[]
   maxResponseBytes: number
+  /** largest request body the function may send (undefined: DEFAULT_MAX_REQUEST_BYTES) */
+  maxRequestBytes?: number
   /** Date.now() by which the whole exchange must be over */
   deadline: number
 }
@@ -145,6 +151,8 @@ export async function outboundFetch(req: OutboundRequest, policy: OutboundPolicy
     } catch {
       throw new OutboundFailure('INVALID_URL', `${JSON.stringify(req.url)} is not a URL`)
     }
+    const maxRequest = policy.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
+    if (body.length > maxRequest) throw new OutboundFailure('REQUEST_TOO_LARGE', `the request body (${body.length} bytes) is larger than KINDLING_OUTBOUND_MAX_REQUEST_BYTES (${maxRequest} bytes)`)
     if (!/^[A-Z]+$/.test(method)) throw new OutboundFailure('BAD_ARGUMENTS', `${JSON.stringify(method)} is not an HTTP method`)
     for (let hop = 0; ; hop++) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundFailure(hop ? 'DENIED' : 'INVALID_URL', `${url.href} is not http or https`)

@@ -8,7 +8,8 @@
 //     HTTP status and writes the response body's length (u32) to out_len_ptr; or returns a
 //     negative OUTBOUND_ERROR (-1 denied, -2 bad arguments, -3 invalid URL, -4 response too large,
 //     -5 failed: DNS, connection, TLS, too many redirects; -6 timed out, when the call's deadline
-//     did not end the call first) and writes the length of a message that
+//     did not end the call first; -7 request body larger than KINDLING_OUTBOUND_MAX_REQUEST_BYTES)
+//     and writes the length of a message that
 //     starts with the kindling error code (KINDLING_ERR_OUTBOUND_DENIED: ...).
 //   kindling.http_response_read(ptr, offset, len) -> copied
 //     Copies bytes of the last response body (or error message) from `offset` on.
@@ -19,7 +20,7 @@
 import { siblingModule } from '../../entry.js'
 import { BlockingThread } from './blocking-thread.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
-import { OUTBOUND_ERROR, OUTBOUND_ERROR_CODES } from './outbound-fetch.js'
+import { DEFAULT_MAX_REQUEST_BYTES, OUTBOUND_ERROR, OUTBOUND_ERROR_CODES } from './outbound-fetch.js'
 import type { ChainHop } from '../../tier.js'
 import { childTrace } from '../../trace-child.js'
 import type { OutboundPattern } from './outbound-grants.js'
@@ -32,6 +33,8 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 export interface OutboundPlan {
   patterns: OutboundPattern[]
   maxResponseBytes: number
+  /** largest request body it may send (undefined: DEFAULT_MAX_REQUEST_BYTES) */
+  maxRequestBytes?: number
 }
 
 /** The helper thread of this thread, started on the first request (one per thread, never per call). */
@@ -129,6 +132,9 @@ export function outboundImports(plan: OutboundPlan | undefined, env: { memory():
     if (![[mPtr, mLen], [uPtr, uLen], [hPtr, hLen], [bPtr, bLen], [outLenPtr, 4]].every(([p, l]) => inBounds(bytes, p!, l!))) return OUTBOUND_ERROR.BAD_ARGUMENTS
     const url = text(bytes, uPtr, uLen)
     if (!plan || plan.patterns.length === 0) return fail(bytes, outLenPtr, OUTBOUND_ERROR.DENIED, `KINDLING_ERR_OUTBOUND_DENIED: the function has no outbound grant (annotation com.kindling.outbound), so ${url} is refused`)
+    // refused before the body is copied out of the guest's memory
+    const maxRequest = plan.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
+    if (bLen > maxRequest) return fail(bytes, outLenPtr, OUTBOUND_ERROR.REQUEST_TOO_LARGE, `${OUTBOUND_ERROR_CODES.REQUEST_TOO_LARGE}: the request body (${bLen} bytes) is larger than KINDLING_OUTBOUND_MAX_REQUEST_BYTES (${maxRequest} bytes)`)
     const headers: [string, string][] = []
     for (const line of text(bytes, hPtr, hLen).split('\n')) {
       const i = line.indexOf(':')
@@ -137,7 +143,7 @@ export function outboundImports(plan: OutboundPlan | undefined, env: { memory():
       headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()])
     }
     const req: OutboundRequest = { method: text(bytes, mPtr, mLen), url, headers, body: bytes.slice(bPtr, bPtr + bLen) }
-    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, deadline: env.deadline() }, env.check, env.trace)
+    const res = blockingOutbound(req, { patterns: plan.patterns, maxResponseBytes: plan.maxResponseBytes, maxRequestBytes: maxRequest, deadline: env.deadline() }, env.check, env.trace)
     // the guest cannot have grown its memory while it waited, but take the buffer afresh anyway
     bytes = new Uint8Array(memory.buffer)
     if (!res.ok) {

@@ -68,7 +68,7 @@ describe('egress proxy without a container', () => {
     const sock = path.join(dir, 'p.sock')
     let look = 0
     const deadline = (): number | undefined => deadlines[Math.min(look++, deadlines.length - 1)]
-    const proxy = new EgressProxy({ patterns: parseOutbound(`http://127.0.0.1:${target.port}`), maxResponseBytes: 1 << 20, deadline }, () => {})
+    const proxy = new EgressProxy({ patterns: parseOutbound(`http://127.0.0.1:${target.port}`), maxResponseBytes: 1 << 20, maxRequestBytes: 1 << 20, deadline }, () => {})
     try {
       await proxy.listen(sock)
       const r = await new Promise<{ status: number; code: string; body: string }>((resolve, reject) => {

@@ -80,3 +80,28 @@ test('a cancel raised while the call waits on its request ends the call', () => 
   void raiser.terminate()
   assert.equal(res.errorCode, 'KINDLING_ERR_CALL_CANCELLED')
 })
+
+test('a request body above KINDLING_OUTBOUND_MAX_REQUEST_BYTES is refused with -7 and the code before it goes out', async () => {
+  const { outboundImports } = await import('../../../isolation/wasm/host/outbound.js')
+  const { outboundFetch, OUTBOUND_ERROR } = await import('../../../isolation/wasm/host/outbound-fetch.js')
+  const memory = new WebAssembly.Memory({ initial: 2 })
+  const bytes = new Uint8Array(memory.buffer)
+  const put = (at: number, s: string): [number, number] => (bytes.set(Buffer.from(s), at), [at, Buffer.byteLength(s)])
+  const [mPtr, mLen] = put(0, 'POST')
+  const [uPtr, uLen] = put(16, `${target.origin}/hello`)
+  const plan = { patterns: parseOutbound(target.origin), maxResponseBytes: 1 << 20, maxRequestBytes: 4096 }
+  const { imports } = outboundImports(plan, { memory: () => memory, deadline: () => Date.now() + 5000, check: () => {} })
+  const ask = (bodyLen: number): [number, string] => {
+    const status = imports['http_request']!(mPtr, mLen, uPtr, uLen, 0, 0, 1024, bodyLen, 512)
+    const len = new DataView(memory.buffer).getUint32(512, true)
+    imports['http_response_read']!(70_000, 0, len)
+    return [status, Buffer.from(memory.buffer, 70_000, len).toString()]
+  }
+  const [over, message] = ask(4097)
+  assert.equal(over, OUTBOUND_ERROR.REQUEST_TOO_LARGE)
+  assert.match(message, /^KINDLING_ERR_OUTBOUND_REQUEST_TOO_LARGE: the request body \(4097 bytes\) is larger than KINDLING_OUTBOUND_MAX_REQUEST_BYTES \(4096 bytes\)/)
+  assert.deepEqual(ask(4096), [200, 'hello from target'])
+  // the helper thread (and so components' wasi:http, which sends its body there) checks it as well
+  const r = await outboundFetch({ method: 'POST', url: `${target.origin}/hello`, headers: [], body: new Uint8Array(4097) }, { ...plan, deadline: Date.now() + 5000 })
+  assert.deepEqual(r.ok ? r.status : r.error, 'REQUEST_TOO_LARGE')
+})

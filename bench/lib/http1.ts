@@ -1,6 +1,7 @@
 // A minimal HTTP/1.1 client on one keep-alive socket, for latency on loopback: the request bytes
 // are built once and the response is parsed only as far as status, content-length and body, so
 // the client adds as little as wrk or autocannon would (Node's http client adds ~50 µs a call).
+import http from 'node:http'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 
@@ -90,4 +91,19 @@ export class Http1Connection {
   close(): void {
     this.socket.destroy()
   }
+}
+
+/**
+ * One GET on a new connection with Node's own client (no agent, no keep-alive): the baseline the
+ * outbound benchmarks compare a function's request with, since kindling's outbound HTTP also
+ * connects anew for every request.
+ */
+export function plainGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()))
+    }).on('error', reject)
+  })
 }

@@ -16,12 +16,12 @@
 //   nice -n 10 node --import tsx bench/ops/asyncify.ts [rounds=1000]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
 import path from 'node:path'
 import { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse, outboundImports, OutputBuffer, parseOutbound, WasiExit, WasiPreview1 } from '../../isolation/index.js'
 import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
+import { plainGet } from '../lib/http1.js'
 
 const rounds = Number(process.argv[2] ?? 1000)
 const { default: binaryen } = await import('binaryen')
@@ -210,16 +210,6 @@ async function fetchAsyncify(mod: WebAssembly.Module, url: string, origin: strin
   return stdout.toBuffer().toString()
 }
 
-function nodeGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()))
-    }).on('error', reject)
-  })
-}
-
 // ---------------------------------------------------------------- the loopback server
 
 /** /hello answers at once, /wait?ms=N after N ms; in a child process, so a blocked bench thread cannot stall it */
@@ -340,7 +330,7 @@ async function main(): Promise<void> {
     const cases1: [Row, () => unknown][] = [
       [r1[0]!, () => fetchBlocking(fetchOrig, url, server.origin)],
       [r1[1]!, () => fetchAsyncify(fetchAsy, url, server.origin)],
-      [r1[2]!, () => nodeGet(url)],
+      [r1[2]!, () => plainGet(url)],
     ]
     await interleave(50, cases1.map(([, f]) => [row('warm'), f]), check)
     const held = row('asyncify: the thread held by the call (its synchronous parts, the await left out)')

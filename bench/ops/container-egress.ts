@@ -5,7 +5,6 @@
 //   node --import tsx bench/ops/container-egress.ts [gets=300]
 // 2026-12-05, 2 vCPUs at load ~13: p50 1,483 µs through the proxy vs 454 µs direct (p99 6.2 vs
 // 3.3 ms): about 1 ms more per GET (a fresh connection each: two more hops, three event loops).
-import http from 'node:http'
 import path from 'node:path'
 import { buildNodeImage } from '../../isolation/index.js'
 import { REPO_ROOT } from '../../runtime/index.js'
@@ -13,18 +12,9 @@ import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
 import { startTargetServer } from '../../test/helpers/target-server.js'
 import { artifact, makeHarness, never, request } from '../../test/isolation/container/helpers.js'
+import { plainGet } from '../lib/http1.js'
 
 const gets = Number(process.argv[2] ?? 300)
-
-function nodeGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()))
-    }).on('error', reject)
-  })
-}
 
 async function main(): Promise<void> {
   const target = await startTargetServer()
@@ -41,12 +31,12 @@ async function main(): Promise<void> {
       return out.us
     }
     await inContainer(50)
-    for (let i = 0; i < 50; i++) await nodeGet(url)
+    for (let i = 0; i < 50; i++) await plainGet(url)
     const proxied = await inContainer(gets)
     const direct: number[] = []
     for (let i = 0; i < gets; i++) {
       const t0 = performance.now()
-      if ((await nodeGet(url)) !== 'hello from target') throw new Error('bad answer')
+      if ((await plainGet(url)) !== 'hello from target') throw new Error('bad answer')
       direct.push((performance.now() - t0) * 1000)
     }
     await sb.dispose('shutdown')

@@ -4,25 +4,15 @@
 // to a server on loopback in a child process. Sequential calls, one at a time.
 //   node --import tsx bench/ops/outbound.ts [calls=500]
 import fs from 'node:fs'
-import http from 'node:http'
 import path from 'node:path'
 import { parseOutbound, standaloneWasmFunction } from '../../isolation/index.js'
 import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
 import { startTargetServer } from '../../test/helpers/target-server.js'
+import { plainGet } from '../lib/http1.js'
 
 const calls = Number(process.argv[2] ?? 500)
-
-function nodeGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()))
-    }).on('error', reject)
-  })
-}
 
 async function main(): Promise<void> {
   const target = await startTargetServer()
@@ -41,14 +31,14 @@ async function main(): Promise<void> {
     const rows: [string, number[]][] = [['wasm fetch-url (kindling.http_request), run time', []], ['wasm fetch-url, whole call', []], ['plain Node http.get', []]]
     for (let i = 0; i < 50; i++) {
       wasmCall()
-      await nodeGet(url)
+      await plainGet(url)
     }
     for (let i = 0; i < calls; i++) {
       const t0 = performance.now()
       rows[0]![1].push(wasmCall())
       rows[1]![1].push((performance.now() - t0) * 1000)
       const t1 = performance.now()
-      if ((await nodeGet(url)) !== 'hello from target') throw new Error('bad answer')
+      if ((await plainGet(url)) !== 'hello from target') throw new Error('bad answer')
       rows[2]![1].push((performance.now() - t1) * 1000)
     }
     console.log(environmentLine(environmentRecord(REPO_ROOT, `node --import tsx bench/ops/outbound.ts ${calls}`)))

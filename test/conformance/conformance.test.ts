@@ -116,14 +116,16 @@ for (const row of ROWS.filter((r) => !only || only.includes(r.tier))) {
         await sleep(30)
         const s0 = threadTicks(pids)
         const w0 = Date.now()
-        for (let i = 0; i < 3; i++) {
+        // up to 3 calls while the runaway runs; on a loaded machine a container call can take most
+        // of the runaway's window, so later calls are made only while it still runs
+        for (let i = 0; i < 3 && (i === 0 || !loopEnded); i++) {
           const r = await call(k, bystander.name, `still here ${i}`)
           assert.equal(r.status, 200)
           assert.equal(r.body, `still here ${i}`)
           others.push(r.ms)
-          // the property, as an order rather than a duration: the bystander answered while the
-          // runaway was still running, so it was not waiting behind it
-          assert.ok(!loopEnded, `bystander call ${i} answered only after the runaway ended (calls took ${others.join(', ')} ms)`)
+          // the property, as an order rather than a duration: the first bystander answered while
+          // the runaway was still running, so it was not waiting behind it
+          if (i === 0) assert.ok(!loopEnded, `bystander call 0 answered only after the runaway ended (it took ${r.ms} ms)`)
         }
         await sleep(Math.max(0, t0 + RUNAWAY_TIMEOUT_MS - 40 - Date.now()))
         window = Date.now() - w0

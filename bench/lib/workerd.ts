@@ -3,7 +3,6 @@
 // reused from there. Also the Cap'n Proto config and the worker sources it serves.
 import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { track } from './children.js'
@@ -171,17 +170,6 @@ export default {
 `
 }
 
-/** A free loopback port (closed again before use: a small race, fine on a benchmark machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export interface WorkerdServer {
   pid: number

@@ -18,6 +18,7 @@ import { MemorySnapshot } from './snapshot.js'
 import { type OutboundImports, outboundImports } from './host/outbound.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
 import { kvImports } from './host/kv-imports.js'
+import { inBounds, readRest } from './guest-memory.js'
 import { childTrace } from '../trace-child.js'
 import { ResponseHeaderImports } from './host/response-headers.js'
 import { asEnvImports, type AsRuntime, getArrayBuffer, getString, newArrayBuffer, newString, setArgumentsLength } from './as-glue.js'
@@ -63,10 +64,6 @@ export const DEFAULT_INSTANTIATE_MS = 10_000
 /** V8's answer to a recursion past its stack limit: a RangeError, which unwinds the guest cleanly. */
 export function isStackOverflow(e: unknown): boolean {
   return e instanceof RangeError && /call stack size/i.test(e.message)
-}
-
-function inBounds(bytes: Uint8Array, ptr: number, len: number): boolean {
-  return ptr >= 0 && len >= 0 && ptr + len <= bytes.length
 }
 
 /** One function version compiled in this process. */
@@ -208,16 +205,7 @@ export class WasmSandboxCore {
     return result.status
   }
 
-  private chainResultRead = (ptr: number, offset: number, len: number): number => {
-    const memory = this.live?.memory
-    const last = this.lastChainResult
-    if (!memory || !last) return 0
-    const bytes = new Uint8Array(memory.buffer)
-    if (!inBounds(bytes, ptr, len) || offset < 0) return CHAIN_ERROR.BAD_ARGUMENTS
-    const chunk = last.subarray(offset, offset + len)
-    bytes.set(chunk, ptr)
-    return chunk.length
-  }
+  private chainResultRead = (ptr: number, offset: number, len: number): number => readRest(this.live?.memory, this.lastChainResult, ptr, offset, len, CHAIN_ERROR.BAD_ARGUMENTS)
 
   private interrupt = (): number => {
     const now = Date.now()

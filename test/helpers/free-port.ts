@@ -1,5 +1,6 @@
 // A free loopback port for a server a test starts (closed again before the server takes it: a small
-// race, fine on a test machine). One place for the test helpers that start nats-server and the registry.
+// race, fine on a test machine). One place for the test helpers (nats-server, the registry) and the
+// benchmarks that start servers (bench/scopes/peers.ts, cluster.ts).
 import net from 'node:net'
 
 export async function freePort(): Promise<number> {

@@ -14,6 +14,7 @@
 //        KV_LIST_PAGE_KEYS; 0: no more keys
 //   var_get(name_ptr, name_len, out_ptr, out_cap) -> value length    a variable granted by com.kindling.variables
 import { KV_ERROR, KV_LIST_PAGE_KEYS, KvCallEnded, type KvBackend, type KvCallEnv, type KvLimits, type KvStore } from './kv-backend.js'
+import { inBounds } from '../guest-memory.js'
 import { JetStreamKvBackend } from './kv-jetstream.js'
 import { SqliteKvBackend } from './kv-sqlite.js'
 
@@ -50,7 +51,6 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     const m = memory()
     return m ? new Uint8Array(m.buffer) : undefined
   }
-  const ok = (b: Uint8Array, ptr: Ptr, len: number) => ptr >= 0 && len >= 0 && ptr + len <= b.length
   /** a copy of guest bytes (the guest may change its memory while the backend holds them) */
   const read = (b: Uint8Array, ptr: Ptr, len: number) => Buffer.from(b.slice(ptr, ptr + len))
   const copyOut = (value: Buffer, outPtr: Ptr, outCap: number): number => {
@@ -61,7 +61,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
   /** the store and key of a call, or a KV_ERROR */
   const storeKey = (h: number, keyPtr: Ptr, keyLen: number): { store: KvStore; key: Buffer; b: Uint8Array } | number => {
     const b = bytes()
-    if (!b || !kv || !ok(b, keyPtr, keyLen)) return KV_ERROR.BAD_ARGUMENTS
+    if (!b || !kv || !inBounds(b, keyPtr, keyLen)) return KV_ERROR.BAD_ARGUMENTS
     const store = stores[h]
     if (!store) return KV_ERROR.BAD_ARGUMENTS
     if (keyLen === 0 || keyLen > kv.limits.maxKeyBytes) return KV_ERROR.KEY_TOO_LARGE
@@ -83,7 +83,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
   return {
     kv_open: guarded((namePtr: Ptr, nameLen: number) => {
       const b = bytes()
-      if (!b || !ok(b, namePtr, nameLen)) return KV_ERROR.BAD_ARGUMENTS
+      if (!b || !inBounds(b, namePtr, nameLen)) return KV_ERROR.BAD_ARGUMENTS
       const h = kv ? kv.stores.indexOf(read(b, namePtr, nameLen).toString('utf8')) : -1
       if (h < 0) return KV_ERROR.NOT_GRANTED
       stores[h] ??= backendFor(kv!).open(kv!.namespace, kv!.app, kv!.stores[h]!, call)
@@ -92,14 +92,14 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     kv_get: guarded((h: number, keyPtr: Ptr, keyLen: number, outPtr: Ptr, outCap: number) => {
       const sk = storeKey(h, keyPtr, keyLen)
       if (typeof sk === 'number') return sk
-      if (!ok(sk.b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
+      if (!inBounds(sk.b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
       const v = sk.store.get(sk.key)
       return v === undefined ? KV_ERROR.NOT_FOUND : copyOut(v, outPtr, outCap)
     }),
     kv_set: guarded((h: number, keyPtr: Ptr, keyLen: number, valPtr: Ptr, valLen: number, ttlMs: bigint) => {
       const sk = storeKey(h, keyPtr, keyLen)
       if (typeof sk === 'number') return sk
-      if (!ok(sk.b, valPtr, valLen)) return KV_ERROR.BAD_ARGUMENTS
+      if (!inBounds(sk.b, valPtr, valLen)) return KV_ERROR.BAD_ARGUMENTS
       if (valLen > kv!.limits.maxValueBytes) return KV_ERROR.VALUE_TOO_LARGE
       return sk.store.set(sk.key, read(sk.b, valPtr, valLen), ttl(ttlMs))
     }),
@@ -111,7 +111,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     kv_increment: guarded((h: number, keyPtr: Ptr, keyLen: number, delta: bigint, outPtr: Ptr) => {
       const sk = storeKey(h, keyPtr, keyLen)
       if (typeof sk === 'number') return sk
-      if (!ok(sk.b, outPtr, 8)) return KV_ERROR.BAD_ARGUMENTS
+      if (!inBounds(sk.b, outPtr, 8)) return KV_ERROR.BAD_ARGUMENTS
       const r = sk.store.increment(sk.key, BigInt(delta))
       if (typeof r === 'number') return r
       new DataView(memory()!.buffer).setBigInt64(outPtr, r, true)
@@ -120,7 +120,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     kv_cas: guarded((h: number, keyPtr: Ptr, keyLen: number, oldPtr: Ptr, oldLen: number, newPtr: Ptr, newLen: number, ttlMs: bigint) => {
       const sk = storeKey(h, keyPtr, keyLen)
       if (typeof sk === 'number') return sk
-      if ((oldLen !== -1 && !ok(sk.b, oldPtr, oldLen)) || !ok(sk.b, newPtr, newLen)) return KV_ERROR.BAD_ARGUMENTS
+      if ((oldLen !== -1 && !inBounds(sk.b, oldPtr, oldLen)) || !inBounds(sk.b, newPtr, newLen)) return KV_ERROR.BAD_ARGUMENTS
       if (newLen > kv!.limits.maxValueBytes) return KV_ERROR.VALUE_TOO_LARGE
       const expected = oldLen === -1 ? undefined : read(sk.b, oldPtr, oldLen)
       return sk.store.compareAndSwap(sk.key, expected, read(sk.b, newPtr, newLen), ttl(ttlMs))
@@ -128,7 +128,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     kv_list_keys: guarded((h: number, prefixPtr: Ptr, prefixLen: number, afterPtr: Ptr, afterLen: number, outPtr: Ptr, outCap: number) => {
       const b = bytes()
       const store = stores[h]
-      if (!b || !kv || !store || !ok(b, prefixPtr, prefixLen) || (afterLen !== -1 && !ok(b, afterPtr, afterLen)) || !ok(b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
+      if (!b || !kv || !store || !inBounds(b, prefixPtr, prefixLen) || (afterLen !== -1 && !inBounds(b, afterPtr, afterLen)) || !inBounds(b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
       if (prefixLen > kv.limits.maxKeyBytes || afterLen > kv.limits.maxKeyBytes) return KV_ERROR.KEY_TOO_LARGE
       const keys = store.listKeys(read(b, prefixPtr, prefixLen), afterLen === -1 ? undefined : read(b, afterPtr, afterLen), KV_LIST_PAGE_KEYS)
       const view = new DataView(b.buffer)
@@ -143,7 +143,7 @@ export function kvImports(kv: KvPlan | undefined, variables: Record<string, stri
     }),
     var_get: guarded((namePtr: Ptr, nameLen: number, outPtr: Ptr, outCap: number) => {
       const b = bytes()
-      if (!b || !ok(b, namePtr, nameLen) || !ok(b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
+      if (!b || !inBounds(b, namePtr, nameLen) || !inBounds(b, outPtr, outCap)) return KV_ERROR.BAD_ARGUMENTS
       const name = read(b, namePtr, nameLen).toString('utf8')
       if (!variables || !Object.hasOwn(variables, name)) return KV_ERROR.NOT_GRANTED
       const value = variables[name]

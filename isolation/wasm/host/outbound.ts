@@ -19,6 +19,7 @@
 // that the call's deadline and a cancel still end the call while it waits.
 import { siblingModule } from '../../entry.js'
 import { BlockingThread } from './blocking-thread.js'
+import { inBounds, readRest } from '../guest-memory.js'
 import type { OutboundPolicy, OutboundRequest, OutboundResponse } from './outbound-fetch.js'
 import { DEFAULT_MAX_REQUEST_BYTES, OUTBOUND_ERROR, OUTBOUND_ERROR_CODES } from './outbound-fetch.js'
 import type { ChainHop } from '../../tier.js'
@@ -118,7 +119,6 @@ export function blockingOutbound(req: OutboundRequest, policy: OutboundPolicy, c
 export function outboundImports(plan: OutboundPlan | undefined, env: { memory(): WebAssembly.Memory | undefined; deadline(): number; check(): void; trace?: OutboundTrace }): OutboundImports {
   let last: Uint8Array | undefined
   const text = (bytes: Uint8Array, ptr: number, len: number) => Buffer.from(bytes.buffer, ptr, len).toString('utf8')
-  const inBounds = (bytes: Uint8Array, ptr: number, len: number) => ptr >= 0 && len >= 0 && ptr + len <= bytes.length
   const fail = (bytes: Uint8Array, outLenPtr: number, code: number, message: string) => {
     last = Buffer.from(message)
     new DataView(bytes.buffer).setUint32(outLenPtr, last.length, true)
@@ -155,15 +155,7 @@ export function outboundImports(plan: OutboundPlan | undefined, env: { memory():
     new DataView(bytes.buffer).setUint32(outLenPtr, last.length, true)
     return res.status
   }
-  const http_response_read = (ptr: number, offset: number, len: number): number => {
-    const memory = env.memory()
-    if (!memory || !last) return 0
-    const bytes = new Uint8Array(memory.buffer)
-    if (!inBounds(bytes, ptr, len) || offset < 0) return OUTBOUND_ERROR.BAD_ARGUMENTS
-    const chunk = last.subarray(offset, offset + len)
-    bytes.set(chunk, ptr)
-    return chunk.length
-  }
+  const http_response_read = (ptr: number, offset: number, len: number): number => readRest(env.memory(), last, ptr, offset, len, OUTBOUND_ERROR.BAD_ARGUMENTS)
   return {
     imports: { http_request, http_response_read } as Record<string, (...args: number[]) => number>,
     endCall: () => {

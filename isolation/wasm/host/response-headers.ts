@@ -12,6 +12,7 @@
 // Names are case-insensitive (sent lower-case); values are bytes (latin1, as HTTP/1.1 sends them).
 // The headers belong to the call: none outlives it, and a failed call answers without them.
 import { functionHeaderRefusal, MAX_FUNCTION_HEADER_BYTES, MAX_FUNCTION_HEADERS } from '../../http-headers.js'
+import { inBounds } from '../guest-memory.js'
 import { addResponseHeader, type ResponseHeaders } from '../../tier.js'
 
 export const RESPONSE_HEADER_IMPORT_NAMES: ReadonlySet<string> = new Set(['response_header_set'])
@@ -37,7 +38,7 @@ export class ResponseHeaderImports {
       const memory = this.memory()
       if (!memory) return RESPONSE_HEADER_ERROR.BAD_ARGUMENTS
       const mem = new Uint8Array(memory.buffer)
-      const inside = (p: number, l: number) => p >= 0 && l >= 0 && p + l <= mem.length
+      const inside = (p: number, l: number) => inBounds(mem, p, l)
       if (!inside(namePtr, nameLen) || !inside(valuePtr, valueLen)) return RESPONSE_HEADER_ERROR.BAD_ARGUMENTS
       // the caps bound what is decoded, too
       if (nameLen + valueLen > MAX_FUNCTION_HEADER_BYTES) return RESPONSE_HEADER_ERROR.TOO_MANY

@@ -14,7 +14,7 @@ import { Gateway } from '../lib/gateway.js'
 import { type LoadOutcome, runAutocannon } from '../lib/load.js'
 import { emptyResult, type ScopeContext, type ScopeResult } from '../lib/scope.js'
 import { median, prng, shuffled } from '../lib/stats.js'
-import { freePort } from '../../test/helpers/free-port.js'
+import { freePort } from '../lib/free-port.js'
 
 const BODY = 'hello'
 const CONNECTIONS = [1, 32] as const

@@ -13,7 +13,7 @@ import { startNodeEcho } from '../lib/node-echo.js'
 import { type LoadOutcome, type RawServer, runAutocannon } from '../lib/load.js'
 import { emptyResult, type Row, type ScopeContext, type ScopeResult, target, type Target } from '../lib/scope.js'
 import { median, prng, shuffled, summarize } from '../lib/stats.js'
-import { freePort } from '../../test/helpers/free-port.js'
+import { freePort } from '../lib/free-port.js'
 import { defaultWorkerdCache, ECHO_WORKER, ensureWorkerd, shaWorker, startWorkerd, WORKERD_VERSION, type WorkerdServer } from '../lib/workerd.js'
 
 export const ECHO_BODY = 'hello'

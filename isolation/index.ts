@@ -43,7 +43,7 @@ export { runJco } from './component/toolchain/jco.js'
 export { parseOutbound } from './wasm/host/outbound-grants.js'
 export { outboundImports } from './wasm/host/outbound.js'
 export { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse } from './wasm/host/outbound-fetch.js'
-export { OutputBuffer, WasiExit, WasiPreview1 } from './wasm/wasi.js'
+export { OutputBuffer, runWasiStart, WasiExit, WasiPreview1 } from './wasm/wasi.js'
 
 // an instance-cold call in-process, between two builds (bench/profiles/cold-ab.ts)
 export { compileModule } from './wasm/compile.js'

@@ -17,7 +17,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse, outboundImports, OutputBuffer, parseOutbound, WasiExit, WasiPreview1 } from '../../isolation/index.js'
+import { outboundFetch, OUTBOUND_ERROR, type OutboundPolicy, type OutboundResponse, outboundImports, OutputBuffer, parseOutbound, runWasiStart, WasiPreview1 } from '../../isolation/index.js'
 import { REPO_ROOT } from '../../runtime/index.js'
 import { environmentLine, environmentRecord } from '../lib/env.js'
 import { percentile } from '../lib/stats.js'
@@ -131,11 +131,8 @@ function instantiate(mod: WebAssembly.Module, stdin: Uint8Array, kindling: (memo
 }
 
 function runStart(exports: WebAssembly.Exports): void {
-  try {
-    ;(exports._start as () => void)()
-  } catch (e) {
-    if (!(e instanceof WasiExit) || e.code !== 0) throw e
-  }
+  const code = runWasiStart(exports)
+  if (code !== 0) throw new Error(`the module exited with ${code}`)
 }
 
 const patternsFor = (origin: string) => parseOutbound(origin)

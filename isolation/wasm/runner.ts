@@ -13,7 +13,7 @@ import { INTERRUPT_IMPORT } from './binary/instrument.js'
 import { CHAIN_ERROR, CHAIN_MODULE, type ChainDirectory, MAX_CHAIN_DEPTH } from './chain.js'
 import { cgiEnvironment, parseCgiOutput } from './cgi.js'
 import type { WasmPlan } from './plan.js'
-import { DeadlineError, OutputBuffer, OutputLimitError, WasiExit, WasiPreview1 } from './wasi.js'
+import { DeadlineError, OutputBuffer, OutputLimitError, runWasiStart, WasiPreview1 } from './wasi.js'
 import { MemorySnapshot } from './snapshot.js'
 import { type OutboundImports, outboundImports } from './host/outbound.js'
 import { type Preopen, preopenFromPlan } from './wasi-fs.js'
@@ -339,13 +339,7 @@ export class WasmSandboxCore {
       preopens: this.fn.preopens,
       deadline: req.deadline,
     })
-    let code = 0
-    try {
-      ;(live.exports._start as () => void)()
-    } catch (e) {
-      if (!(e instanceof WasiExit)) throw e
-      code = e.code
-    }
+    const code = runWasiStart(live.exports)
     const err = stderr.length ? stderr.toBuffer().toString() : undefined
     if (code !== 0) {
       this.failed = true

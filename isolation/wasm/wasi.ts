@@ -29,6 +29,20 @@ export class WasiExit extends Error {
   }
 }
 
+/**
+ * Runs a WASI command's `_start` and answers its exit code: 0 when it returns, the code of its
+ * proc_exit otherwise; any other throw (a trap, an interruption) goes on to the caller.
+ */
+export function runWasiStart(exports: WebAssembly.Exports): number {
+  try {
+    ;(exports._start as () => void)()
+    return 0
+  } catch (e) {
+    if (!(e instanceof WasiExit)) throw e
+    return e.code
+  }
+}
+
 /** Thrown when the guest writes more output than allowed. */
 export class OutputLimitError extends Error {
   constructor(readonly limit: number) {

@@ -4,7 +4,7 @@
 // store after memory.grow, so a kernel whose heap grows (jacobi-2d at n=1200) crashed the process
 // with SIGSEGV when it flushed stdout at exit.
 import fs from 'node:fs'
-import { OutputBuffer, WasiExit, WasiPreview1 } from '../../isolation/index.js'
+import { OutputBuffer, runWasiStart, WasiPreview1 } from '../../isolation/index.js'
 
 const [file, ...args] = process.argv.slice(2)
 if (!file) throw new Error('usage: wasi-main FILE.wasm ARGS...')
@@ -14,13 +14,7 @@ wasi.bindMemory(instance.exports.memory as WebAssembly.Memory)
 const stdout = new OutputBuffer(1 << 20)
 const stderr = new OutputBuffer(1 << 20)
 wasi.begin({ args: [file, ...args], env: [], stdin: new Uint8Array(0), stdout, stderr, preopens: [], deadline: Infinity })
-let code = 0
-try {
-  ;(instance.exports._start as () => void)()
-} catch (e) {
-  if (!(e instanceof WasiExit)) throw e
-  code = e.code
-}
+const code = runWasiStart(instance.exports)
 wasi.end()
 process.stdout.write(stdout.toBuffer())
 process.stderr.write(stderr.toBuffer())

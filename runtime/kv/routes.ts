@@ -24,6 +24,7 @@ type StoreParams = { app: string; store: string; '*'?: string }
 type Query = { namespace?: string; prefix?: string; cursor?: string; limit?: string; ttlMs?: string }
 
 const invalid = (why: string) => new KindlingError('KINDLING_ERR_KV_INVALID_REQUEST', why)
+const noStore = (ns: string, app: string, store: string) => new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${app} in ${ns}`)
 
 export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): void {
   const { admin, limits } = opts
@@ -37,7 +38,7 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
     const ns = nsOf(q)
     const { app: a, store } = names(p)
     const s = await admin.open(ns, a, store, create)
-    if (!s) throw new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${a} in ${ns}`)
+    if (!s) throw noStore(ns, a, store)
     return s
   }
   const keyOf = (raw: string | undefined, what = 'key'): Buffer => {
@@ -64,7 +65,7 @@ export function registerKvRoutes(app: FastifyInstance, opts: KvRouteOptions): vo
       try {
         const ns = nsOf(req.query)
         const { app: a, store } = names(req.params)
-        if (!(await admin.clear(ns, a, store))) throw new KindlingError('KINDLING_ERR_KV_STORE_NOT_FOUND', `no store ${store} of application ${a} in ${ns}`)
+        if (!(await admin.clear(ns, a, store))) throw noStore(ns, a, store)
         return reply.code(204).send()
       } catch (e) {
         return sendError(reply, e)

@@ -7,7 +7,6 @@ import { KV_ERROR, KV_ERROR_NAMES, KV_LIST_PAGE_KEYS, type KvStore } from '../..
 import { backendFor, type KvPlan } from '../../wasm/host/kv-imports.js'
 import { fail, WitError } from './io.js'
 
-
 export type KvError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string }
 
 /** the kindling code of a KV_ERROR (README lists them) */

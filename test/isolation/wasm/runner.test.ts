@@ -175,3 +175,35 @@ describe('runner: AssemblyScript', () => {
     assert.deepEqual(seen, { fresh: ['1', '1', '1'], reuse: ['1', '2', '3'] })
   })
 })
+
+describe('runner: a hostile AssemblyScript-shaped module', () => {
+  /** memory, __new and a handler that answers `result` (an i32 expression) whatever it was given */
+  const hostile = (handler: 'handle' | 'handleBytes', result: string) =>
+    wat(`(module
+      (memory (export "memory") 1)
+      (global $top (mut i32) (i32.const 1024))
+      (func (export "__new") (param $size i32) (param $id i32) (result i32)
+        (local $p i32)
+        (local.set $p (i32.add (global.get $top) (i32.const 16)))
+        (i32.store (i32.sub (local.get $p) (i32.const 8)) (local.get $id))
+        (i32.store (i32.sub (local.get $p) (i32.const 4)) (local.get $size))
+        (global.set $top (i32.add (local.get $p) (local.get $size)))
+        (local.get $p))
+      (func (export "${handler}") (param i32) (result i32) ${result}))`)
+
+  it('answers a failed call, not a crash, for result pointers outside memory or not at a string', async () => {
+    for (const result of ['(i32.const -8)', '(i32.const 0x7ffffff0)', '(i32.const 65532)', '(i32.const 512)']) {
+      const sb = wasmFunction(await hostile('handle', result)).createSandbox()
+      const r = sb.run(request('hello'))
+      assert.equal(r.status, 500, `handle returning ${result}`)
+      assert.ok(r.errorCode, `handle returning ${result} has an error code`)
+    }
+  })
+
+  it('gives back no more than the guest\'s own memory for an ArrayBuffer whose size lies', async () => {
+    // a size header of 0x7fffffff at a pointer inside memory: the copy stops at the memory's end
+    const lying = `(i32.store (i32.const 2044) (i32.const 0x7fffffff)) (i32.const 2048)`
+    const r = wasmFunction(await hostile('handleBytes', lying)).createSandbox().run(request('hello'))
+    assert.ok(r.body.length <= 65536 - 2048, `body of ${r.body.length} bytes stays inside the 64 KiB memory`)
+  })
+})
